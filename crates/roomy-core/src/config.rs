@@ -1,0 +1,157 @@
+//! The server's configuration values and their defaults. Loading them (file,
+//! environment, flags) is the server crate's job; this is only the shape.
+
+use serde::{Deserialize, Serialize};
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+/// Every setting, with the embedded defaults of API.md's Configuration table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the main HTTP listener.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database, the signing key and (later) files.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; unset means SQLite in `data_dir`.
+    pub database_url: Option<Redacted>,
+    /// Serve `/metrics` on this separate listener instead of the main one.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Access-token lifetime; tokens past half of it are renewed.
+    pub token_ttl_secs: u64,
+    /// HS256 signing secret shared by all nodes; unset means a random one kept in `data_dir`.
+    pub jwt_secret: Option<Redacted>,
+    /// Largest accepted JSON request body.
+    pub max_json_bytes: usize,
+    /// SQLite durability: `full` survives power loss, `normal` survives a process crash.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// Upper bound of the database connection pool.
+    pub db_max_connections: u32,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Keys accepted in `roomy.toml` and (upper-cased, prefixed with `ROOMY_`) in the environment.
+    pub const KEYS: &'static [&'static str] = &[
+        "listen",
+        "data_dir",
+        "database_url",
+        "metrics_listen",
+        "token_ttl_secs",
+        "jwt_secret",
+        "max_json_bytes",
+        "sqlite_synchronous",
+        "db_max_connections",
+        "log_format",
+    ];
+
+    /// The database URL in effect: the configured one, or SQLite in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("roomy.db").display()),
+        }
+    }
+
+    /// Rejects values no server could run with.
+    pub fn check(&self) -> Result<(), String> {
+        if self.token_ttl_secs < 60 {
+            return Err("token_ttl_secs must be at least 60".into());
+        }
+        if self.max_json_bytes < 1024 {
+            return Err("max_json_bytes must be at least 1024".into());
+        }
+        if self.db_max_connections == 0 {
+            return Err("db_max_connections must be at least 1".into());
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose().len() < 32 {
+                return Err("jwt_secret must be at least 32 bytes".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./roomy-data"),
+            database_url: None,
+            metrics_listen: None,
+            token_ttl_secs: 86_400,
+            jwt_secret: None,
+            max_json_bytes: 1024 * 1024,
+            sqlite_synchronous: SqliteSynchronous::Full,
+            db_max_connections: 16,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// SQLite's `synchronous` pragma, as far as Roomy lets it be chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// fsync on every commit: an acknowledged write survives a power loss.
+    Full,
+    /// fsync at checkpoints: survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A string that must not appear in logs or `Debug` output (secrets, URLs with passwords).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Redacted(s.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.token_ttl_secs, 86_400);
+        assert!(c.effective_database_url().starts_with("sqlite://./roomy-data/roomy.db"));
+        assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let c = Config {
+            jwt_secret: Some(Redacted::new("s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")),
+            database_url: Some(Redacted::new("postgres://u:hunter2@db/x")),
+            ..Config::default()
+        };
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cr3t") && !dbg.contains("hunter2"));
+    }
+}

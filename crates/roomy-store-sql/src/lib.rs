@@ -1,0 +1,153 @@
+//! What the SQL backends share: row types that decode identically from SQLite
+//! and PostgreSQL (both schemas use the same column names and kinds: BIGINT
+//! ids, BIGINT Unix-millisecond instants, boolean flags, TEXT), their
+//! conversion into domain records, and error mapping.
+//!
+//! Architecture invariant: only backend crates depend on this one.
+
+use roomy_core::{Role, SessionId, UserId, clock::from_millis};
+use roomy_store::{Credentials, Session, StoreError, User};
+
+/// A `users` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub invite_confirm: bool,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserRow {
+    /// The account, without its hash.
+    pub fn into_user(self) -> Result<User, StoreError> {
+        Ok(self.into_credentials()?.user)
+    }
+
+    /// The account with its hash.
+    pub fn into_credentials(self) -> Result<Credentials, StoreError> {
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {:?}", self.role)))?;
+        Ok(Credentials {
+            user: User {
+                id: UserId(self.id),
+                username: self.username,
+                nickname: self.nickname,
+                avatar: self.avatar,
+                invite_confirm: self.invite_confirm,
+                role,
+                disabled: self.disabled,
+                created_at: from_millis(self.created_at),
+                updated_at: from_millis(self.updated_at),
+            },
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+/// A `sessions` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl SessionRow {
+    /// The domain session.
+    pub fn into_session(self) -> Session {
+        Session {
+            id: SessionId(self.id),
+            user_id: UserId(self.user_id),
+            created_at: from_millis(self.created_at),
+            last_used_at: from_millis(self.last_used_at),
+            expires_at: from_millis(self.expires_at),
+            revoked_at: self.revoked_at.map(from_millis),
+            user_agent: self.user_agent,
+            ip: self.ip,
+        }
+    }
+}
+
+/// Columns for [`SessionUserRow`]: session columns prefixed `s_`, then `u.*`.
+pub const SESSION_WITH_USER_SELECT: &str = "SELECT s.id AS s_id, s.user_id AS s_user_id, \
+     s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, \
+     s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
+     s.user_agent AS s_user_agent, s.ip AS s_ip, u.* \
+     FROM sessions s JOIN users u ON u.id = s.user_id";
+
+/// A session joined with its user (see [`SESSION_WITH_USER_SELECT`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUserRow {
+    pub s_id: i64,
+    pub s_user_id: i64,
+    pub s_created_at: i64,
+    pub s_last_used_at: i64,
+    pub s_expires_at: i64,
+    pub s_revoked_at: Option<i64>,
+    pub s_user_agent: Option<String>,
+    pub s_ip: Option<String>,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+impl SessionUserRow {
+    /// The session and its user.
+    pub fn into_pair(self) -> Result<(Session, User), StoreError> {
+        let session = SessionRow {
+            id: self.s_id,
+            user_id: self.s_user_id,
+            created_at: self.s_created_at,
+            last_used_at: self.s_last_used_at,
+            expires_at: self.s_expires_at,
+            revoked_at: self.s_revoked_at,
+            user_agent: self.s_user_agent,
+            ip: self.s_ip,
+        }
+        .into_session();
+        Ok((session, self.user.into_user()?))
+    }
+}
+
+/// Wraps a database failure.
+pub fn db_err(e: impl Into<sqlx::Error>) -> StoreError {
+    StoreError::Database(Box::new(e.into()))
+}
+
+/// A unique violation becomes `Conflict(what)`; anything else a database error.
+pub fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
+    match e.as_database_error() {
+        Some(d) if d.is_unique_violation() => StoreError::Conflict(what),
+        _ => db_err(e),
+    }
+}
+
+/// Escapes `\`, `%` and `_` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_escaping() {
+        assert_eq!(super::escape_like(r"a%b_c\d"), r"a\%b\_c\\d");
+    }
+}

@@ -1,0 +1,21 @@
+//! The store layer's errors.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was hit; the payload names the field ("username").
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The row the operation needs does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Stored data that the code cannot interpret (a bug or a foreign write).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database failed or could not be reached.
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
