@@ -1,1 +1,148 @@
-//! placeholder
+//! Roomy's HTTP API. [`router`] builds the whole application from an
+//! [`AppState`]; the server crate only binds it to sockets. This is the only
+//! crate that knows JSON or HTTP.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod pagination;
+pub mod routes;
+pub mod state;
+
+pub use error::ApiError;
+pub use state::{ApiSettings, AppState};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::DefaultBodyLimit,
+    http::{Request, Response},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use routes::{accounts, admin, me, ops, users};
+use std::sync::Arc;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roomy",
+        description = "Self-hosted real-time chat and social server: HTTP API."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration, login, logout"),
+        (name = "me", description = "The caller's own account"),
+        (name = "users", description = "Other users"),
+        (name = "admin", description = "Administration"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Routes and their OpenAPI description. With a state, the authenticated
+/// routes get the guard; without one the result only serves to build the document.
+fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let public = OpenApiRouter::new()
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::guest))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz));
+    let mut authenticated = OpenApiRouter::new()
+        .routes(routes!(accounts::logout))
+        .routes(routes!(me::get_me, me::patch_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::end_session))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::search_users))
+        .routes(routes!(admin::patch_user));
+    if let Some(state) = state {
+        authenticated = authenticated.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
+    }
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public)
+        .merge(authenticated)
+}
+
+/// The OpenAPI document of the HTTP API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes(None).into_openapi();
+    // The version follows the crate so clients can tell builds apart.
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    ApiError::internal(std::io::Error::other("handler panicked")).into_response()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_routes(Some(&state)).split_for_parts();
+    let doc = Arc::new(openapi());
+    let mut app = api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    );
+    if state.settings.metrics_on_main {
+        app = app.route("/metrics", get(ops::metrics));
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.max_json_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// A router serving only `/metrics`, for a separate metrics listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(state)
+}

@@ -1,0 +1,138 @@
+//! The guard in front of every authenticated route: checks the bearer token,
+//! then its session and user in the store, and renews tokens past half their
+//! lifetime through the `Authorization` response header (sliding renewal).
+
+use crate::{error::ApiError, state::AppState};
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
+    middleware::Next,
+    response::Response,
+};
+use roomy_core::Role;
+use roomy_store::{Session, User};
+use time::Duration;
+
+use super::token::TokenError;
+
+/// Sessions record their last use at most this often, to keep reads read-only.
+const TOUCH_EVERY: Duration = Duration::minutes(1);
+
+/// The authenticated caller, put in place by [`require_auth`].
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: User,
+    pub session: Session,
+}
+
+impl Auth {
+    /// 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "admin_only",
+                "only administrators may do this",
+            ))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Auth>().cloned().ok_or_else(|| {
+            ApiError::internal(std::io::Error::other(
+                "route uses Auth without the require_auth layer",
+            ))
+        })
+    }
+}
+
+fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::Unauthenticated { code, message }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthenticated("unauthenticated", "missing Authorization header"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthenticated("invalid_token", "malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(unauthenticated(
+            "invalid_token",
+            "expected Authorization: Bearer <token>",
+        )),
+    }
+}
+
+/// Authenticates a token: valid signature, unexpired, live session, enabled user.
+/// Returns the caller and, when the token is past half its life, its replacement.
+pub async fn authenticate(
+    st: &AppState,
+    token: &str,
+) -> Result<(Auth, Option<String>), ApiError> {
+    let now = st.clock.now();
+    let claims = st.tokens.verify(token, now).map_err(|e| match e {
+        TokenError::Expired => unauthenticated("token_expired", "the token has expired"),
+        TokenError::Invalid => unauthenticated("invalid_token", "the token is not valid"),
+    })?;
+    let (session, user) = st
+        .store
+        .session_with_user(claims.session())
+        .await?
+        .filter(|(s, _)| s.user_id == claims.user())
+        .ok_or_else(|| unauthenticated("invalid_token", "the token is not valid"))?;
+    if user.disabled {
+        return Err(unauthenticated(
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    if !session.is_active(now) {
+        return Err(unauthenticated(
+            "session_ended",
+            "this session has ended; log in again",
+        ));
+    }
+    let renewed = if st.tokens.wants_renewal(&claims, now) {
+        let fresh = st.tokens.issue(user.id, session.id, now);
+        st.store
+            .touch_session(session.id, now, Some(fresh.expires_at))
+            .await?;
+        Some(fresh.token)
+    } else {
+        if now - session.last_used_at >= TOUCH_EVERY {
+            st.store.touch_session(session.id, now, None).await?;
+        }
+        None
+    };
+    Ok((Auth { user, session }, renewed))
+}
+
+/// Middleware for authenticated routes: 401 without a valid token, and a
+/// renewed token in the response's `Authorization` header when due.
+pub async fn require_auth(
+    State(st): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = bearer(req.headers())?.to_owned();
+    let (auth, renewed) = authenticate(&st, &token).await?;
+    req.extensions_mut().insert(auth);
+    let mut resp = next.run(req).await;
+    if let Some(token) = renewed {
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            resp.headers_mut().insert(header::AUTHORIZATION, v);
+        }
+    }
+    Ok(resp)
+}

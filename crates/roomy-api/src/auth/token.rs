@@ -1,0 +1,150 @@
+//! Access tokens: HS256 JWTs naming a user and a session. The session id is
+//! what makes a JWT revocable: the guard checks it against the store on every
+//! request, so logout, password change and disabling take effect at once.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use roomy_core::{SessionId, UserId};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// What a token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: i64,
+    /// The session id.
+    pub sid: i64,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+}
+
+impl Claims {
+    /// The user the token was issued to.
+    pub fn user(&self) -> UserId {
+        UserId(self.sub)
+    }
+
+    /// The session the token belongs to.
+    pub fn session(&self) -> SessionId {
+        SessionId(self.sid)
+    }
+}
+
+/// A freshly signed token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a presented token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Malformed, or signed with another key.
+    Invalid,
+    /// Correctly signed but past its expiry.
+    Expired,
+}
+
+/// Signs and checks tokens with one secret and one lifetime.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// Keys from a secret of at least 32 bytes, tokens living `ttl`.
+    pub fn new(secret: &[u8], ttl: Duration) -> Tokens {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the injected clock in `verify`, not the wall clock.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
+    }
+
+    /// How long a token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Signs a token for `user`'s `session`, valid from `now` for the configured lifetime.
+    pub fn issue(&self, user: UserId, session: SessionId, now: OffsetDateTime) -> IssuedToken {
+        let iat = now.unix_timestamp();
+        let exp = iat + self.ttl.whole_seconds();
+        // Whole seconds, as inside the token, so the body and the token agree.
+        let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now + self.ttl);
+        let claims = Claims {
+            sub: user.0,
+            sid: session.0,
+            iat,
+            exp,
+        };
+        // HS256 signing of a small struct cannot fail: the key is an HMAC secret.
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default();
+        IssuedToken { token, expires_at }
+    }
+
+    /// Checks signature and expiry.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if data.claims.exp <= now.unix_timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
+    }
+
+    /// Whether a token is past half its lifetime and should be replaced.
+    pub fn wants_renewal(&self, claims: &Claims, now: OffsetDateTime) -> bool {
+        now.unix_timestamp() - claims.iat >= self.ttl.whole_seconds() / 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens::new(&[7u8; 32], Duration::hours(24))
+    }
+
+    #[test]
+    fn round_trip_expiry_and_renewal() {
+        let t = tokens();
+        let now = OffsetDateTime::now_utc();
+        let issued = t.issue(UserId(3), SessionId(9), now);
+        let claims = t.verify(&issued.token, now).expect("valid");
+        assert_eq!((claims.user(), claims.session()), (UserId(3), SessionId(9)));
+        assert!(!t.wants_renewal(&claims, now + Duration::hours(11)));
+        assert!(t.wants_renewal(&claims, now + Duration::hours(12)));
+        assert_eq!(
+            t.verify(&issued.token, now + Duration::hours(24)).err(),
+            Some(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn foreign_or_tampered_tokens_are_invalid() {
+        let now = OffsetDateTime::now_utc();
+        let other = Tokens::new(&[8u8; 32], Duration::hours(1));
+        let forged = other.issue(UserId(1), SessionId(1), now).token;
+        assert_eq!(tokens().verify(&forged, now).err(), Some(TokenError::Invalid));
+        assert_eq!(tokens().verify("not.a.jwt", now).err(), Some(TokenError::Invalid));
+    }
+}

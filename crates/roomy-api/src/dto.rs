@@ -1,0 +1,203 @@
+//! Wire types: the JSON shapes of API.md. Request types refuse unknown fields;
+//! response types are built from domain records and never carry secrets.
+
+use roomy_core::{Role, SessionId, UserId};
+use roomy_store::{Session, User};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// `POST /auth/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 6-30 characters of `[a-zA-Z0-9#$%_-]`.
+    pub username: String,
+    /// 8-128 characters.
+    pub password: String,
+    /// Up to 30 characters; defaults to the username.
+    pub nickname: Option<String>,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /auth/guest`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuestRequest {
+    pub nickname: String,
+}
+
+/// `PATCH /me`. Absent fields stay; `avatar: null` removes the avatar.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    pub nickname: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub avatar: Option<Option<String>>,
+    /// 1: friend requests need my approval; 0: accepted at once.
+    pub invite_confirm: Option<u8>,
+}
+
+/// Distinguishes `"avatar": null` (Some(None)) from an absent field (None).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PUT /me/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// `PATCH /admin/users/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserPatch {
+    pub disabled: Option<bool>,
+}
+
+/// `GET /users?q=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserSearch {
+    /// Part of a username or nickname, 1 to 64 characters.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The caller's own account (`GET /me`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: UserId,
+    pub username: String,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    /// 1: friend requests need approval; 0: accepted at once.
+    pub invite_confirm: u8,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<User> for Me {
+    fn from(u: User) -> Me {
+        Me {
+            id: u.id,
+            username: u.username,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            invite_confirm: u8::from(u.invite_confirm),
+            role: u.role,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Another user, as anyone may see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicUser {
+    pub id: UserId,
+    pub username: String,
+    pub nickname: String,
+    pub avatar: Option<String>,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<User> for PublicUser {
+    fn from(u: User) -> PublicUser {
+        PublicUser {
+            id: u.id,
+            username: u.username,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            role: u.role,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A user as administrators see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUser {
+    #[serde(flatten)]
+    pub user: Me,
+    pub disabled: bool,
+}
+
+impl From<User> for AdminUser {
+    fn from(u: User) -> AdminUser {
+        let disabled = u.disabled;
+        AdminUser {
+            user: u.into(),
+            disabled,
+        }
+    }
+}
+
+/// `201` answer to registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    pub user: Me,
+}
+
+/// Answer to login and guest login; the token is also in the `Authorization` header.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub session_id: SessionId,
+    pub user: Me,
+}
+
+/// One of my login sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: SessionId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// True for the session of the token that asked.
+    pub current: bool,
+}
+
+impl SessionView {
+    /// The view of `s`, marking it current when it is `current`.
+    pub fn new(s: Session, current: SessionId) -> SessionView {
+        SessionView {
+            current: s.id == current,
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        }
+    }
+}
+
+/// Liveness and readiness answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    pub status: &'static str,
+}

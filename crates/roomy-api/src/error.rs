@@ -1,0 +1,226 @@
+//! The one error type of the HTTP layer. Every failure leaves the server as
+//! `{"error": {"code", "message", "fields"?}}` with a stable snake_case `code`;
+//! the causes of 5xx errors are logged and never sent.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use roomy_core::FieldErrors;
+use roomy_store::StoreError;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Why a request failed, as far as the client is concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422: one or more fields are invalid; `fields` says which and why.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// 422: the request is well-formed but cannot be carried out as asked.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 400: the request could not be read (malformed JSON, bad path or query).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no valid credentials.
+    #[error("{message}")]
+    Unauthenticated {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// 403: authenticated, but not allowed.
+    #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// 404: missing, or not visible to the caller.
+    #[error("{message}")]
+    NotFound {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: conflicts with the current state.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        fields: FieldErrors,
+    },
+    /// 413: the body is over the configured cap.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    #[error("expected a JSON body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 429: try again after `retry_after_secs`.
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: a dependency (the database) is unreachable.
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 500: a bug or an infrastructure failure; details are logged only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Unprocessable { code, .. }
+            | ApiError::BadRequest { code, .. }
+            | ApiError::Unauthenticated { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. } => code,
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// A single-field validation error.
+    pub fn field(field: &str, why: impl Into<String>) -> ApiError {
+        let mut f = FieldErrors::new();
+        f.add(field, why);
+        ApiError::Validation(f)
+    }
+
+    /// 404 with a specific code.
+    pub fn not_found(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::NotFound { code, message }
+    }
+
+    /// 403 with a specific code.
+    pub fn forbidden(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::Forbidden { code, message }
+    }
+
+    /// Wraps an unexpected failure.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+        ApiError::Internal(Box::new(e))
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(f: FieldErrors) -> Self {
+        ApiError::Validation(f)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("not_found", "not found"),
+            StoreError::Conflict("username") => {
+                let mut fields = FieldErrors::new();
+                fields.add("username", "is already taken");
+                ApiError::Conflict {
+                    code: "username_taken",
+                    message: "that username is already taken".into(),
+                    fields,
+                }
+            }
+            StoreError::Conflict(what) => ApiError::Conflict {
+                code: "conflict",
+                message: format!("{what} already exists"),
+                fields: FieldErrors::new(),
+            },
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// The wire shape of an error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The inside of an error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, for programs.
+    pub code: String,
+    /// Human-readable explanation, for people.
+    pub message: String,
+    /// Field name → why it was refused (validation errors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+/// Renders the full cause chain of an error for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %chain(&self), "request failed");
+        }
+        let fields = match &self {
+            ApiError::Validation(f) => Some(f.0.clone()),
+            ApiError::Conflict { fields, .. } if !fields.is_empty() => Some(fields.0.clone()),
+            _ => None,
+        };
+        let message = match &self {
+            ApiError::Validation(_) => "some fields are invalid; see `fields`".to_owned(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("too many attempts; retry after {retry_after_secs} seconds")
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+                fields,
+            },
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        resp
+    }
+}

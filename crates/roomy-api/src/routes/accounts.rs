@@ -1,0 +1,201 @@
+//! Registration, login (password and guest) and logout.
+
+use super::ClientInfo;
+use crate::{
+    auth::Auth,
+    dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
+    error::{ApiError, ErrorBody},
+    extract::Json,
+    state::AppState,
+};
+use axum::{
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rand::distr::{Alphanumeric, SampleString};
+use roomy_core::{
+    FieldErrors, Role,
+    user_fields::{Nickname, Password, Username},
+};
+use roomy_store::{NewSession, NewUser, StoreError, User};
+
+/// Create an account.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = Registered),
+        (status = 409, description = "username taken", body = ErrorBody),
+        (status = 422, description = "invalid fields", body = ErrorBody),
+    ))]
+pub async fn register(
+    State(st): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
+    let mut errors = FieldErrors::new();
+    let username = errors.check("username", Username::parse(&req.username));
+    let password = errors.check("password", Password::parse(&req.password));
+    let nickname = errors.check(
+        "nickname",
+        Nickname::parse(req.nickname.as_deref().unwrap_or(&req.username)),
+    );
+    errors.into_result()?;
+    let (Some(username), Some(password), Some(nickname)) = (username, password, nickname) else {
+        return Err(ApiError::internal(std::io::Error::other(
+            "validated fields missing",
+        )));
+    };
+    let hash = st.passwords.hash(&password).await?;
+    let user = st
+        .store
+        .create_user(
+            NewUser {
+                username,
+                nickname,
+                password_hash: Some(hash),
+                role: Role::User,
+            },
+            st.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(Registered { user: user.into() }),
+    ))
+}
+
+/// Starts a session for `user` and answers with its token (body and header).
+async fn start_session(
+    st: &AppState,
+    user: User,
+    client: ClientInfo,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let now = st.clock.now();
+    let session = st
+        .store
+        .create_session(NewSession {
+            user_id: user.id,
+            now,
+            expires_at: now + st.tokens.ttl(),
+            user_agent: client.user_agent,
+            ip: Some(client.ip),
+        })
+        .await?;
+    let issued = st.tokens.issue(user.id, session.id, now);
+    let header_value =
+        HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(ApiError::internal)?;
+    let body = LoggedIn {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        session_id: session.id,
+        user: Me::from(user),
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::AUTHORIZATION, header_value);
+    Ok(resp)
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthenticated {
+        code: "invalid_credentials",
+        message: "wrong username or password",
+    }
+}
+
+/// Log in with username and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoggedIn, headers(("Authorization" = String, description = "Bearer <token>"))),
+        (status = 401, description = "wrong username or password (the same answer for both)", body = ErrorBody),
+        (status = 403, description = "account disabled", body = ErrorBody),
+        (status = 429, description = "too many failed attempts", body = ErrorBody),
+    ))]
+pub async fn login(
+    State(st): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let account = req.username.to_lowercase();
+    st.limiter
+        .check(&account, &client.ip, st.clock.now())
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+
+    // Over-long input cannot match any account; refuse it without hashing.
+    let plausible = req.username.len() <= 4 * Username::MAX
+        && req.password.chars().count() <= Password::MAX;
+    let credentials = if plausible {
+        st.store.credentials_by_username(&req.username).await?
+    } else {
+        None
+    };
+    let hash = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    let valid = plausible && st.passwords.verify(hash, &req.password).await?;
+    let Some(credentials) = credentials.filter(|_| valid) else {
+        st.limiter
+            .record_failure(&account, &client.ip, st.clock.now());
+        return Err(bad_credentials());
+    };
+    st.limiter.record_success(&account);
+    if credentials.user.disabled {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    start_session(&st, credentials.user, client, StatusCode::OK).await
+}
+
+/// Log in as a guest: a new guest account with only a nickname.
+#[utoipa::path(post, path = "/api/v1/auth/guest", tag = "accounts",
+    request_body = GuestRequest,
+    responses(
+        (status = 200, body = LoggedIn, headers(("Authorization" = String, description = "Bearer <token>"))),
+        (status = 422, description = "invalid nickname", body = ErrorBody),
+    ))]
+pub async fn guest(
+    State(st): State<AppState>,
+    client: ClientInfo,
+    Json(req): Json<GuestRequest>,
+) -> Result<Response, ApiError> {
+    let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
+    // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
+    for _ in 0..3 {
+        let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));
+        let username = Username::parse(&name).map_err(|e| {
+            ApiError::internal(std::io::Error::other(format!("guest username: {e}")))
+        })?;
+        let created = st
+            .store
+            .create_user(
+                NewUser {
+                    username,
+                    nickname: nickname.clone(),
+                    password_hash: None,
+                    role: Role::Guest,
+                },
+                st.clock.now(),
+            )
+            .await;
+        match created {
+            Ok(user) => return start_session(&st, user, client, StatusCode::OK).await,
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(std::io::Error::other(
+        "could not pick a free guest username",
+    )))
+}
+
+/// End the current session; its token stops working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(st): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    st.store
+        .revoke_session(auth.user.id, auth.session.id, st.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

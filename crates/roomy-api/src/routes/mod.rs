@@ -1,0 +1,41 @@
+//! HTTP handlers, one module per area of API.md. Handlers parse input into
+//! domain types, call the store, and shape the answer; they never see SQL.
+
+pub mod accounts;
+pub mod admin;
+pub mod me;
+pub mod ops;
+pub mod users;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts},
+};
+use std::{convert::Infallible, net::SocketAddr};
+
+/// Where a request came from: the peer address and its `User-Agent`.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// Longest `User-Agent` kept with a session.
+const MAX_USER_AGENT: usize = 256;
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(MAX_USER_AGENT).collect());
+        Ok(ClientInfo { ip, user_agent })
+    }
+}

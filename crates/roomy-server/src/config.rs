@@ -1,0 +1,117 @@
+//! Configuration loading: defaults < `roomy.toml` < environment (`ROOMY_*`) <
+//! command-line flags, and the commented example `roomy print-config` prints.
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use roomy_core::Config;
+use serde::Serialize;
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Settings given as command-line flags; `None` leaves lower layers in force.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Rule(String),
+}
+
+/// Loads the layered configuration. `file` is an explicit `--config` path
+/// (it must exist); otherwise `ROOMY_CONFIG`, else `./roomy.toml` if present.
+pub fn load(file: Option<PathBuf>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+    let explicit = file.or_else(|| std::env::var_os("ROOMY_CONFIG").map(PathBuf::from));
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    match explicit {
+        Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path)),
+        Some(path) => figment = figment.merge(Toml::file_exact(path)),
+        None if PathBuf::from("roomy.toml").exists() => {
+            figment = figment.merge(Toml::file_exact("roomy.toml"))
+        }
+        None => {}
+    }
+    let config: Config = figment
+        .merge(Env::prefixed("ROOMY_").only(Config::KEYS))
+        .merge(Serialized::defaults(flags))
+        .extract()
+        .map_err(Box::new)?;
+    config.check().map_err(ConfigError::Rule)?;
+    Ok(config)
+}
+
+/// A commented `roomy.toml` showing every key with its default.
+pub fn example() -> String {
+    let d = Config::default();
+    format!(
+        r#"# roomy.toml: Roomy's configuration. Every key can also be set in the
+# environment as ROOMY_<KEY> (for example ROOMY_LISTEN), and some as flags
+# (roomy --help). Flags win over the environment, which wins over this file,
+# which wins over the built-in defaults shown here.
+
+# Address of the HTTP listener (API, WebSocket gateway, web client).
+listen = "{listen}"
+
+# Folder for the SQLite database, the token signing key and uploaded files.
+data_dir = "{data_dir}"
+
+# Database. Unset: SQLite at <data_dir>/roomy.db. For PostgreSQL:
+# database_url = "postgres://roomy@127.0.0.1:5432/roomy"
+
+# Serve /metrics on a separate listener instead of the main one.
+# metrics_listen = "127.0.0.1:9090"
+
+# Access-token lifetime in seconds. Tokens past half of it are renewed in
+# the Authorization header of the next response.
+token_ttl_secs = {ttl}
+
+# Secret for signing tokens (at least 32 bytes); all nodes of a cluster must
+# share it. Unset: a random secret is generated once into <data_dir>/jwt-secret.
+# jwt_secret = "..."
+
+# Largest JSON request body, in bytes.
+max_json_bytes = {json}
+
+# SQLite durability: "full" (an acknowledged write survives a power loss) or
+# "normal" (survives a crash of the process, not of the machine).
+sqlite_synchronous = "full"
+
+# Largest number of database connections.
+db_max_connections = {conns}
+
+# Log format: "text" or "json".
+log_format = "text"
+"#,
+        listen = d.listen,
+        data_dir = d.data_dir.display(),
+        ttl = d.token_ttl_secs,
+        json = d.max_json_bytes,
+        conns = d.db_max_connections,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_back_to_the_defaults() {
+        let parsed: Config = toml::from_str(&example()).expect("example is valid TOML");
+        assert_eq!(parsed, Config::default());
+    }
+}

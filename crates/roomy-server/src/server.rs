@@ -1,0 +1,105 @@
+//! The server's lifecycle: build the state, bind, serve until the shutdown
+//! token fires, then drain in-flight requests.
+
+use crate::{
+    backend::{BackendError, open_store},
+    secret,
+};
+use roomy_api::{ApiSettings, AppState};
+use roomy_core::{Clock, Config};
+use std::{net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot load or create the token signing secret: {0}")]
+    Secret(#[source] std::io::Error),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Opens the store, loads the signing secret and assembles the API state.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let secret = secret::load_or_create(config).map_err(StartError::Secret)?;
+    let store = open_store(config).await?;
+    let settings = ApiSettings {
+        token_ttl: time::Duration::seconds(config.token_ttl_secs as i64),
+        max_json_bytes: config.max_json_bytes,
+        metrics_on_main: config.metrics_listen.is_none(),
+    };
+    Ok(AppState::new(store, clock, &secret, settings))
+}
+
+/// Serves on already-bound listeners until `shutdown` fires.
+pub async fn run(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    if let Some(ml) = metrics_listener {
+        let app = roomy_api::metrics_router(state.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(ml, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
+    let app = roomy_api::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+    .map_err(StartError::Serve)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Builds everything from `config` and serves on its addresses until `shutdown`.
+pub async fn serve(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let state = build_state(&config, clock).await?;
+    let listener = bind(config.listen).await?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    tracing::info!(
+        listen = %config.listen,
+        database = config.effective_database_url().split(':').next().unwrap_or_default(),
+        data_dir = %config.data_dir.display(),
+        "roomy is serving"
+    );
+    run(listener, metrics, state, shutdown).await
+}
