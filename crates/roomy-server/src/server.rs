@@ -95,8 +95,9 @@ pub async fn serve(
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let bound = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(
-        listen = %config.listen,
+        listen = %bound,
         database = config.effective_database_url().split(':').next().unwrap_or_default(),
         data_dir = %config.data_dir.display(),
         "roomy is serving"

@@ -10,8 +10,8 @@ use time::{Duration, OffsetDateTime};
 /// What a token says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user id.
-    pub sub: i64,
+    /// The user id, as a string (JWT's `sub` is a StringOrURI).
+    pub sub: String,
     /// The session id.
     pub sid: i64,
     /// Issued at, Unix seconds.
@@ -21,9 +21,9 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The user the token was issued to.
+    /// The user the token was issued to (an impossible id if `sub` is not a number).
     pub fn user(&self) -> UserId {
-        UserId(self.sub)
+        UserId(self.sub.parse().unwrap_or(-1))
     }
 
     /// The session the token belongs to.
@@ -89,7 +89,7 @@ impl Tokens {
         // Whole seconds, as inside the token, so the body and the token agree.
         let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now + self.ttl);
         let claims = Claims {
-            sub: user.0,
+            sub: user.0.to_string(),
             sid: session.0,
             iat,
             exp,

@@ -1,0 +1,282 @@
+//! Test harness: `TestApp::spawn` starts a server on 127.0.0.1:0 over a fresh
+//! database with a manual clock, and offers small request helpers.
+
+#![allow(dead_code)]
+
+use reqwest::{Method, header::HeaderMap};
+use roomy_api::AppState;
+use roomy_core::{Config, ManualClock, Role, config::SqliteSynchronous};
+use roomy_store::NewUser;
+use serde_json::{Value, json};
+use std::{net::SocketAddr, sync::Arc};
+use tokio_util::sync::CancellationToken;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend for each listed `async fn(TestApp)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub config: Config,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    /// The body as JSON (Null when empty).
+    pub fn json(&self) -> Value {
+        if self.text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&self.text)
+                .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
+        }
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text))
+            .to_owned()
+    }
+
+    /// Asserts the status and the error code, and that the body has the error shape.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.code(), code, "body: {}", self.text);
+        assert!(self.json()["error"]["message"].is_string());
+    }
+
+    /// The token of a renewed `Authorization` response header, if any.
+    pub fn renewed_token(&self) -> Option<String> {
+        self.headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub id: i64,
+    pub token: String,
+    pub session_id: i64,
+}
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+impl TestApp {
+    /// Starts a server with default settings; `None` when the backend is not available.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after letting `adjust` change its configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                roomy_store_postgres::testing::fresh_database_url()
+                    .await
+                    .map(roomy_core::config::Redacted::new)?,
+            ),
+        };
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_path_buf(),
+            database_url,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            db_max_connections: 4,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let clock = ManualClock::new();
+        let state = roomy_server::build_state(&config, Arc::new(clock.clone()))
+            .await
+            .expect("build state");
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let metrics = match config.metrics_listen {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await.expect("bind metrics")),
+            None => None,
+        };
+        if let Some(m) = &metrics {
+            config.metrics_listen = Some(m.local_addr().expect("metrics addr"));
+        }
+        let shutdown = CancellationToken::new();
+        tokio::spawn(roomy_server::run(
+            listener,
+            metrics,
+            state.clone(),
+            shutdown.clone(),
+        ));
+        Some(TestApp {
+            addr,
+            clock,
+            state,
+            config,
+            client: reqwest::Client::new(),
+            shutdown,
+            _dir: dir,
+        })
+    }
+
+    /// `http://addr` + path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        Resp {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.expect("body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers `username` with [`PASSWORD`] and returns the user JSON.
+    pub async fn register(&self, username: &str) -> Value {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "register {username}: {}", r.text);
+        r.json()["user"].clone()
+    }
+
+    /// Logs in, asserting success.
+    pub async fn login(&self, username: &str, password: &str) -> Login {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {username}: {}", r.text);
+        let b = r.json();
+        Login {
+            id: b["user"]["id"].as_i64().expect("id"),
+            token: b["token"].as_str().expect("token").to_owned(),
+            session_id: b["session_id"].as_i64().expect("session id"),
+        }
+    }
+
+    /// Registers and logs in.
+    pub async fn user(&self, username: &str) -> Login {
+        self.register(username).await;
+        self.login(username, PASSWORD).await
+    }
+
+    /// Creates an administrator directly in the store (as `roomy admin create-user` does) and logs in.
+    pub async fn admin(&self, username: &str) -> Login {
+        let hash = self
+            .state
+            .passwords
+            .hash(&roomy_core::user_fields::Password::parse(PASSWORD).expect("pw"))
+            .await
+            .expect("hash");
+        self.state
+            .store
+            .create_user(
+                NewUser {
+                    username: roomy_core::user_fields::Username::parse(username).expect("name"),
+                    nickname: roomy_core::user_fields::Nickname::parse(username).expect("nick"),
+                    password_hash: Some(hash),
+                    role: Role::Admin,
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .expect("create admin");
+        self.login(username, PASSWORD).await
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a random port, a fresh database per
+//! test, real HTTP. Every test runs on SQLite and, when configured, PostgreSQL.
+
+mod harness;
+
+mod accounts;
+mod admin;
+mod cli;
+mod errors;
+mod ops;
+mod sessions;
+mod users;
