@@ -224,3 +224,30 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    #[tokio::test]
+    async fn server_errors_reveal_nothing_internal() {
+        let e = ApiError::internal(std::io::Error::other("disk /var/secret is on fire"));
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(resp.into_body(), 1 << 16).await.expect("body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("secret") && !text.contains("fire"), "{text}");
+        assert!(text.contains("\"code\":\"internal\""));
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after() {
+        let resp = ApiError::RateLimited {
+            retry_after_secs: 42,
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "42");
+    }
+}

@@ -49,7 +49,10 @@ impl Config {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.expose().to_owned(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("roomy.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("roomy.db").display()
+            ),
         }
     }
 
@@ -64,10 +67,12 @@ impl Config {
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
         }
-        if let Some(secret) = &self.jwt_secret {
-            if secret.expose().len() < 32 {
-                return Err("jwt_secret must be at least 32 bytes".into());
-            }
+        if self
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return Err("jwt_secret must be at least 32 bytes".into());
         }
         Ok(())
     }
@@ -140,7 +145,10 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.token_ttl_secs, 86_400);
-        assert!(c.effective_database_url().starts_with("sqlite://./roomy-data/roomy.db"));
+        assert!(
+            c.effective_database_url()
+                .starts_with("sqlite://./roomy-data/roomy.db")
+        );
         assert!(c.check().is_ok());
     }
 

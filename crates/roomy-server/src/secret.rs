@@ -49,7 +49,10 @@ fn read(path: &Path) -> io::Result<Vec<u8>> {
     let text = text.trim();
     let bytes: Option<Vec<u8>> = (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect();
     match bytes {
         Some(b) if b.len() >= LEN => Ok(b),

@@ -7,12 +7,10 @@ pub mod testing;
 use async_trait::async_trait;
 use roomy_core::{SessionId, UserId, clock::to_millis};
 use roomy_store::{
-    Credentials, NewSession, NewUser, ProfileChanges, Session, Store, StoreError, StoreResult,
-    User,
+    Credentials, NewSession, NewUser, ProfileChanges, Session, Store, StoreError, StoreResult, User,
 };
 use roomy_store_sql::{
-    SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err,
-    escape_like,
+    SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err, escape_like,
 };
 use sqlx::{
     PgPool,

@@ -2,14 +2,9 @@
 //! default. WAL journal, foreign keys on, `synchronous` chosen by configuration.
 
 use async_trait::async_trait;
-use roomy_core::{
-    SessionId, UserId,
-    clock::to_millis,
-    config::SqliteSynchronous,
-};
+use roomy_core::{SessionId, UserId, clock::to_millis, config::SqliteSynchronous};
 use roomy_store::{
-    Credentials, NewSession, NewUser, ProfileChanges, Session, Store, StoreError, StoreResult,
-    User,
+    Credentials, NewSession, NewUser, ProfileChanges, Session, Store, StoreError, StoreResult, User,
 };
 use roomy_store_sql::{
     SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err, escape_like,
@@ -71,7 +66,6 @@ impl SqliteStore {
             .map(UserRow::into_user)
             .transpose()
     }
-
 }
 
 #[async_trait]
@@ -164,13 +158,14 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let updated = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(to_millis(now))
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let updated =
+            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+                .bind(password_hash)
+                .bind(to_millis(now))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -277,12 +272,12 @@ impl Store for SqliteStore {
     async fn session_with_user(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
         let sql = sqlx::AssertSqlSafe(format!("{SESSION_WITH_USER_SELECT} WHERE s.id = ?"));
         sqlx::query_as::<_, SessionUserRow>(sql)
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .map(SessionUserRow::into_pair)
-        .transpose()
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(SessionUserRow::into_pair)
+            .transpose()
     }
 
     async fn touch_session(
@@ -315,13 +310,13 @@ impl Store for SqliteStore {
              ORDER BY id DESC",
         )
         .bind(user.0)
-            .bind(to_millis(now))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(SessionRow::into_session)
-            .collect())
+        .bind(to_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(SessionRow::into_session)
+        .collect())
     }
 
     async fn revoke_session(

@@ -106,7 +106,13 @@ pub async fn credentials_carry_the_hash(store: &impl Store) {
         .unwrap();
     assert_eq!(c.user, u);
     assert_eq!(c.password_hash.as_deref(), Some("$argon2id$fake$bob_123"));
-    assert!(store.credentials_by_username("nobody_").await.unwrap().is_none());
+    assert!(
+        store
+            .credentials_by_username("nobody_")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let by_id = store.credentials(u.id).await.unwrap().unwrap();
     assert_eq!(by_id.user, u);
 }
@@ -196,9 +202,18 @@ pub async fn search_matches_names_and_pages(store: &impl Store) {
 
 /// `%` and `_` in a query match only themselves.
 pub async fn search_takes_wildcards_literally(store: &impl Store) {
-    store.create_user(new_user("under_score"), t0()).await.unwrap();
-    store.create_user(new_user("underXscore"), t0()).await.unwrap();
-    store.create_user(new_user("per%cent1"), t0()).await.unwrap();
+    store
+        .create_user(new_user("under_score"), t0())
+        .await
+        .unwrap();
+    store
+        .create_user(new_user("underXscore"), t0())
+        .await
+        .unwrap();
+    store
+        .create_user(new_user("per%cent1"), t0())
+        .await
+        .unwrap();
     let hits = store.search_users("r_s", None, 10).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].username, "under_score");
@@ -228,7 +243,11 @@ pub async fn sessions_live_and_die(store: &impl Store) {
         vec![s2.id, s1.id]
     );
     assert!(
-        store.active_sessions(u.id, t0() + Duration::hours(2)).await.unwrap().is_empty(),
+        store
+            .active_sessions(u.id, t0() + Duration::hours(2))
+            .await
+            .unwrap()
+            .is_empty(),
         "expired sessions are not listed"
     );
 
@@ -237,11 +256,14 @@ pub async fn sessions_live_and_die(store: &impl Store) {
     assert!(!store.revoke_session(u.id, s1.id, t0()).await.unwrap());
     let (revoked, _) = store.session_with_user(s1.id).await.unwrap().unwrap();
     assert!(!revoked.is_active(t0()));
-    assert_eq!(
-        store.active_sessions(u.id, t0()).await.unwrap().len(),
-        1
+    assert_eq!(store.active_sessions(u.id, t0()).await.unwrap().len(), 1);
+    assert!(
+        store
+            .session_with_user(SessionId(999_999))
+            .await
+            .unwrap()
+            .is_none()
     );
-    assert!(store.session_with_user(SessionId(999_999)).await.unwrap().is_none());
 }
 
 /// A new password ends every other session in the same transaction.

@@ -76,10 +76,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// Authenticates a token: valid signature, unexpired, live session, enabled user.
 /// Returns the caller and, when the token is past half its life, its replacement.
-pub async fn authenticate(
-    st: &AppState,
-    token: &str,
-) -> Result<(Auth, Option<String>), ApiError> {
+pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<String>), ApiError> {
     let now = st.clock.now();
     let claims = st.tokens.verify(token, now).map_err(|e| match e {
         TokenError::Expired => unauthenticated("token_expired", "the token has expired"),
@@ -129,10 +126,8 @@ pub async fn require_auth(
     let (auth, renewed) = authenticate(&st, &token).await?;
     req.extensions_mut().insert(auth);
     let mut resp = next.run(req).await;
-    if let Some(token) = renewed {
-        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-            resp.headers_mut().insert(header::AUTHORIZATION, v);
-        }
+    if let Some(v) = renewed.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
+        resp.headers_mut().insert(header::AUTHORIZATION, v);
     }
     Ok(resp)
 }

@@ -137,7 +137,10 @@ mod tests {
         }
         let secs = l.check("acct", "new", t).expect_err("hour rule");
         let first = start + Duration::seconds(61);
-        assert_eq!(secs as i64, (first + Duration::hours(1) - t).whole_seconds());
+        assert_eq!(
+            secs as i64,
+            (first + Duration::hours(1) - t).whole_seconds()
+        );
     }
 
     #[test]

@@ -125,7 +125,11 @@ mod tests {
         let pw = Password::parse("correct horse").expect("valid");
         let h = p.hash(&pw).await.expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(p.verify(Some(h.clone()), "correct horse").await.expect("verify"));
+        assert!(
+            p.verify(Some(h.clone()), "correct horse")
+                .await
+                .expect("verify")
+        );
         assert!(!p.verify(Some(h), "wrong horse").await.expect("verify"));
         assert!(!p.verify(None, "correct horse").await.expect("verify"));
     }

@@ -58,7 +58,9 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("Tokens")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,7 +146,13 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let other = Tokens::new(&[8u8; 32], Duration::hours(1));
         let forged = other.issue(UserId(1), SessionId(1), now).token;
-        assert_eq!(tokens().verify(&forged, now).err(), Some(TokenError::Invalid));
-        assert_eq!(tokens().verify("not.a.jwt", now).err(), Some(TokenError::Invalid));
+        assert_eq!(
+            tokens().verify(&forged, now).err(),
+            Some(TokenError::Invalid)
+        );
+        assert_eq!(
+            tokens().verify("not.a.jwt", now).err(),
+            Some(TokenError::Invalid)
+        );
     }
 }

@@ -92,7 +92,8 @@ async fn start_session(
         user: Me::from(user),
     };
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(header::AUTHORIZATION, header_value);
+    resp.headers_mut()
+        .insert(header::AUTHORIZATION, header_value);
     Ok(resp)
 }
 
@@ -123,8 +124,8 @@ pub async fn login(
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
 
     // Over-long input cannot match any account; refuse it without hashing.
-    let plausible = req.username.len() <= 4 * Username::MAX
-        && req.password.chars().count() <= Password::MAX;
+    let plausible =
+        req.username.len() <= 4 * Username::MAX && req.password.chars().count() <= Password::MAX;
     let credentials = if plausible {
         st.store.credentials_by_username(&req.username).await?
     } else {

@@ -36,7 +36,11 @@ pub async fn patch_user(
             });
         }
         Some(disabled) => st.store.set_disabled(id, disabled, st.clock.now()).await,
-        None => st.store.user(id).await?.ok_or(roomy_store::StoreError::NotFound),
+        None => st
+            .store
+            .user(id)
+            .await?
+            .ok_or(roomy_store::StoreError::NotFound),
     }
     .map_err(|e| match e {
         roomy_store::StoreError::NotFound => ApiError::not_found("user_not_found", "no such user"),

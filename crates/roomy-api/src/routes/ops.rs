@@ -28,7 +28,10 @@ pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, Ap
 /// Prometheus text exposition.
 pub async fn metrics(State(st): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         st.metrics.render(),
     )
         .into_response()

@@ -55,5 +55,10 @@ pub async fn search_users(
         .store
         .search_users(q, page.after()?.map(UserId), limit + 1)
         .await?;
-    Ok(axum::Json(page_of(rows, limit, |u| u.id.0, PublicUser::from)))
+    Ok(axum::Json(page_of(
+        rows,
+        limit,
+        |u| u.id.0,
+        PublicUser::from,
+    )))
 }

@@ -1,8 +1,8 @@
 //! Registration, login, guest login, logout, profile and password (SPEC §1).
 
 use crate::harness::{PASSWORD, TestApp};
-use serde_json::json;
 use roomy_core::Clock;
+use serde_json::json;
 use time::Duration;
 
 crate::backend_tests!(
@@ -37,11 +37,13 @@ async fn register_returns_the_user_and_no_secret(app: TestApp) {
     assert_eq!(u["invite_confirm"], 1);
     assert!(u["avatar"].is_null());
     assert!(u["id"].is_i64());
-    assert!(time::OffsetDateTime::parse(
-        u["created_at"].as_str().expect("created_at"),
-        &time::format_description::well_known::Rfc3339
-    )
-    .is_ok());
+    assert!(
+        time::OffsetDateTime::parse(
+            u["created_at"].as_str().expect("created_at"),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
     assert!(!r.text.contains(PASSWORD) && !r.text.contains("password"));
     // Without a nickname, the username stands in.
     let b = app.register("bob_0001").await;
@@ -71,13 +73,19 @@ async fn register_reports_every_bad_field(app: TestApp) {
     long.assert_error(422, "validation_failed");
     assert!(long.json()["error"]["fields"]["password"].is_string());
     let missing = app
-        .post("/api/v1/auth/register", None, json!({"username": "carol_01"}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "carol_01"}),
+        )
         .await;
     missing.assert_error(422, "invalid_body");
-    assert!(missing.json()["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("password"));
+    assert!(
+        missing.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password")
+    );
 }
 
 async fn register_refuses_a_taken_username_in_any_case(app: TestApp) {
@@ -113,7 +121,10 @@ async fn login_gives_a_token_in_body_and_header(app: TestApp) {
     )
     .expect("rfc3339");
     let ttl = expires - app.clock.now();
-    assert!(ttl > Duration::hours(23) && ttl <= Duration::hours(24), "{ttl}");
+    assert!(
+        ttl > Duration::hours(23) && ttl <= Duration::hours(24),
+        "{ttl}"
+    );
     let me = app.get("/api/v1/me", Some(token)).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["username"], "erin_001");
@@ -150,7 +161,9 @@ async fn login_failures_are_limited_per_account(app: TestApp) {
         )
     };
     for _ in 0..10 {
-        attempt("wrong-password").await.assert_error(401, "invalid_credentials");
+        attempt("wrong-password")
+            .await
+            .assert_error(401, "invalid_credentials");
     }
     // The 11th attempt within the minute is refused, even with the right password.
     let refused = attempt(PASSWORD).await;
@@ -198,7 +211,10 @@ async fn guests_log_in_with_a_nickname_only(app: TestApp) {
     let username = b["user"]["username"].as_str().expect("username").to_owned();
     assert!(username.starts_with("guest_"));
     let token = b["token"].as_str().expect("token");
-    assert_eq!(app.get("/api/v1/me", Some(token)).await.json()["role"], "guest");
+    assert_eq!(
+        app.get("/api/v1/me", Some(token)).await.json()["role"],
+        "guest"
+    );
     // A guest has no password: it can neither log in with one nor change it.
     app.post(
         "/api/v1/auth/login",
@@ -222,7 +238,9 @@ async fn guests_log_in_with_a_nickname_only(app: TestApp) {
 
 async fn logout_ends_the_token(app: TestApp) {
     let u = app.user("ivan_001").await;
-    let r = app.post("/api/v1/auth/logout", Some(&u.token), json!({})).await;
+    let r = app
+        .post("/api/v1/auth/logout", Some(&u.token), json!({}))
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
     app.get("/api/v1/me", Some(&u.token))
         .await
@@ -272,7 +290,10 @@ async fn profile_edits_are_partial_and_validated(app: TestApp) {
     app.patch("/api/v1/me", t, json!({"username": "someone_else"}))
         .await
         .assert_error(422, "invalid_body");
-    assert_eq!(app.get("/api/v1/me", t).await.json()["username"], "judy_001");
+    assert_eq!(
+        app.get("/api/v1/me", t).await.json()["username"],
+        "judy_001"
+    );
 }
 
 async fn password_change_ends_the_other_sessions(app: TestApp) {
@@ -326,7 +347,9 @@ async fn no_response_ever_contains_a_password_hash(app: TestApp) {
     let t = Some(u.token.as_str());
     let mut bodies = vec![
         app.get("/api/v1/me", t).await.text,
-        app.patch("/api/v1/me", t, json!({"nickname": "M"})).await.text,
+        app.patch("/api/v1/me", t, json!({"nickname": "M"}))
+            .await
+            .text,
         app.get(&format!("/api/v1/users/{}", u.id), t).await.text,
         app.get("/api/v1/users?q=mal", t).await.text,
         app.get("/api/v1/me/sessions", t).await.text,

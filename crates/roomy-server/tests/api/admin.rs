@@ -3,7 +3,10 @@
 use crate::harness::{PASSWORD, TestApp};
 use serde_json::json;
 
-crate::backend_tests!(disabling_a_user_stops_its_tokens_at_once, only_admins_administer);
+crate::backend_tests!(
+    disabling_a_user_stops_its_tokens_at_once,
+    only_admins_administer
+);
 
 async fn disabling_a_user_stops_its_tokens_at_once(app: TestApp) {
     let admin = app.admin("the_admin").await;
@@ -25,7 +28,10 @@ async fn disabling_a_user_stops_its_tokens_at_once(app: TestApp) {
     .await
     .assert_error(403, "account_disabled");
     // Disabled users do not show up in search.
-    let found = app.get("/api/v1/users?q=xavier", Some(&admin.token)).await.json();
+    let found = app
+        .get("/api/v1/users?q=xavier", Some(&admin.token))
+        .await
+        .json();
     assert_eq!(found["items"].as_array().map(Vec::len), Some(0));
 
     let r = app

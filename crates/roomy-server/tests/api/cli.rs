@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const BIN: &str = env!("CARGO_BIN_EXE_roomy");
 
 #[test]
+#[allow(clippy::result_large_err)] // figment's Jail dictates the closure's error type
 fn configuration_layers_defaults_file_environment_flags() {
     figment::Jail::expect_with(|jail| {
         jail.create_file(
@@ -27,7 +28,11 @@ fn configuration_layers_defaults_file_environment_flags() {
         assert_eq!(c.listen.port(), 7002, "flags win");
         assert_eq!(c.token_ttl_secs, 900, "environment beats the file");
         assert_eq!(c.max_json_bytes, 4096, "the file beats the defaults");
-        assert_eq!(c.data_dir, Config::default().data_dir, "defaults fill the rest");
+        assert_eq!(
+            c.data_dir,
+            Config::default().data_dir,
+            "defaults fill the rest"
+        );
         let c = load(None, &FlagOverrides::default()).expect("loads");
         assert_eq!(c.listen.port(), 7001);
 
@@ -143,7 +148,10 @@ async fn zero_configuration_start_and_graceful_shutdown() {
     assert_eq!(health.status(), 200);
     let data = cwd.path().join("roomy-data");
     assert!(data.join("roomy.db").exists(), "SQLite in ./roomy-data");
-    assert!(data.join("jwt-secret").exists(), "a generated signing secret");
+    assert!(
+        data.join("jwt-secret").exists(),
+        "a generated signing secret"
+    );
 
     let pid = child.id().expect("pid").to_string();
     let killed = std::process::Command::new("kill")

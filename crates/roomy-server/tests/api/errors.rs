@@ -32,11 +32,20 @@ async fn unreadable_bodies_are_4xx_with_a_clear_message(app: TestApp) {
             let r = req.send().await.expect("send");
             let status = r.status().as_u16();
             let body: serde_json::Value = r.json().await.expect("JSON error body");
-            (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+            (
+                status,
+                body["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
         }
     };
     let json = Some("application/json");
-    assert_eq!(send("{\"username\": ", json).await, (400, "malformed_json".into()));
+    assert_eq!(
+        send("{\"username\": ", json).await,
+        (400, "malformed_json".into())
+    );
     assert_eq!(send("", json).await.0, 400);
     assert_eq!(
         send(r#"{"username": 5, "password": "x"}"#, json).await,

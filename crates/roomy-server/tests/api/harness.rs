@@ -151,7 +151,11 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let metrics = match config.metrics_listen {
-            Some(a) => Some(tokio::net::TcpListener::bind(a).await.expect("bind metrics")),
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .expect("bind metrics"),
+            ),
             None => None,
         };
         if let Some(m) = &metrics {

@@ -12,7 +12,10 @@ async fn health_and_readiness_answer(app: TestApp) {
     let h = app.get("/healthz", None).await;
     assert_eq!((h.status, h.json()["status"].clone()), (200, "ok".into()));
     let r = app.get("/readyz", None).await;
-    assert_eq!((r.status, r.json()["status"].clone()), (200, "ready".into()));
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, "ready".into())
+    );
 }
 
 async fn metrics_count_requests_by_route(app: TestApp) {
@@ -34,12 +37,14 @@ async fn metrics_count_requests_by_route(app: TestApp) {
         m.text
     );
     assert!(
-        m.text
-            .contains(r#"route="/api/v1/me",status="401"} 1"#),
+        m.text.contains(r#"route="/api/v1/me",status="401"} 1"#),
         "{}",
         m.text
     );
-    assert!(m.text.contains("roomy_http_request_duration_seconds_bucket"));
+    assert!(
+        m.text
+            .contains("roomy_http_request_duration_seconds_bucket")
+    );
 }
 
 async fn openapi_is_served(app: TestApp) {

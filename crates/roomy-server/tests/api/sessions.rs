@@ -21,7 +21,9 @@ async fn tokens_are_renewed_past_half_their_lifetime(app: TestApp) {
     app.clock.advance(Duration::hours(1) + Duration::seconds(1));
     let due = app.get("/api/v1/me", Some(&u.token)).await;
     assert_eq!(due.status, 200);
-    let fresh = due.renewed_token().expect("renewed token in Authorization header");
+    let fresh = due
+        .renewed_token()
+        .expect("renewed token in Authorization header");
     assert_ne!(fresh, u.token);
 
     // The old token ends at its own expiry; the renewed one carries on, same session.
@@ -95,11 +97,17 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     assert_eq!(items[1]["ip"], "127.0.0.1");
     assert!(body["next_cursor"].is_null());
 
-    let paged = app.get("/api/v1/me/sessions?limit=1", Some(&a.token)).await.json();
+    let paged = app
+        .get("/api/v1/me/sessions?limit=1", Some(&a.token))
+        .await
+        .json();
     assert_eq!(paged["items"].as_array().map(Vec::len), Some(1));
     let cursor = paged["next_cursor"].as_str().expect("cursor");
     let rest = app
-        .get(&format!("/api/v1/me/sessions?limit=1&cursor={cursor}"), Some(&a.token))
+        .get(
+            &format!("/api/v1/me/sessions?limit=1&cursor={cursor}"),
+            Some(&a.token),
+        )
         .await
         .json();
     assert_eq!(rest["items"][0]["id"], a.session_id);
@@ -115,15 +123,21 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     assert_eq!(app.get("/api/v1/me", Some(&other.token)).await.status, 200);
 
     let end = app
-        .delete(&format!("/api/v1/me/sessions/{}", b.session_id), Some(&a.token))
+        .delete(
+            &format!("/api/v1/me/sessions/{}", b.session_id),
+            Some(&a.token),
+        )
         .await;
     assert_eq!(end.status, 204, "{}", end.text);
     app.get("/api/v1/me", Some(&b.token))
         .await
         .assert_error(401, "session_ended");
-    app.delete(&format!("/api/v1/me/sessions/{}", b.session_id), Some(&a.token))
-        .await
-        .assert_error(404, "session_not_found");
+    app.delete(
+        &format!("/api/v1/me/sessions/{}", b.session_id),
+        Some(&a.token),
+    )
+    .await
+    .assert_error(404, "session_not_found");
     app.delete("/api/v1/me/sessions/abc", Some(&a.token))
         .await
         .assert_error(400, "invalid_path");

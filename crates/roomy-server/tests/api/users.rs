@@ -8,7 +8,9 @@ async fn users_are_looked_up_by_id(app: TestApp) {
     let a = app.user("sybil_01").await;
     let b = app.register("trent_01").await;
     let id = b["id"].as_i64().expect("id");
-    let r = app.get(&format!("/api/v1/users/{id}"), Some(&a.token)).await;
+    let r = app
+        .get(&format!("/api/v1/users/{id}"), Some(&a.token))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let u = r.json();
     assert_eq!(u["username"], "trent_01");
