@@ -95,6 +95,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api_routes(None).into_openapi();
     // The version follows the crate so clients can tell builds apart.
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.license = None;
     doc
 }
 
