@@ -28,6 +28,16 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    /// Longest text message body, in characters (after trimming).
+    pub max_message_chars: usize,
+    /// Largest number of members of a group.
+    pub max_group_members: usize,
+    /// Most messages committed together in one group commit.
+    pub write_batch_max: usize,
+    /// Seconds between WebSocket pings; a connection silent for two intervals is dropped.
+    pub ws_heartbeat_secs: u64,
+    /// Frames queued for one WebSocket connection before it is told to resync and closed.
+    pub ws_send_queue: usize,
 }
 
 impl Config {
@@ -43,6 +53,11 @@ impl Config {
         "sqlite_synchronous",
         "db_max_connections",
         "log_format",
+        "max_message_chars",
+        "max_group_members",
+        "write_batch_max",
+        "ws_heartbeat_secs",
+        "ws_send_queue",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -63,6 +78,17 @@ impl Config {
         }
         if self.max_json_bytes < 1024 {
             return Err("max_json_bytes must be at least 1024".into());
+        }
+        if self.max_message_chars == 0 || self.max_group_members < 2 {
+            return Err(
+                "max_message_chars must be positive and max_group_members at least 2".into(),
+            );
+        }
+        if self.write_batch_max == 0 || self.ws_send_queue < 16 || self.ws_heartbeat_secs == 0 {
+            return Err(
+                "write_batch_max and ws_heartbeat_secs must be positive, ws_send_queue at least 16"
+                    .into(),
+            );
         }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
@@ -91,6 +117,11 @@ impl Default for Config {
             sqlite_synchronous: SqliteSynchronous::Full,
             db_max_connections: 16,
             log_format: LogFormat::Text,
+            max_message_chars: 10_000,
+            max_group_members: 2_000,
+            write_batch_max: 1_024,
+            ws_heartbeat_secs: 30,
+            ws_send_queue: 1_024,
         }
     }
 }

@@ -30,3 +30,12 @@ id_type!(
     /// A login session's id; carried inside access tokens.
     SessionId
 );
+id_type!(
+    /// A room's id.
+    RoomId
+);
+id_type!(
+    /// A message's id: also its position in the server-wide message stream,
+    /// assigned in commit order (see ARCHITECTURE.md, "Sync positions").
+    MessageId
+);

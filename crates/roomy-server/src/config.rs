@@ -96,12 +96,32 @@ db_max_connections = {conns}
 
 # Log format: "text" or "json".
 log_format = "text"
+
+# Longest text message, in characters after trimming.
+max_message_chars = {max_chars}
+
+# Largest number of members of a group.
+max_group_members = {max_members}
+
+# Most messages committed together in one group commit (one fsync).
+write_batch_max = {batch}
+
+# Seconds between WebSocket pings; a connection silent for two intervals is dropped.
+ws_heartbeat_secs = {heartbeat}
+
+# Frames queued for one WebSocket connection before it is told to resync and closed.
+ws_send_queue = {queue}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
         ttl = d.token_ttl_secs,
         json = d.max_json_bytes,
         conns = d.db_max_connections,
+        max_chars = d.max_message_chars,
+        max_members = d.max_group_members,
+        batch = d.write_batch_max,
+        heartbeat = d.ws_heartbeat_secs,
+        queue = d.ws_send_queue,
     )
 }
 

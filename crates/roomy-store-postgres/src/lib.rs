@@ -1,13 +1,16 @@
 //! PostgreSQL implementation of [`roomy_store::Store`], for installs that
 //! outgrow one machine: several Roomy nodes share one database.
 
+mod chat;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use async_trait::async_trait;
-use roomy_core::{SessionId, UserId, clock::to_millis};
+use roomy_core::{MessageId, RoomId, SessionId, UserId, chat_fields::MemberRole, clock::to_millis};
 use roomy_store::{
-    Credentials, NewSession, NewUser, ProfileChanges, Session, Store, StoreError, StoreResult, User,
+    AppendOutcome, Credentials, Member, Message, NewGroup, NewMessage, NewSession, NewUser,
+    ProfileChanges, Room, RoomChange, RoomProfileChanges, RoomSummary, Session, Store, StoreError,
+    StoreResult, SyncBatch, User,
 };
 use roomy_store_sql::{
     SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err, escape_like,
@@ -316,5 +319,128 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+    async fn enabled_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        self.chat_enabled_users(ids).await
+    }
+
+    async fn find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        self.chat_find_or_create_direct(a, b, now).await
+    }
+
+    async fn create_group(&self, new: NewGroup, now: OffsetDateTime) -> StoreResult<RoomChange> {
+        self.chat_create_group(new, now).await
+    }
+
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        self.chat_room(id).await
+    }
+
+    async fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<MemberRole>> {
+        self.chat_member_role(room, user).await
+    }
+
+    async fn room_summary(&self, room: RoomId, user: UserId) -> StoreResult<Option<RoomSummary>> {
+        self.chat_room_summary(room, user).await
+    }
+
+    async fn rooms_of(
+        &self,
+        user: UserId,
+        after: Option<(i64, RoomId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, RoomSummary)>> {
+        self.chat_rooms_of(user, after, limit).await
+    }
+
+    async fn members(
+        &self,
+        room: RoomId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        self.chat_members(room, after, limit).await
+    }
+
+    async fn add_members(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        users: &[UserId],
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        self.chat_add_members(room, actor, users, notice, now).await
+    }
+
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        user: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        self.chat_remove_member(room, actor, user, notice, now)
+            .await
+    }
+
+    async fn set_member_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: MemberRole,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        self.chat_set_member_role(room, user, role, now).await
+    }
+
+    async fn update_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        changes: RoomProfileChanges,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        self.chat_update_room(room, actor, changes, notice, now)
+            .await
+    }
+
+    async fn append_messages(
+        &self,
+        batch: Vec<NewMessage>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppendOutcome>> {
+        self.chat_append_messages(batch, now).await
+    }
+
+    async fn history(
+        &self,
+        room: RoomId,
+        before_seq: Option<i64>,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.chat_history(room, before_seq, after_seq, limit).await
+    }
+
+    async fn stream_position(&self) -> StoreResult<MessageId> {
+        self.chat_stream_position().await
+    }
+
+    async fn sync(
+        &self,
+        user: UserId,
+        since: MessageId,
+        upto: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<SyncBatch> {
+        self.chat_sync(user, since, upto, limit).await
     }
 }

@@ -5,6 +5,9 @@
 //!
 //! Architecture invariant: only backend crates depend on this one.
 
+pub mod chat;
+mod chat_impl;
+
 use roomy_core::{Role, SessionId, UserId, clock::from_millis};
 use roomy_store::{Credentials, Session, StoreError, User};
 

@@ -4,9 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::{NewSession, NewUser, ProfileChanges, Store, StoreError};
+use crate::{
+    AppendOutcome, AppendRejection, NewGroup, NewMessage, NewSession, NewUser, ProfileChanges,
+    RoomProfileChanges, Store, StoreError,
+};
 use roomy_core::{
-    Role, SessionId, UserId,
+    MessageId, Role, RoomId, SessionId, UserId,
+    chat_fields::{ClientId, MemberRole, MessageBody, MessageKind, RoomKind, RoomName},
     user_fields::{AvatarUrl, Nickname, Username},
 };
 use time::{Duration, OffsetDateTime};
@@ -28,6 +32,17 @@ macro_rules! contract_tests {
             password_change_keeps_only_the_current_session,
             disabling_revokes_every_session,
             touching_moves_expiry,
+            direct_rooms_are_one_per_pair,
+            concurrent_first_contacts_share_one_room,
+            groups_start_with_members_and_a_notice,
+            appends_number_each_room_without_gaps,
+            repeated_client_ids_return_the_original,
+            only_members_append,
+            history_pages_both_ways,
+            sync_returns_what_was_missed,
+            membership_changes_reach_the_right_people,
+            rooms_list_by_activity_with_summaries,
+            roles_and_profiles_change,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -317,4 +332,434 @@ pub async fn touching_moves_expiry(store: &impl Store) {
         .unwrap();
     let (r, _) = store.session_with_user(s.id).await.unwrap().unwrap();
     assert_eq!(r.expires_at, new_expiry);
+}
+
+async fn users(store: &impl Store, names: &[&str]) -> Vec<UserId> {
+    let mut ids = Vec::new();
+    for n in names {
+        ids.push(store.create_user(new_user(n), t0()).await.unwrap().id);
+    }
+    ids
+}
+
+fn text(room: RoomId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
+    NewMessage {
+        room_id: room,
+        sender_id: sender,
+        client_id: Some(ClientId::parse(client_id).unwrap()),
+        kind: MessageKind::Text,
+        body: Some(MessageBody::parse(body, 100).unwrap()),
+    }
+}
+
+fn stored(o: &AppendOutcome) -> &crate::Message {
+    match o {
+        AppendOutcome::Stored { message, .. } => message,
+        other => panic!("expected Stored, got {other:?}"),
+    }
+}
+
+async fn group(store: &impl Store, owner: UserId, members: &[UserId]) -> RoomId {
+    store
+        .create_group(
+            NewGroup {
+                owner,
+                name: RoomName::parse("Team").unwrap(),
+                members: members.to_vec(),
+                notice: "created the group".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap()
+        .room
+        .id
+}
+
+/// One direct room per pair, whichever side opens it.
+pub async fn direct_rooms_are_one_per_pair(store: &impl Store) {
+    let u = users(store, &["amy_0001", "ben_0001", "cat_0001"]).await;
+    let (r1, created) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    assert!(created);
+    assert_eq!(r1.kind, RoomKind::Direct);
+    assert_eq!(r1.member_count, 2);
+    let (r2, created) = store.find_or_create_direct(u[1], u[0], t0()).await.unwrap();
+    assert!(!created);
+    assert_eq!(r1.id, r2.id);
+    let (r3, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    assert_ne!(r3.id, r1.id);
+    assert_eq!(
+        store.member_role(r1.id, u[1]).await.unwrap(),
+        Some(MemberRole::Member)
+    );
+    assert_eq!(store.member_role(r1.id, u[2]).await.unwrap(), None);
+}
+
+/// Simultaneous first contacts end up in the same room.
+pub async fn concurrent_first_contacts_share_one_room(store: &impl Store) {
+    let u = users(store, &["dan_0001", "eve_0001"]).await;
+    let (a, b, c, d) = tokio::join!(
+        store.find_or_create_direct(u[0], u[1], t0()),
+        store.find_or_create_direct(u[1], u[0], t0()),
+        store.find_or_create_direct(u[0], u[1], t0()),
+        store.find_or_create_direct(u[1], u[0], t0()),
+    );
+    let ids: Vec<_> = [a, b, c, d].into_iter().map(|r| r.unwrap().0.id).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+}
+
+/// A group has its owner, its members and a first system notice.
+pub async fn groups_start_with_members_and_a_notice(store: &impl Store) {
+    let u = users(store, &["fay_0001", "gus_0001", "hal_0001"]).await;
+    let change = store
+        .create_group(
+            NewGroup {
+                owner: u[0],
+                name: RoomName::parse("Book club").unwrap(),
+                members: vec![u[1], u[2]],
+                notice: "fay created the group".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(change.room.kind, RoomKind::Group);
+    assert_eq!(change.room.name.as_deref(), Some("Book club"));
+    assert_eq!(change.room.member_count, 3);
+    assert_eq!(change.room.last_seq, 1);
+    let notice = change.notice.unwrap();
+    assert_eq!((notice.seq, notice.kind), (1, MessageKind::System));
+    assert_eq!(notice.body.as_deref(), Some("fay created the group"));
+    let mut r = change.recipients.clone();
+    r.sort();
+    assert_eq!(r, u);
+    assert_eq!(
+        store.member_role(change.room.id, u[0]).await.unwrap(),
+        Some(MemberRole::Owner)
+    );
+    let members = store.members(change.room.id, None, 10).await.unwrap();
+    assert_eq!(members.len(), 3);
+    assert_eq!(members[0].user.nickname, "Nick fay_0001");
+    let page = store
+        .members(change.room.id, Some(members[0].user.id), 1)
+        .await
+        .unwrap();
+    assert_eq!(page[0].user.id, members[1].user.id);
+}
+
+/// Seqs run 1, 2, 3... per room in batch order; positions grow across rooms.
+pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
+    let u = users(store, &["ida_0001", "jon_0001", "kim_0001"]).await;
+    let (ab, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (ac, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    let before = store.stream_position().await.unwrap();
+    let out = store
+        .append_messages(
+            vec![
+                text(ab.id, u[0], "c1", "one"),
+                text(ac.id, u[0], "c2", "uno"),
+                text(ab.id, u[1], "c1", "two"),
+                text(ab.id, u[0], "c3", "three"),
+            ],
+            t0(),
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<_> = out
+        .iter()
+        .map(|o| (stored(o).room_id, stored(o).seq))
+        .collect();
+    assert_eq!(seqs, vec![(ab.id, 1), (ac.id, 1), (ab.id, 2), (ab.id, 3)]);
+    let ids: Vec<_> = out.iter().map(|o| stored(o).id.0).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > before.0,
+        "{ids:?}"
+    );
+    assert_eq!(store.stream_position().await.unwrap(), MessageId(ids[3]));
+    let first = stored(&out[0]);
+    assert_eq!(first.sender.id, u[0]);
+    assert_eq!(first.sender.nickname, "Nick ida_0001");
+    assert_eq!(first.body.as_deref(), Some("one"));
+    assert_eq!(first.created_at, t0());
+    match &out[0] {
+        AppendOutcome::Stored { recipients, .. } => {
+            let mut r = recipients.clone();
+            r.sort();
+            assert_eq!(r, vec![u[0], u[1]]);
+        }
+        _ => unreachable!(),
+    }
+    let more = store
+        .append_messages(vec![text(ab.id, u[1], "c9", "four")], t0())
+        .await
+        .unwrap();
+    assert_eq!(stored(&more[0]).seq, 4);
+    assert_eq!(store.room(ab.id).await.unwrap().unwrap().last_seq, 4);
+}
+
+/// A retried client id stores nothing and returns the first message.
+pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
+    let u = users(store, &["lea_0001", "max_0001"]).await;
+    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let first = store
+        .append_messages(
+            vec![
+                text(room.id, u[0], "same", "hello"),
+                text(room.id, u[0], "same", "again"),
+            ],
+            t0(),
+        )
+        .await
+        .unwrap();
+    let original = stored(&first[0]).clone();
+    assert_eq!(first[1], AppendOutcome::Duplicate(original.clone()));
+    let later = store
+        .append_messages(vec![text(room.id, u[0], "same", "third try")], t0())
+        .await
+        .unwrap();
+    assert_eq!(later[0], AppendOutcome::Duplicate(original.clone()));
+    // Another sender may use the same client id.
+    let other = store
+        .append_messages(vec![text(room.id, u[1], "same", "mine")], t0())
+        .await
+        .unwrap();
+    assert_eq!(stored(&other[0]).seq, 2);
+    assert_eq!(
+        store.history(room.id, None, None, 10).await.unwrap().len(),
+        2
+    );
+}
+
+/// Strangers and missing rooms are refused one by one; the rest of the batch stands.
+pub async fn only_members_append(store: &impl Store) {
+    let u = users(store, &["ned_0001", "ola_0001", "pam_0001"]).await;
+    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let out = store
+        .append_messages(
+            vec![
+                text(room.id, u[2], "x1", "let me in"),
+                text(RoomId(999_999), u[0], "x2", "nowhere"),
+                text(room.id, u[0], "x3", "hi"),
+            ],
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0], AppendOutcome::Rejected(AppendRejection::NotAMember));
+    assert_eq!(
+        out[1],
+        AppendOutcome::Rejected(AppendRejection::RoomNotFound)
+    );
+    assert_eq!(stored(&out[2]).seq, 1);
+}
+
+/// History: newest page first request, then older; or forward from a seq.
+pub async fn history_pages_both_ways(store: &impl Store) {
+    let u = users(store, &["quy_0001", "ray_0001"]).await;
+    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let batch = (1..=7)
+        .map(|i| text(room.id, u[0], &format!("h{i}"), &format!("m{i}")))
+        .collect();
+    store.append_messages(batch, t0()).await.unwrap();
+    let seqs = |v: Vec<crate::Message>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.history(room.id, None, None, 3).await.unwrap()),
+        vec![5, 6, 7]
+    );
+    assert_eq!(
+        seqs(store.history(room.id, Some(5), None, 3).await.unwrap()),
+        vec![2, 3, 4]
+    );
+    assert_eq!(
+        seqs(store.history(room.id, Some(2), None, 3).await.unwrap()),
+        vec![1]
+    );
+    assert_eq!(
+        seqs(store.history(room.id, None, Some(4), 2).await.unwrap()),
+        vec![5, 6]
+    );
+    assert!(
+        store
+            .history(room.id, None, Some(7), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Sync: per room, the newest messages after a position, with `limited` when cut.
+pub async fn sync_returns_what_was_missed(store: &impl Store) {
+    let u = users(store, &["sal_0001", "tom_0001", "uma_0001"]).await;
+    let (ab, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (bc, _) = store.find_or_create_direct(u[1], u[2], t0()).await.unwrap();
+    store
+        .append_messages(vec![text(ab.id, u[0], "s1", "old")], t0())
+        .await
+        .unwrap();
+    let since = store.stream_position().await.unwrap();
+    let batch = vec![
+        text(ab.id, u[0], "s2", "a"),
+        text(bc.id, u[2], "s3", "b"),
+        text(ab.id, u[1], "s4", "c"),
+        text(ab.id, u[0], "s5", "d"),
+    ];
+    store.append_messages(batch, t0()).await.unwrap();
+
+    let sync = store.sync(u[1], since, None, 10).await.unwrap();
+    assert_eq!(sync.next, store.stream_position().await.unwrap());
+    let mut rooms = sync.rooms.clone();
+    rooms.sort_by_key(|r| r.room_id);
+    assert_eq!(rooms.len(), 2);
+    let ab_sync = rooms.iter().find(|r| r.room_id == ab.id).unwrap();
+    assert_eq!(
+        ab_sync.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![2, 3, 4]
+    );
+    assert!(!ab_sync.limited);
+
+    let cut = store.sync(u[1], since, None, 2).await.unwrap();
+    let ab_cut = cut.rooms.iter().find(|r| r.room_id == ab.id).unwrap();
+    assert_eq!(
+        ab_cut.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    assert!(ab_cut.limited);
+
+    // u[0] is not in bc.
+    let other = store.sync(u[0], since, None, 10).await.unwrap();
+    assert!(other.rooms.iter().all(|r| r.room_id == ab.id));
+
+    // An upper bound stops at a position.
+    let upto = MessageId(since.0 + 2);
+    let bounded = store.sync(u[1], since, Some(upto), 10).await.unwrap();
+    assert_eq!(bounded.next, upto);
+    let n: usize = bounded.rooms.iter().map(|r| r.messages.len()).sum();
+    assert_eq!(n, 2);
+
+    let nothing = store.sync(u[1], sync.next, None, 10).await.unwrap();
+    assert!(nothing.rooms.is_empty());
+}
+
+/// Adding and removing members changes who a message reaches, and says so.
+pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
+    let u = users(store, &["vic_0001", "wes_0001", "xia_0001"]).await;
+    let room = group(store, u[0], &[u[1]]).await;
+    let added = store
+        .add_members(room, u[0], &[u[2], u[1]], "vic added xia".into(), t0())
+        .await
+        .unwrap();
+    assert_eq!(added.members.len(), 1, "existing members are skipped");
+    assert_eq!(added.members[0].user.id, u[2]);
+    assert_eq!(added.room.member_count, 3);
+    assert_eq!(added.notice.as_ref().unwrap().seq, 2);
+    assert_eq!(added.recipients.len(), 3);
+
+    let removed = store
+        .remove_member(room, u[0], u[1], "vic removed wes".into(), t0())
+        .await
+        .unwrap();
+    assert!(
+        removed.recipients.contains(&u[1]),
+        "the removed member hears of it"
+    );
+    assert_eq!(removed.room.member_count, 2);
+    assert_eq!(store.member_role(room, u[1]).await.unwrap(), None);
+    let out = store
+        .append_messages(vec![text(room, u[0], "after", "hello")], t0())
+        .await
+        .unwrap();
+    match &out[0] {
+        AppendOutcome::Stored { recipients, .. } => assert!(!recipients.contains(&u[1])),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store
+            .remove_member(room, u[0], u[1], "again".into(), t0())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let nobody = store
+        .add_members(room, u[0], &[u[2]], "noop".into(), t0())
+        .await
+        .unwrap();
+    assert!(nobody.notice.is_none() && nobody.members.is_empty());
+}
+
+/// My rooms, most recently active first, with the last message and the direct peer.
+pub async fn rooms_list_by_activity_with_summaries(store: &impl Store) {
+    let u = users(store, &["yan_0001", "zoe_0001", "abe_0001"]).await;
+    let (d1, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let g = group(store, u[0], &[u[2]]).await;
+    let (d2, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    store
+        .append_messages(vec![text(d1.id, u[1], "r1", "latest")], t0())
+        .await
+        .unwrap();
+    let page = store.rooms_of(u[0], None, 10).await.unwrap();
+    let ids: Vec<_> = page.iter().map(|(_, s)| s.room.id).collect();
+    assert_eq!(ids, vec![d1.id, g, d2.id]);
+    let d1s = &page[0].1;
+    assert_eq!(d1s.peer.as_ref().unwrap().id, u[1]);
+    assert_eq!(
+        d1s.last_message.as_ref().unwrap().body.as_deref(),
+        Some("latest")
+    );
+    assert_eq!(d1s.my_role, MemberRole::Member);
+    assert!(page[1].1.peer.is_none());
+    assert_eq!(page[1].1.my_role, MemberRole::Owner);
+    assert!(page[2].1.last_message.is_none());
+
+    let first = store.rooms_of(u[0], None, 1).await.unwrap();
+    let cursor = (first[0].0, first[0].1.room.id);
+    let rest = store.rooms_of(u[0], Some(cursor), 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|(_, s)| s.room.id).collect::<Vec<_>>(),
+        vec![g, d2.id]
+    );
+
+    let s = store.room_summary(g, u[2]).await.unwrap().unwrap();
+    assert_eq!(s.room.id, g);
+    assert!(store.room_summary(g, u[1]).await.unwrap().is_none());
+}
+
+/// Roles and the group profile change, with a notice for the profile.
+pub async fn roles_and_profiles_change(store: &impl Store) {
+    let u = users(store, &["bea_0001", "cal_0001"]).await;
+    let room = group(store, u[0], &[u[1]]).await;
+    let c = store
+        .set_member_role(room, u[1], MemberRole::Admin, t0())
+        .await
+        .unwrap();
+    assert_eq!(c.members[0].role, MemberRole::Admin);
+    assert_eq!(
+        store.member_role(room, u[1]).await.unwrap(),
+        Some(MemberRole::Admin)
+    );
+    assert!(matches!(
+        store
+            .set_member_role(room, UserId(777_777), MemberRole::Admin, t0())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let c = store
+        .update_room(
+            room,
+            u[1],
+            RoomProfileChanges {
+                name: Some(RoomName::parse("Renamed").unwrap()),
+                avatar: Some(Some("https://img.example/g.png".into())),
+            },
+            "cal renamed the group".into(),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.room.name.as_deref(), Some("Renamed"));
+    assert_eq!(c.room.avatar.as_deref(), Some("https://img.example/g.png"));
+    assert_eq!(c.notice.unwrap().sender.id, u[1]);
+    let enabled = store
+        .enabled_users(&[u[0], u[1], UserId(5_555_555)])
+        .await
+        .unwrap();
+    assert_eq!(enabled.len(), 2);
 }

@@ -5,20 +5,22 @@
 //! supplied by the caller's clock, so backends never read the wall clock and
 //! time-dependent rules stay testable.
 
+mod chat;
 mod error;
 mod records;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use chat::*;
 pub use error::{StoreError, StoreResult};
 pub use records::*;
 
 use async_trait::async_trait;
-use roomy_core::{SessionId, UserId};
+use roomy_core::{MessageId, RoomId, SessionId, UserId, chat_fields::MemberRole};
 use time::OffsetDateTime;
 
-/// Persistence for accounts and sessions. Every method is one transaction.
+/// Persistence for accounts, sessions, rooms and messages. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip to the database, for readiness checks.
@@ -95,4 +97,119 @@ pub trait Store: Send + Sync + 'static {
         id: SessionId,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
+
+    /// The enabled users among `ids`.
+    async fn enabled_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+
+    // --- rooms ---
+
+    /// The direct room of `a` and `b`, created if needed (one per pair, race-free).
+    /// Returns the room and whether it was created.
+    async fn find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)>;
+
+    /// Creates a group owned by `new.owner` with its members and a notice.
+    async fn create_group(&self, new: NewGroup, now: OffsetDateTime) -> StoreResult<RoomChange>;
+
+    /// A room by id.
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>>;
+
+    /// `user`'s role in `room`, or `None` when not a member.
+    async fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<MemberRole>>;
+
+    /// A room as `user` sees it, if `user` is a member.
+    async fn room_summary(&self, room: RoomId, user: UserId) -> StoreResult<Option<RoomSummary>>;
+
+    /// `user`'s rooms, most recently active first, after the `(activity, room id)` cursor.
+    async fn rooms_of(
+        &self,
+        user: UserId,
+        after: Option<(i64, RoomId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, RoomSummary)>>;
+
+    /// Members of a room by ascending user id after `after`.
+    async fn members(
+        &self,
+        room: RoomId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>>;
+
+    /// Adds users (skipping current members) as `member`s, with a notice by `actor`.
+    async fn add_members(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        users: &[UserId],
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    /// Removes `user` from `room` with a notice by `actor`; `NotFound` when not a member.
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        user: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    /// Sets a member's role; `NotFound` when not a member.
+    async fn set_member_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: MemberRole,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    /// Changes a group's name or avatar, with a notice by `actor`.
+    async fn update_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        changes: RoomProfileChanges,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    // --- messages ---
+
+    /// Stores a batch in ONE transaction (the group commit): seqs are gap-free
+    /// per room in batch order, repeated client ids return the original, and
+    /// non-members are refused, each message on its own.
+    async fn append_messages(
+        &self,
+        batch: Vec<NewMessage>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppendOutcome>>;
+
+    /// A page of a room's history in ascending seq order: the newest `limit`
+    /// before `before_seq`, or the oldest `limit` after `after_seq`.
+    async fn history(
+        &self,
+        room: RoomId,
+        before_seq: Option<i64>,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// The position of the newest committed message (0 when none).
+    async fn stream_position(&self) -> StoreResult<MessageId>;
+
+    /// Messages in `user`'s rooms with positions in `(since, upto]` (`upto`
+    /// defaults to the current position), at most `limit` per room.
+    async fn sync(
+        &self,
+        user: UserId,
+        since: MessageId,
+        upto: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<SyncBatch>;
 }

@@ -1,0 +1,342 @@
+//! Rooms and messages: row types, SQL shared verbatim by both backends
+//! (placeholders are `$N`, numbered in order of first use, which SQLite also
+//! binds positionally), and the group-commit planner.
+
+use roomy_core::{
+    MessageId, RoomId, UserId,
+    chat_fields::{MemberRole, MessageKind, RoomKind},
+    clock::{from_millis, to_millis},
+};
+use roomy_store::{
+    AppendOutcome, AppendRejection, Member, Message, NewMessage, Room, RoomSummary, StoreError,
+    UserBrief,
+};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+/// Columns of a message joined with its sender (`m` and `u`).
+pub const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.seq, m.sender_id, m.client_id, m.kind, \
+     m.body, m.created_at, m.revoked_at, u.nickname AS sender_nickname, \
+     u.avatar AS sender_avatar";
+
+/// A message row with its sender's nickname and avatar.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub seq: i64,
+    pub sender_id: i64,
+    pub client_id: Option<String>,
+    pub kind: String,
+    pub body: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub sender_nickname: String,
+    pub sender_avatar: Option<String>,
+}
+
+impl MessageRow {
+    /// The domain message.
+    pub fn into_message(self) -> Result<Message, StoreError> {
+        let kind = MessageKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?;
+        Ok(Message {
+            id: MessageId(self.id),
+            room_id: RoomId(self.room_id),
+            seq: self.seq,
+            sender: UserBrief {
+                id: UserId(self.sender_id),
+                nickname: self.sender_nickname,
+                avatar: self.sender_avatar,
+            },
+            client_id: self.client_id,
+            kind,
+            body: self.body,
+            created_at: from_millis(self.created_at),
+            revoked: self.revoked_at.is_some(),
+        })
+    }
+}
+
+/// A `rooms` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoomRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    pub created_by: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_seq: i64,
+    pub member_count: i64,
+}
+
+/// Columns for [`RoomRow`] from `rooms r`.
+pub const ROOM_COLUMNS: &str = "r.id, r.kind, r.name, r.avatar, r.created_by, r.created_at, \
+     r.updated_at, r.last_seq, r.member_count";
+
+impl RoomRow {
+    /// The domain room.
+    pub fn into_room(self) -> Result<Room, StoreError> {
+        Ok(Room {
+            id: RoomId(self.id),
+            kind: RoomKind::parse(&self.kind).ok_or_else(|| corrupt("room kind", &self.kind))?,
+            name: self.name,
+            avatar: self.avatar,
+            created_by: UserId(self.created_by),
+            created_at: from_millis(self.created_at),
+            updated_at: from_millis(self.updated_at),
+            last_seq: self.last_seq,
+            member_count: self.member_count,
+        })
+    }
+}
+
+/// A member row joined with the user (`rm` and `u`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub joined_at: i64,
+    pub nickname: String,
+    pub avatar: Option<String>,
+}
+
+/// Members of a room, by ascending user id after $2, at most $3.
+pub const MEMBERS_PAGE: &str = "SELECT rm.room_id, rm.user_id, rm.role, rm.joined_at, \
+     u.nickname, u.avatar FROM room_members rm JOIN users u ON u.id = rm.user_id \
+     WHERE rm.room_id = $1 AND rm.user_id > $2 ORDER BY rm.user_id LIMIT $3";
+
+impl MemberRow {
+    /// The domain member.
+    pub fn into_member(self) -> Result<Member, StoreError> {
+        Ok(Member {
+            room_id: RoomId(self.room_id),
+            user: UserBrief {
+                id: UserId(self.user_id),
+                nickname: self.nickname,
+                avatar: self.avatar,
+            },
+            role: MemberRole::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?,
+            joined_at: from_millis(self.joined_at),
+        })
+    }
+}
+
+/// A room with the viewer's role, its last message and (direct rooms) the peer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SummaryRow {
+    #[sqlx(flatten)]
+    pub room: RoomRow,
+    pub activity: i64,
+    pub my_role: String,
+    pub lm_id: Option<i64>,
+    pub lm_seq: Option<i64>,
+    pub lm_sender_id: Option<i64>,
+    pub lm_client_id: Option<String>,
+    pub lm_kind: Option<String>,
+    pub lm_body: Option<String>,
+    pub lm_created_at: Option<i64>,
+    pub lm_revoked_at: Option<i64>,
+    pub lm_sender_nickname: Option<String>,
+    pub lm_sender_avatar: Option<String>,
+    pub peer_id: Option<i64>,
+    pub peer_nickname: Option<String>,
+    pub peer_avatar: Option<String>,
+}
+
+/// The select and joins of [`SummaryRow`]; `rm` is the viewer's membership.
+pub const SUMMARY_FROM: &str = "SELECT r.id, r.kind, r.name, r.avatar, r.created_by, \
+     r.created_at, r.updated_at, r.last_seq, r.member_count, \
+     COALESCE(r.last_message_id, 0) AS activity, rm.role AS my_role, \
+     m.id AS lm_id, m.seq AS lm_seq, m.sender_id AS lm_sender_id, m.client_id AS lm_client_id, \
+     m.kind AS lm_kind, m.body AS lm_body, m.created_at AS lm_created_at, \
+     m.revoked_at AS lm_revoked_at, mu.nickname AS lm_sender_nickname, \
+     mu.avatar AS lm_sender_avatar, p.id AS peer_id, p.nickname AS peer_nickname, \
+     p.avatar AS peer_avatar \
+     FROM room_members rm \
+     JOIN rooms r ON r.id = rm.room_id \
+     LEFT JOIN messages m ON m.id = r.last_message_id \
+     LEFT JOIN users mu ON mu.id = m.sender_id \
+     LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id \
+          AND pm.user_id <> rm.user_id \
+     LEFT JOIN users p ON p.id = pm.user_id";
+
+/// One room as member $2 sees it (`$1` room).
+pub const SUMMARY_ONE: &str = "WHERE rm.room_id = $1 AND rm.user_id = $2";
+
+/// A page of member $1's rooms before the (activity, id) cursor ($2, $3), at most $4.
+pub const SUMMARY_PAGE: &str = "WHERE rm.user_id = $1 \
+     AND (COALESCE(r.last_message_id, 0) < $2 \
+          OR (COALESCE(r.last_message_id, 0) = $2 AND r.id < $3)) \
+     ORDER BY COALESCE(r.last_message_id, 0) DESC, r.id DESC LIMIT $4";
+
+impl SummaryRow {
+    /// The activity position (for cursors) and the summary.
+    pub fn into_summary(self) -> Result<(i64, RoomSummary), StoreError> {
+        let my_role =
+            MemberRole::parse(&self.my_role).ok_or_else(|| corrupt("role", &self.my_role))?;
+        let last_message = match (self.lm_id, self.lm_seq, self.lm_sender_id, self.lm_kind) {
+            (Some(id), Some(seq), Some(sender_id), Some(kind)) => Some(
+                MessageRow {
+                    id,
+                    room_id: self.room.id,
+                    seq,
+                    sender_id,
+                    client_id: self.lm_client_id,
+                    kind,
+                    body: self.lm_body,
+                    created_at: self.lm_created_at.unwrap_or_default(),
+                    revoked_at: self.lm_revoked_at,
+                    sender_nickname: self.lm_sender_nickname.unwrap_or_default(),
+                    sender_avatar: self.lm_sender_avatar,
+                }
+                .into_message()?,
+            ),
+            _ => None,
+        };
+        let peer = self.peer_id.map(|id| UserBrief {
+            id: UserId(id),
+            nickname: self.peer_nickname.unwrap_or_default(),
+            avatar: self.peer_avatar,
+        });
+        Ok((
+            self.activity,
+            RoomSummary {
+                room: self.room.into_room()?,
+                my_role,
+                last_message,
+                peer,
+            },
+        ))
+    }
+}
+
+/// Newest messages of room $1 before seq $2, at most $3 (descending).
+pub const HISTORY_BEFORE: &str = "WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3";
+/// Oldest messages of room $1 after seq $2, at most $3 (ascending).
+pub const HISTORY_AFTER: &str = "WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3";
+/// Newest messages of room $1 with positions in ($2, $3], at most $4 (descending).
+pub const SYNC_ROOM: &str =
+    "WHERE m.room_id = $1 AND m.id > $2 AND m.id <= $3 ORDER BY m.id DESC LIMIT $4";
+/// Rooms of user $1 with messages after position $2.
+pub const SYNC_ROOMS: &str = "SELECT r.id FROM room_members rm JOIN rooms r ON r.id = rm.room_id \
+     WHERE rm.user_id = $1 AND r.last_message_id > $2 ORDER BY r.id";
+
+/// What the planner needs to know of a room in the batch.
+#[derive(Debug, Clone)]
+pub struct RoomState {
+    pub last_seq: i64,
+    pub members: Vec<UserId>,
+}
+
+/// The writes a batch turns into.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    /// One outcome per message, in batch order.
+    pub outcomes: Vec<AppendOutcome>,
+    /// New rows to insert, in position order.
+    pub inserts: Vec<Message>,
+    /// (room, new last_seq, new last_message_id) for rooms that got messages.
+    pub room_updates: Vec<(RoomId, i64, MessageId)>,
+    /// The message-id counter after the batch.
+    pub last_id: i64,
+}
+
+/// Decides the fate of every message of a batch from what is stored: rooms
+/// (`None` when missing), the originals of repeated client ids, sender briefs
+/// and the message-id counter. Pure, so both backends share one rulebook.
+pub fn plan_batch(
+    batch: &[NewMessage],
+    mut rooms: HashMap<RoomId, Option<RoomState>>,
+    mut originals: HashMap<(RoomId, UserId, String), Message>,
+    senders: &HashMap<UserId, UserBrief>,
+    last_id: i64,
+    now: OffsetDateTime,
+) -> BatchPlan {
+    // Stored instants have millisecond precision: build messages as they will read back.
+    let now = from_millis(to_millis(now));
+    let mut plan = BatchPlan {
+        last_id,
+        ..BatchPlan::default()
+    };
+    let mut touched: Vec<RoomId> = Vec::new();
+    for new in batch {
+        let state = match rooms.get_mut(&new.room_id) {
+            Some(Some(state)) => state,
+            _ => {
+                plan.outcomes
+                    .push(AppendOutcome::Rejected(AppendRejection::RoomNotFound));
+                continue;
+            }
+        };
+        if !state.members.contains(&new.sender_id) {
+            plan.outcomes
+                .push(AppendOutcome::Rejected(AppendRejection::NotAMember));
+            continue;
+        }
+        let key = new
+            .client_id
+            .as_ref()
+            .map(|c| (new.room_id, new.sender_id, c.as_str().to_owned()));
+        if let Some(original) = key.as_ref().and_then(|k| originals.get(k)) {
+            plan.outcomes
+                .push(AppendOutcome::Duplicate(original.clone()));
+            continue;
+        }
+        let Some(sender) = senders.get(&new.sender_id) else {
+            plan.outcomes
+                .push(AppendOutcome::Rejected(AppendRejection::NotAMember));
+            continue;
+        };
+        state.last_seq += 1;
+        plan.last_id += 1;
+        let message = Message {
+            id: MessageId(plan.last_id),
+            room_id: new.room_id,
+            seq: state.last_seq,
+            sender: sender.clone(),
+            client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
+            kind: new.kind,
+            body: new.body.as_ref().map(|b| b.as_str().to_owned()),
+            created_at: now,
+            revoked: false,
+        };
+        if let Some(k) = key {
+            originals.insert(k, message.clone());
+        }
+        if !touched.contains(&new.room_id) {
+            touched.push(new.room_id);
+        }
+        plan.inserts.push(message.clone());
+        plan.outcomes.push(AppendOutcome::Stored {
+            message,
+            recipients: state.members.clone(),
+        });
+    }
+    for room in touched {
+        if let Some(Some(state)) = rooms.get(&room) {
+            let last = plan
+                .inserts
+                .iter()
+                .rev()
+                .find(|m| m.room_id == room)
+                .map(|m| m.id);
+            if let Some(last) = last {
+                plan.room_updates.push((room, state.last_seq, last));
+            }
+        }
+    }
+    plan
+}
+
+/// The direct-room key of a pair: the same whichever way round.
+pub fn direct_key(a: UserId, b: UserId) -> String {
+    let (lo, hi) = if a.0 < b.0 { (a, b) } else { (b, a) };
+    format!("{}:{}", lo.0, hi.0)
+}

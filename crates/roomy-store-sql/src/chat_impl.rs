@@ -1,0 +1,602 @@
+//! The room and message methods both SQL backends share, as a macro: the SQL
+//! is identical (see [`crate::chat`]), only the connection type differs. The
+//! invoking module supplies `append_in` (the group commit, which each backend
+//! does its own way) and `write_tx` (how a write transaction starts).
+
+/// Expands to the shared helpers and the `chat_*` methods of `$store`.
+#[macro_export]
+macro_rules! chat_store_impl {
+    ($store:ty, $conn:ty) => {
+        use roomy_core::{
+            MessageId, RoomId, UserId,
+            chat_fields::{MemberRole, MessageKind},
+            clock::to_millis,
+        };
+        use roomy_store::{
+            AppendOutcome, Member, Message, NewGroup, NewMessage, Room, RoomChange,
+            RoomProfileChanges, RoomSummary, StoreError, StoreResult, SyncBatch, SyncRoom,
+            UserBrief,
+        };
+        use $crate::{
+            chat::{
+                HISTORY_AFTER, HISTORY_BEFORE, MEMBERS_PAGE, MESSAGE_COLUMNS, MemberRow,
+                MessageRow, ROOM_COLUMNS, RoomRow, RoomState, SUMMARY_FROM, SUMMARY_ONE,
+                SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key, plan_batch,
+            },
+            conflict_or, db_err,
+        };
+        use sqlx::AssertSqlSafe;
+        use std::collections::HashMap;
+        use time::OffsetDateTime;
+
+async fn room_in(conn: &mut $conn, id: RoomId) -> StoreResult<Option<Room>> {
+    sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
+        "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(RoomRow::into_room)
+    .transpose()
+}
+
+async fn member_ids(conn: &mut $conn, room: RoomId) -> StoreResult<Vec<UserId>> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT user_id FROM room_members WHERE room_id = $1")
+            .bind(room.0)
+            .fetch_all(conn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(UserId)
+            .collect(),
+    )
+}
+
+async fn member_in(
+    conn: &mut $conn,
+    room: RoomId,
+    user: UserId,
+) -> StoreResult<Option<Member>> {
+    sqlx::query_as::<_, MemberRow>(
+        "SELECT rm.room_id, rm.user_id, rm.role, rm.joined_at, u.nickname, u.avatar
+         FROM room_members rm JOIN users u ON u.id = rm.user_id
+         WHERE rm.room_id = $1 AND rm.user_id = $2",
+    )
+    .bind(room.0)
+    .bind(user.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(MemberRow::into_member)
+    .transpose()
+}
+
+async fn brief(conn: &mut $conn, user: UserId) -> StoreResult<Option<UserBrief>> {
+    Ok(sqlx::query_as::<_, (String, Option<String>)>(
+        "SELECT nickname, avatar FROM users WHERE id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(|(nickname, avatar)| UserBrief {
+        id: user,
+        nickname,
+        avatar,
+    }))
+}
+
+async fn insert_member(
+    conn: &mut $conn,
+    room: RoomId,
+    user: UserId,
+    role: MemberRole,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (room_id, user_id) DO NOTHING",
+    )
+    .bind(room.0)
+    .bind(user.0)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn refresh_member_count(conn: &mut $conn, room: RoomId) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE rooms SET member_count = (SELECT count(*) FROM room_members WHERE room_id = $1)
+         WHERE id = $1",
+    )
+    .bind(room.0)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn message_counter(conn: &mut $conn) -> StoreResult<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT value FROM counters WHERE name = 'message_id'")
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)
+}
+
+/// Writes one system notice by `actor` into `room`.
+async fn notice_in(
+    conn: &mut $conn,
+    room: RoomId,
+    actor: UserId,
+    text: String,
+    now: OffsetDateTime,
+) -> StoreResult<Option<Message>> {
+    let new = NewMessage {
+        room_id: room,
+        sender_id: actor,
+        client_id: None,
+        kind: MessageKind::System,
+        body: Some(roomy_core::chat_fields::MessageBody::system(text)),
+    };
+    Ok(
+        match append_in(conn, std::slice::from_ref(&new), now)
+            .await?
+            .pop()
+        {
+            Some(AppendOutcome::Stored { message, .. }) => Some(message),
+            _ => None,
+        },
+    )
+}
+
+async fn members_of(conn: &mut $conn, room: RoomId, ids: &[UserId]) -> StoreResult<Vec<Member>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(m) = member_in(conn, room, *id).await? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+impl $store {
+    pub(crate) async fn chat_enabled_users(
+        &self,
+        ids: &[UserId],
+    ) -> StoreResult<Vec<roomy_store::User>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = self.user(*id).await?.filter(|u| !u.disabled) {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<roomy_store::User>> {
+        roomy_store::Store::user(self, id).await
+    }
+
+    pub(crate) async fn chat_find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        // Two concurrent first contacts race on the unique direct_key: the
+        // loser's insert conflicts, and its retry finds the winner's room.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.try_find_or_create_direct(a, b, now).await {
+                Err(StoreError::Conflict(_)) if attempts < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        let key = direct_key(a, b);
+        let mut tx = self.write_tx().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if let Some(id) = existing {
+            let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok((room, false));
+        }
+        let ms = to_millis(now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
+             VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
+        )
+        .bind(&key)
+        .bind(a.0)
+        .bind(ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, "direct room"))?;
+        for user in [a, b] {
+            insert_member(&mut tx, RoomId(id), user, MemberRole::Member, ms).await?;
+        }
+        let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((room, true))
+    }
+
+    pub(crate) async fn chat_create_group(
+        &self,
+        new: NewGroup,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, name, created_by, created_at, updated_at)
+             VALUES ('group', $1, $2, $3, $3) RETURNING id",
+        )
+        .bind(new.name.as_str())
+        .bind(new.owner.0)
+        .bind(ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let room = RoomId(id);
+        insert_member(&mut tx, room, new.owner, MemberRole::Owner, ms).await?;
+        for user in &new.members {
+            insert_member(&mut tx, room, *user, MemberRole::Member, ms).await?;
+        }
+        refresh_member_count(&mut tx, room).await?;
+        let notice = notice_in(&mut tx, room, new.owner, new.notice, now).await?;
+        let recipients = member_ids(&mut tx, room).await?;
+        let members = members_of(&mut tx, room, &recipients).await?;
+        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RoomChange {
+            room,
+            members,
+            notice,
+            recipients,
+        })
+    }
+
+    pub(crate) async fn chat_room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        room_in(&mut conn, id).await
+    }
+
+    pub(crate) async fn chat_member_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<MemberRole>> {
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        role.map(|r| {
+            MemberRole::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("role {r:?}")))
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn chat_room_summary(
+        &self,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<RoomSummary>> {
+        sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!("{SUMMARY_FROM} {SUMMARY_ONE}")))
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.into_summary().map(|(_, s)| s))
+            .transpose()
+    }
+
+    pub(crate) async fn chat_rooms_of(
+        &self,
+        user: UserId,
+        after: Option<(i64, RoomId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, RoomSummary)>> {
+        let (activity, id) = after.map_or((i64::MAX, i64::MAX), |(a, r)| (a, r.0));
+        sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!("{SUMMARY_FROM} {SUMMARY_PAGE}")))
+            .bind(user.0)
+            .bind(activity)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(SummaryRow::into_summary)
+            .collect()
+    }
+
+    pub(crate) async fn chat_members(
+        &self,
+        room: RoomId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        sqlx::query_as::<_, MemberRow>(MEMBERS_PAGE)
+            .bind(room.0)
+            .bind(after.map_or(0, |u| u.0))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(MemberRow::into_member)
+            .collect()
+    }
+
+    pub(crate) async fn chat_add_members(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        users: &[UserId],
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        if room_in(&mut tx, room).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let mut added = Vec::new();
+        for user in users {
+            if insert_member(&mut tx, room, *user, MemberRole::Member, ms).await? {
+                added.push(*user);
+            }
+        }
+        let notice = if added.is_empty() {
+            None
+        } else {
+            refresh_member_count(&mut tx, room).await?;
+            sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
+                .bind(ms)
+                .bind(room.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            notice_in(&mut tx, room, actor, notice, now).await?
+        };
+        let members = members_of(&mut tx, room, &added).await?;
+        let recipients = member_ids(&mut tx, room).await?;
+        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RoomChange {
+            room,
+            members,
+            notice,
+            recipients,
+        })
+    }
+
+    pub(crate) async fn chat_remove_member(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        user: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let mut tx = self.write_tx().await?;
+        let member = member_in(&mut tx, room, user).await?.ok_or(StoreError::NotFound)?;
+        // The notice is written while the leaver is still a member, so it is
+        // the last thing of the room they are told about.
+        let notice = notice_in(&mut tx, room, actor, notice, now).await?;
+        let mut recipients = member_ids(&mut tx, room).await?;
+        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        refresh_member_count(&mut tx, room).await?;
+        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        recipients.sort();
+        Ok(RoomChange {
+            room,
+            members: vec![member],
+            notice,
+            recipients,
+        })
+    }
+
+    pub(crate) async fn chat_set_member_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: MemberRole,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let mut tx = self.write_tx().await?;
+        let done =
+            sqlx::query("UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3")
+                .bind(role.as_str())
+                .bind(room.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
+            .bind(to_millis(now))
+            .bind(room.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let members = members_of(&mut tx, room, &[user]).await?;
+        let recipients = member_ids(&mut tx, room).await?;
+        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RoomChange {
+            room,
+            members,
+            notice: None,
+            recipients,
+        })
+    }
+
+    pub(crate) async fn chat_update_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        changes: RoomProfileChanges,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let (set_avatar, avatar) = match &changes.avatar {
+            None => (false, None),
+            Some(a) => (true, a.clone()),
+        };
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE rooms SET name = COALESCE($1, name),
+                 avatar = CASE WHEN $2 THEN $3 ELSE avatar END, updated_at = $4
+             WHERE id = $5",
+        )
+        .bind(changes.name.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(set_avatar)
+        .bind(avatar)
+        .bind(to_millis(now))
+        .bind(room.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let notice = notice_in(&mut tx, room, actor, notice, now).await?;
+        let recipients = member_ids(&mut tx, room).await?;
+        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(RoomChange {
+            room,
+            members: Vec::new(),
+            notice,
+            recipients,
+        })
+    }
+
+    pub(crate) async fn chat_append_messages(
+        &self,
+        batch: Vec<NewMessage>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<AppendOutcome>> {
+        let mut tx = self.write_tx().await?;
+        let outcomes = append_in(&mut tx, &batch, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(outcomes)
+    }
+
+    pub(crate) async fn chat_history(
+        &self,
+        room: RoomId,
+        before_seq: Option<i64>,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let (clause, bound) = match (after_seq, before_seq) {
+            (Some(after), _) => (HISTORY_AFTER, after),
+            (None, before) => (HISTORY_BEFORE, before.unwrap_or(i64::MAX)),
+        };
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id {clause}"
+        );
+        let mut rows = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+            .bind(room.0)
+            .bind(bound)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if after_seq.is_none() {
+            rows.reverse();
+        }
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    pub(crate) async fn chat_stream_position(&self) -> StoreResult<MessageId> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        message_counter(&mut conn).await.map(MessageId)
+    }
+
+    pub(crate) async fn chat_sync(
+        &self,
+        user: UserId,
+        since: MessageId,
+        upto: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<SyncBatch> {
+        // One read transaction: a consistent snapshot for the position and the rooms.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let next = match upto {
+            Some(u) => u,
+            None => MessageId(message_counter(&mut tx).await?),
+        };
+        let room_ids: Vec<i64> = sqlx::query_scalar(SYNC_ROOMS)
+            .bind(user.0)
+            .bind(since.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut rooms = Vec::new();
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id {SYNC_ROOM}"
+        );
+        for id in room_ids {
+            let mut rows = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql.clone()))
+                .bind(id)
+                .bind(since.0)
+                .bind(next.0)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if rows.is_empty() {
+                continue;
+            }
+            let limited = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            rows.reverse();
+            rooms.push(SyncRoom {
+                room_id: RoomId(id),
+                messages: rows
+                    .into_iter()
+                    .map(MessageRow::into_message)
+                    .collect::<Result<_, _>>()?,
+                limited,
+            });
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(SyncBatch { next, rooms })
+    }
+}
+    };
+}
