@@ -138,6 +138,15 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<roomy_chat::WriteError> for ApiError {
+    fn from(e: roomy_chat::WriteError) -> Self {
+        match e {
+            roomy_chat::WriteError::Stopped => ApiError::Unavailable(Box::new(e)),
+            roomy_chat::WriteError::Store(_) => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod metrics;
 pub mod pagination;
 pub mod routes;
@@ -23,7 +24,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use routes::{accounts, admin, me, ops, users};
+use routes::{accounts, admin, me, messages, ops, rooms, users};
 use std::sync::Arc;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::{
@@ -44,6 +45,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "me", description = "The caller's own account"),
         (name = "users", description = "Other users"),
         (name = "admin", description = "Administration"),
+        (name = "rooms", description = "Direct rooms, groups and members"),
+        (name = "messages", description = "Sending, history and sync (see docs/protocol.md for the WebSocket)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -78,7 +81,14 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(me::end_session))
         .routes(routes!(users::get_user))
         .routes(routes!(users::search_users))
-        .routes(routes!(admin::patch_user));
+        .routes(routes!(admin::patch_user))
+        .routes(routes!(rooms::open_direct))
+        .routes(routes!(rooms::create_group, rooms::list_rooms))
+        .routes(routes!(rooms::get_room, rooms::patch_room))
+        .routes(routes!(rooms::list_members, rooms::add_members))
+        .routes(routes!(rooms::remove_member, rooms::patch_member))
+        .routes(routes!(messages::send_message, messages::history))
+        .routes(routes!(messages::sync));
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -122,6 +132,8 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json((*doc).clone()) }
         }),
     );
+    // The WebSocket authenticates itself (query token or first frame).
+    app = app.route("/api/v1/ws", get(gateway::upgrade));
     if state.settings.metrics_on_main {
         app = app.route("/metrics", get(ops::metrics));
     }

@@ -12,6 +12,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
+        gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
@@ -39,6 +40,12 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    /// Live WebSocket connections on this node.
+    pub ws_connections: Gauge,
+    /// Frames queued to connections by the hub.
+    pub ws_deliveries: Counter,
+    /// Connections closed with `resync` because they fell behind.
+    pub ws_resyncs: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -62,10 +69,31 @@ impl Metrics {
             "HTTP request latency by method and route",
             latency.clone(),
         );
+        let ws_connections = Gauge::default();
+        let ws_deliveries = Counter::default();
+        let ws_resyncs = Counter::default();
+        registry.register(
+            "ws_connections",
+            "Live WebSocket connections",
+            ws_connections.clone(),
+        );
+        registry.register(
+            "ws_deliveries",
+            "Events queued to WebSocket connections",
+            ws_deliveries.clone(),
+        );
+        registry.register(
+            "ws_resyncs",
+            "WebSocket connections closed with resync for falling behind",
+            ws_resyncs.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            ws_connections,
+            ws_deliveries,
+            ws_resyncs,
         }
     }
 

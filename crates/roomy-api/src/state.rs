@@ -2,14 +2,18 @@
 
 use crate::{
     auth::{LoginLimiter, Passwords, Tokens},
+    gateway::Hub,
     metrics::Metrics,
 };
+use roomy_bus::Bus;
+use roomy_chat::{Writer, WriterConfig};
 use roomy_core::Clock;
 use roomy_store::Store;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration as StdDuration};
 use time::Duration;
+use tokio_util::sync::CancellationToken;
 
-/// Settings the HTTP layer needs from the configuration.
+/// Settings the HTTP and WebSocket layers need from the configuration.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// Access-token lifetime.
@@ -18,6 +22,33 @@ pub struct ApiSettings {
     pub max_json_bytes: usize,
     /// Serve `/metrics` on the main router (false when a separate listener serves it).
     pub metrics_on_main: bool,
+    /// Longest text message, in characters.
+    pub max_message_chars: usize,
+    /// Largest group.
+    pub max_group_members: usize,
+    /// Most messages per group commit.
+    pub write_batch_max: usize,
+    /// Interval of WebSocket pings; silence for two intervals drops a connection.
+    pub ws_heartbeat: StdDuration,
+    /// Frames queued per WebSocket connection before it must resync.
+    pub ws_send_queue: usize,
+}
+
+impl ApiSettings {
+    /// Settings with the configuration's defaults and the given token lifetime.
+    pub fn defaults(token_ttl: Duration) -> ApiSettings {
+        let c = roomy_core::Config::default();
+        ApiSettings {
+            token_ttl,
+            max_json_bytes: c.max_json_bytes,
+            metrics_on_main: true,
+            max_message_chars: c.max_message_chars,
+            max_group_members: c.max_group_members,
+            write_batch_max: c.write_batch_max,
+            ws_heartbeat: StdDuration::from_secs(c.ws_heartbeat_secs),
+            ws_send_queue: c.ws_send_queue,
+        }
+    }
 }
 
 /// Everything a handler may reach.
@@ -30,25 +61,48 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<ApiSettings>,
+    pub bus: Arc<dyn Bus>,
+    pub writer: Writer,
+    pub hub: Arc<Hub>,
+    /// Fires when the server stops: live connections close.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    /// State over `store`, signing tokens with `jwt_secret`.
-    pub fn new(
+    /// Builds the state over `store` and `bus` and starts its background
+    /// tasks (the group-commit writer, the gateway's bus subscriber).
+    pub fn start(
         store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
         clock: Arc<dyn Clock>,
         jwt_secret: &[u8],
         settings: ApiSettings,
+        shutdown: CancellationToken,
     ) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (writer, _) = Writer::start(
+            store.clone(),
+            bus.clone(),
+            clock.clone(),
+            WriterConfig {
+                max_batch: settings.write_batch_max,
+                queue: settings.write_batch_max * 4,
+            },
+        );
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::start(bus.subscribe(), metrics.clone(), shutdown.clone());
         AppState {
             store,
             clock,
             tokens: Arc::new(Tokens::new(jwt_secret, settings.token_ttl)),
             passwords: Passwords::new(cores * 2),
             limiter: Arc::new(LoginLimiter::new()),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             settings: Arc::new(settings),
+            bus,
+            writer,
+            hub,
+            shutdown,
         }
     }
 }

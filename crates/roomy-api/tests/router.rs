@@ -7,9 +7,11 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use roomy_api::{ApiSettings, AppState, router};
+use roomy_bus::InProcessBus;
 use roomy_core::{SystemClock, config::SqliteSynchronous};
 use roomy_store_sqlite::{SqliteOptions, SqliteStore};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
@@ -25,14 +27,18 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
     .await
     .expect("sqlite");
     let settings = ApiSettings {
-        token_ttl: time::Duration::hours(24),
         max_json_bytes,
-        metrics_on_main: true,
+        ..ApiSettings::defaults(time::Duration::hours(24))
     };
-    (
-        AppState::new(Arc::new(store), Arc::new(SystemClock), &[1u8; 32], settings),
-        dir,
-    )
+    let state = AppState::start(
+        Arc::new(store),
+        Arc::new(InProcessBus::new(64)),
+        Arc::new(SystemClock),
+        &[1u8; 32],
+        settings,
+        CancellationToken::new(),
+    );
+    (state, dir)
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, serde_json::Value) {

@@ -6,6 +6,7 @@ use crate::{
     secret,
 };
 use roomy_api::{ApiSettings, AppState};
+use roomy_bus::InProcessBus;
 use roomy_core::{Clock, Config};
 use std::{net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -32,8 +33,13 @@ pub enum StartError {
     Serve(#[source] std::io::Error),
 }
 
-/// Opens the store, loads the signing secret and assembles the API state.
-pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+/// Opens the store, loads the signing secret, and starts the API state and
+/// its background tasks, which stop with `shutdown`.
+pub async fn build_state(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<AppState, StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -44,8 +50,18 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> Result<AppSt
         token_ttl: time::Duration::seconds(config.token_ttl_secs as i64),
         max_json_bytes: config.max_json_bytes,
         metrics_on_main: config.metrics_listen.is_none(),
+        max_message_chars: config.max_message_chars,
+        max_group_members: config.max_group_members,
+        write_batch_max: config.write_batch_max,
+        ws_heartbeat: std::time::Duration::from_secs(config.ws_heartbeat_secs),
+        ws_send_queue: config.ws_send_queue,
     };
-    Ok(AppState::new(store, clock, &secret, settings))
+    // One node: the in-process bus. Its buffer absorbs bursts while the hub
+    // catches up; past it the hub resyncs its connections rather than block writers.
+    let bus = Arc::new(InProcessBus::new(65_536));
+    Ok(AppState::start(
+        store, bus, clock, &secret, settings, shutdown,
+    ))
 }
 
 /// Serves on already-bound listeners until `shutdown` fires.
@@ -89,7 +105,7 @@ pub async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let state = build_state(&config, clock).await?;
+    let state = build_state(&config, clock, shutdown.clone()).await?;
     let listener = bind(config.listen).await?;
     let metrics = match config.metrics_listen {
         Some(addr) => Some(bind(addr).await?),

@@ -6,6 +6,7 @@
 
 use crate::SqliteStore;
 use sqlx::SqliteConnection;
+use std::collections::hash_map::Entry;
 
 roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
 
@@ -73,7 +74,7 @@ async fn append_in(
     let mut senders: HashMap<UserId, UserBrief> = HashMap::new();
     let mut originals = HashMap::new();
     for new in batch {
-        if !rooms.contains_key(&new.room_id) {
+        if let Entry::Vacant(slot) = rooms.entry(new.room_id) {
             let state = match room_in(conn, new.room_id).await? {
                 Some(room) => Some(RoomState {
                     last_seq: room.last_seq,
@@ -81,12 +82,12 @@ async fn append_in(
                 }),
                 None => None,
             };
-            rooms.insert(new.room_id, state);
+            slot.insert(state);
         }
-        if !senders.contains_key(&new.sender_id) {
-            if let Some(b) = brief(conn, new.sender_id).await? {
-                senders.insert(new.sender_id, b);
-            }
+        if let Entry::Vacant(slot) = senders.entry(new.sender_id)
+            && let Some(b) = brief(conn, new.sender_id).await?
+        {
+            slot.insert(b);
         }
         if let Some(client_id) = &new.client_id {
             let sql = format!(

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod admin;
 pub mod me;
+pub mod messages;
 pub mod ops;
+pub mod rooms;
 pub mod users;
 
 use axum::{

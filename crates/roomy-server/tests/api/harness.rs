@@ -143,7 +143,8 @@ impl TestApp {
         };
         adjust(&mut config);
         let clock = ManualClock::new();
-        let state = roomy_server::build_state(&config, Arc::new(clock.clone()))
+        let shutdown = CancellationToken::new();
+        let state = roomy_server::build_state(&config, Arc::new(clock.clone()), shutdown.clone())
             .await
             .expect("build state");
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -161,7 +162,6 @@ impl TestApp {
         if let Some(m) = &metrics {
             config.metrics_listen = Some(m.local_addr().expect("metrics addr"));
         }
-        let shutdown = CancellationToken::new();
         tokio::spawn(roomy_server::run(
             listener,
             metrics,

@@ -1,5 +1,4 @@
-//! Wire types: the JSON shapes of API.md. Request types refuse unknown fields;
-//! response types are built from domain records and never carry secrets.
+//! Account and session shapes.
 
 use roomy_core::{Role, SessionId, UserId};
 use roomy_store::{Session, User};
@@ -47,7 +46,7 @@ pub struct ProfilePatch {
 }
 
 /// Distinguishes `"avatar": null` (Some(None)) from an absent field (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

@@ -1,0 +1,8 @@
+//! Wire types: the JSON shapes of API.md. Request types refuse unknown fields;
+//! response types are built from domain records and never carry secrets.
+
+mod accounts;
+mod chat;
+
+pub use accounts::*;
+pub use chat::*;

@@ -1,0 +1,336 @@
+//! One WebSocket connection: authenticate, register with the hub, then a
+//! reader (this task) and a writer (its own task) until either side ends.
+//!
+//! The reader pipelines sends: up to [`MAX_IN_FLIGHT`] `send` frames wait for
+//! their commit at once, and their acks go out in the order the frames came.
+//! The writer drains the outbound queue in batches and flushes once per batch,
+//! so a burst of frames costs one write to the socket.
+
+use super::{
+    hub::{CloseReason, ConnHandle, Outbound},
+    protocol::{self, ClientFrame},
+};
+use crate::{
+    auth::{Auth, guard::authenticate},
+    dto::{MessageView, SyncView},
+    error::ApiError,
+    pagination::{DEFAULT_LIMIT, MAX_LIMIT},
+    routes::messages::{outcome_message, parse_send},
+    state::AppState,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{FuturesOrdered, SplitSink, SplitStream},
+};
+use roomy_bus::Origin;
+use roomy_core::MessageId;
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+
+/// Sends of one connection awaiting their commit at once.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Time a client has to authenticate with its first frame.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a closing connection gets to take its last frames.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames written per flush.
+const WRITE_BATCH: usize = 64;
+
+/// Close codes (4000-4999 are for applications).
+const CLOSE_RESYNC: u16 = 4000;
+const CLOSE_UNAUTHENTICATED: u16 = 4401;
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+fn text(s: String) -> Message {
+    Message::Text(s.into())
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Serves an upgraded socket until it closes.
+pub async fn serve(st: AppState, socket: WebSocket, token: Option<String>) {
+    let (mut sink, mut stream) = socket.split();
+    let (auth, renewed) = match authenticate_socket(&st, &mut stream, token).await {
+        Ok(a) => a,
+        Err((id, e)) => {
+            let _ = sink.send(text(protocol::api_error(id, &e))).await;
+            let _ = sink
+                .send(close(CLOSE_UNAUTHENTICATED, "unauthenticated"))
+                .await;
+            return;
+        }
+    };
+    let (handle, rx) = st
+        .hub
+        .register(auth.user.id, auth.session.id, st.settings.ws_send_queue);
+    // Registered before the position is read: anything committed after it
+    // reaches this connection live; anything up to it, through sync.
+    let since = match st.store.stream_position().await {
+        Ok(p) => p.0,
+        Err(e) => {
+            let _ = sink.send(text(protocol::api_error(None, &e.into()))).await;
+            st.hub.unregister(&handle);
+            return;
+        }
+    };
+    let ready = protocol::ready(auth.user.clone().into(), since, renewed);
+    if sink.send(text(ready)).await.is_err() {
+        st.hub.unregister(&handle);
+        return;
+    }
+    let writer = tokio::spawn(write_loop(sink, rx, handle.clone(), since, st.clone()));
+    read_loop(&st, stream, &handle, &auth, since).await;
+    handle.close_with(CloseReason::Normal);
+    st.hub.unregister(&handle);
+    let _ = writer.await;
+}
+
+type AuthError = (Option<Value>, ApiError);
+
+async fn authenticate_socket(
+    st: &AppState,
+    stream: &mut Stream,
+    token: Option<String>,
+) -> Result<(Auth, Option<String>), AuthError> {
+    if let Some(token) = token {
+        return authenticate(st, &token).await.map_err(|e| (None, e));
+    }
+    let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| (None, auth_required("no auth frame in time")))?;
+    let Some(Ok(Message::Text(t))) = first else {
+        return Err((None, auth_required("the first frame must be an auth frame")));
+    };
+    match protocol::parse(&t) {
+        Ok(ClientFrame::Auth { id, token }) => authenticate(st, &token).await.map_err(|e| (id, e)),
+        Ok(_) => Err((None, auth_required("the first frame must be an auth frame"))),
+        Err(e) => Err((
+            e.id,
+            ApiError::BadRequest {
+                code: e.code,
+                message: e.message,
+            },
+        )),
+    }
+}
+
+fn auth_required(message: &'static str) -> ApiError {
+    ApiError::Unauthenticated {
+        code: "unauthenticated",
+        message,
+    }
+}
+
+type Reply = (Option<Value>, Result<MessageView, ApiError>);
+
+async fn read_loop(
+    st: &AppState,
+    mut stream: Stream,
+    handle: &Arc<ConnHandle>,
+    auth: &Auth,
+    since: i64,
+) {
+    let origin = Origin {
+        node: st.hub.node(),
+        conn: handle.id,
+    };
+    let mut in_flight = FuturesOrdered::new();
+    let interval = st.settings.ws_heartbeat;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            _ = handle.close.cancelled() => break,
+            _ = st.shutdown.cancelled() => break,
+            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                let (id, result): Reply = (id, result);
+                let frame = match result {
+                    Ok(message) => protocol::ack(id, message),
+                    Err(e) => protocol::api_error(id, &e),
+                };
+                if !handle.reply(Outbound::Frame(frame.into())).await {
+                    break;
+                }
+            }
+            next = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
+                let text = match next {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Binary(_))) => {
+                        last_seen = Instant::now();
+                        let e = protocol::error(None, "invalid_frame", "frames are JSON text");
+                        if !handle.reply(Outbound::Frame(e.into())).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        last_seen = Instant::now();
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                };
+                last_seen = Instant::now();
+                match protocol::parse(&text) {
+                    Err(e) => {
+                        let frame = protocol::error(e.id, e.code, &e.message);
+                        if !handle.reply(Outbound::Frame(frame.into())).await {
+                            break;
+                        }
+                    }
+                    Ok(ClientFrame::Send { id, room_id, client_id, kind, body, file_id }) => {
+                        let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id);
+                        let pending = match new {
+                            Ok(new) => st.writer.submit(new, Some(origin)).await.map_err(ApiError::from),
+                            Err(e) => Err(e),
+                        };
+                        in_flight.push_back(async move {
+                            let result = match pending {
+                                Ok(rx) => match rx.await {
+                                    Ok(outcome) => outcome.map_err(ApiError::from).and_then(outcome_message),
+                                    Err(_) => Err(roomy_chat::WriteError::Stopped.into()),
+                                },
+                                Err(e) => Err(e),
+                            };
+                            (id, result.map(MessageView::from))
+                        });
+                    }
+                    Ok(frame) => {
+                        let reply = answer(st, auth, since, frame).await;
+                        if !handle.reply(Outbound::Frame(reply.into())).await {
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > interval * 2 {
+                    tracing::debug!(conn = handle.id, "dropping a silent connection");
+                    break;
+                }
+                // Best effort: a full queue is already on its way to a resync.
+                handle.try_reply(Outbound::Ping);
+            }
+        }
+    }
+}
+
+/// Answers the frames that need no commit.
+async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> String {
+    match frame {
+        ClientFrame::Ping { id } => protocol::pong(id),
+        ClientFrame::Auth { id, .. } => protocol::error(
+            id,
+            "already_authenticated",
+            "this connection is authenticated",
+        ),
+        ClientFrame::Sync {
+            id,
+            since: from,
+            limit,
+        } => {
+            let limit = limit.unwrap_or(DEFAULT_LIMIT);
+            if !(1..=MAX_LIMIT).contains(&limit) || from.is_some_and(|f| f < 0) {
+                return protocol::error(
+                    id,
+                    "validation_failed",
+                    "since must be >= 0 and limit between 1 and 200",
+                );
+            }
+            // Up to the ready position only: later messages arrive live.
+            match st
+                .store
+                .sync(
+                    auth.user.id,
+                    MessageId(from.unwrap_or(0)),
+                    Some(MessageId(since)),
+                    limit,
+                )
+                .await
+            {
+                Ok(batch) => protocol::sync(id, SyncView::from(batch)),
+                Err(e) => protocol::api_error(id, &e.into()),
+            }
+        }
+        ClientFrame::Send { id, .. } => {
+            protocol::error(id, "internal", "send is handled by the reader")
+        }
+    }
+}
+
+async fn write_loop(
+    mut sink: Sink,
+    mut rx: mpsc::Receiver<Outbound>,
+    handle: Arc<ConnHandle>,
+    since: i64,
+    st: AppState,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        tokio::select! {
+            biased;
+            _ = handle.close.cancelled() => break,
+            _ = st.shutdown.cancelled() => {
+                handle.close_with(CloseReason::Normal);
+                break;
+            }
+            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                let write = async {
+                    for out in batch.drain(..) {
+                        let msg = match out {
+                            Outbound::Frame(f) => Message::Text(f),
+                            Outbound::Message { position, frame } if position > since => {
+                                Message::Text(frame)
+                            }
+                            Outbound::Message { .. } => continue,
+                            Outbound::Ping => Message::Ping(Default::default()),
+                        };
+                        sink.feed(msg).await?;
+                    }
+                    sink.flush().await
+                };
+                // A client that stops reading blocks the write: the hub then
+                // marks it for resync, which must still end this task.
+                let written = tokio::select! {
+                    r = write => r.is_ok(),
+                    _ = handle.close.cancelled() => true,
+                };
+                if !written {
+                    handle.close_with(CloseReason::Normal);
+                    return;
+                }
+            }
+        }
+    }
+    let farewell = async {
+        match handle.reason() {
+            CloseReason::Resync => {
+                st.metrics.ws_resyncs.inc();
+                sink.send(text(protocol::resync())).await?;
+                sink.send(close(CLOSE_RESYNC, "resync")).await
+            }
+            CloseReason::SessionEnded => {
+                let e = protocol::error(None, "session_ended", "this session has ended");
+                sink.send(text(e)).await?;
+                sink.send(close(CLOSE_UNAUTHENTICATED, "session ended"))
+                    .await
+            }
+            _ => sink.send(close(1001, "closing")).await,
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, farewell).await;
+}

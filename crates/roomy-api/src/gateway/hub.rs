@@ -1,0 +1,263 @@
+//! The hub: this node's registry of live connections, and the task that
+//! delivers bus events to them.
+//!
+//! Each event is serialised once and the same bytes are queued on every
+//! recipient connection (`try_send`, never waiting): a connection whose queue
+//! is full is marked for resync and closed, so one slow client can neither
+//! block the others nor make the server buffer without bound.
+
+use super::protocol;
+use crate::{dto::MessageView, metrics::Metrics};
+use axum::extract::ws::Utf8Bytes;
+use roomy_bus::{Envelope, Event, Origin, RecvError, Subscription};
+use roomy_core::{SessionId, UserId};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A frame on its way to one connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// Any frame.
+    Frame(Utf8Bytes),
+    /// A `message` frame, with its stream position: the connection drops it
+    /// when its `ready` position already covers it (sync will return it).
+    Message { position: i64, frame: Utf8Bytes },
+    /// Time for a WebSocket ping.
+    Ping,
+}
+
+/// Why a connection is being closed by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseReason {
+    /// Still open.
+    None = 0,
+    /// Its queue overflowed: it gets a `resync` frame.
+    Resync = 1,
+    /// Its session ended (logout, password change, disabled account).
+    SessionEnded = 2,
+    /// The server is shutting down, or the connection ended on its own.
+    Normal = 3,
+}
+
+/// The hub's handle on one live connection.
+#[derive(Debug)]
+pub struct ConnHandle {
+    pub id: u64,
+    pub user: UserId,
+    pub session: SessionId,
+    tx: mpsc::Sender<Outbound>,
+    /// Fires when the connection must close; `reason` says why.
+    pub close: CancellationToken,
+    reason: AtomicU8,
+}
+
+impl ConnHandle {
+    /// Asks the connection to close; the first reason given wins.
+    pub fn close_with(&self, reason: CloseReason) {
+        let _ = self.reason.compare_exchange(
+            CloseReason::None as u8,
+            reason as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.close.cancel();
+    }
+
+    /// Why the connection was asked to close.
+    pub fn reason(&self) -> CloseReason {
+        match self.reason.load(Ordering::Acquire) {
+            1 => CloseReason::Resync,
+            2 => CloseReason::SessionEnded,
+            3 => CloseReason::Normal,
+            _ => CloseReason::None,
+        }
+    }
+
+    /// Queues one of the connection's own replies, waiting for room; false
+    /// when the connection is gone.
+    pub async fn reply(&self, out: Outbound) -> bool {
+        self.tx.send(out).await.is_ok()
+    }
+
+    /// Queues a frame if there is room right now.
+    pub fn try_reply(&self, out: Outbound) {
+        let _ = self.tx.try_send(out);
+    }
+
+    /// Queues a frame without waiting; a full queue means resync.
+    fn deliver(&self, out: Outbound) -> bool {
+        match self.tx.try_send(out) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close_with(CloseReason::Resync);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// This node's live connections, by user.
+#[derive(Debug)]
+pub struct Hub {
+    node: u64,
+    next_conn: AtomicU64,
+    by_user: RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    /// A hub delivering what `subscription` receives until `shutdown`.
+    pub fn start(
+        mut subscription: Box<dyn Subscription>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Arc<Hub> {
+        let hub = Arc::new(Hub {
+            node: rand::random(),
+            next_conn: AtomicU64::new(1),
+            by_user: RwLock::new(HashMap::new()),
+            metrics,
+        });
+        let worker = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    next = subscription.recv() => match next {
+                        Ok(envelope) => worker.dispatch(&envelope),
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::warn!(lost = n, "hub fell behind the bus; every connection resyncs");
+                            worker.close_all(CloseReason::Resync);
+                        }
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+            }
+            worker.close_all(CloseReason::Normal);
+        });
+        hub
+    }
+
+    /// This node's id, for [`Origin`]s.
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
+    /// Registers a connection with an outbound queue of `capacity` frames.
+    pub fn register(
+        &self,
+        user: UserId,
+        session: SessionId,
+        capacity: usize,
+    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let handle = Arc::new(ConnHandle {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            user,
+            session,
+            tx,
+            close: CancellationToken::new(),
+            reason: AtomicU8::new(CloseReason::None as u8),
+        });
+        self.write().entry(user).or_default().push(handle.clone());
+        self.metrics.ws_connections.inc();
+        (handle, rx)
+    }
+
+    /// Forgets a connection.
+    pub fn unregister(&self, handle: &ConnHandle) {
+        let mut map = self.write();
+        if let Some(list) = map.get_mut(&handle.user) {
+            list.retain(|h| h.id != handle.id);
+            if list.is_empty() {
+                map.remove(&handle.user);
+            }
+        }
+        self.metrics.ws_connections.dec();
+    }
+
+    /// Closes the connections of `user`'s sessions: all of them, all but
+    /// `except`, or only `only`.
+    fn end_sessions(&self, user: UserId, except: Option<SessionId>, only: Option<SessionId>) {
+        let map = self.read();
+        for h in map.get(&user).into_iter().flatten() {
+            let spared = except == Some(h.session) || only.is_some_and(|o| o != h.session);
+            if !spared {
+                h.close_with(CloseReason::SessionEnded);
+            }
+        }
+    }
+
+    /// Whether `user` has a live connection on this node.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.read().contains_key(&user)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Arc<ConnHandle>>>> {
+        self.by_user.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<UserId, Vec<Arc<ConnHandle>>>> {
+        self.by_user.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close_all(&self, reason: CloseReason) {
+        for h in self.read().values().flatten() {
+            h.close_with(reason);
+        }
+    }
+
+    fn is_origin(&self, origin: Option<Origin>, handle: &ConnHandle) -> bool {
+        origin.is_some_and(|o| o.node == self.node && o.conn == handle.id)
+    }
+
+    /// Delivers one envelope to the local connections of its recipients.
+    pub fn dispatch(&self, envelope: &Envelope) {
+        let out = match &envelope.event {
+            Event::SessionsEnded { user, except, only } => {
+                self.end_sessions(*user, *except, *only);
+                return;
+            }
+            Event::Message(m) => Outbound::Message {
+                position: m.id.0,
+                frame: protocol::message(&MessageView::from(m.clone())).into(),
+            },
+            Event::MembersJoined { room, members } => Outbound::Frame(
+                protocol::member_joined(
+                    room.clone().into(),
+                    members.iter().cloned().map(Into::into).collect(),
+                )
+                .into(),
+            ),
+            Event::MemberLeft { room, user } => {
+                Outbound::Frame(protocol::member_left(room.clone().into(), user.0).into())
+            }
+            Event::RoomUpdated { room, members } => Outbound::Frame(
+                protocol::room_updated(
+                    room.clone().into(),
+                    members.iter().cloned().map(Into::into).collect(),
+                )
+                .into(),
+            ),
+        };
+        let map = self.read();
+        let mut delivered = 0u64;
+        for user in &envelope.recipients {
+            for h in map.get(user).into_iter().flatten() {
+                if !self.is_origin(envelope.origin, h) && h.deliver(out.clone()) {
+                    delivered += 1;
+                }
+            }
+        }
+        self.metrics.ws_deliveries.inc_by(delivered);
+    }
+}

@@ -1,0 +1,225 @@
+//! The WebSocket protocol's frames (docs/protocol.md). Client frames are
+//! parsed strictly; server frames are built here so every part of the
+//! gateway speaks the same shapes.
+
+use crate::{
+    dto::{Me, MemberView, MessageView, RoomView, SyncView},
+    error::ApiError,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The protocol version announced in `ready`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest client frame accepted, in bytes.
+pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+
+/// A frame from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Auth {
+        id: Option<Value>,
+        token: String,
+    },
+    Send {
+        id: Option<Value>,
+        room_id: i64,
+        client_id: String,
+        kind: String,
+        body: Option<String>,
+        file_id: Option<i64>,
+    },
+    Sync {
+        id: Option<Value>,
+        since: Option<i64>,
+        limit: Option<u32>,
+    },
+    Ping {
+        id: Option<Value>,
+    },
+}
+
+/// Why a client frame was refused, with the request id when one could be read.
+#[derive(Debug)]
+pub struct FrameError {
+    pub id: Option<Value>,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The `id` a client gave a frame: a string of at most 64 bytes or a number.
+fn valid_id(id: &Value) -> bool {
+    match id {
+        Value::String(s) => s.len() <= 64,
+        Value::Number(_) => true,
+        _ => false,
+    }
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+    if text.len() > MAX_CLIENT_FRAME {
+        return Err(FrameError {
+            id: None,
+            code: "frame_too_large",
+            message: format!("frames are limited to {MAX_CLIENT_FRAME} bytes"),
+        });
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
+        id: None,
+        code: "invalid_frame",
+        message: format!("not JSON: {e}"),
+    })?;
+    let id = value.get("id").cloned().filter(valid_id);
+    if value.get("id").is_some_and(|v| !valid_id(v)) {
+        return Err(FrameError {
+            id: None,
+            code: "invalid_frame",
+            message: "id must be a number or a string of at most 64 bytes".into(),
+        });
+    }
+    let known = ["auth", "send", "sync", "ping"];
+    match value.get("type").and_then(Value::as_str) {
+        None => {
+            return Err(FrameError {
+                id,
+                code: "invalid_frame",
+                message: "a frame needs a string `type`".into(),
+            });
+        }
+        Some(t) if !known.contains(&t) => {
+            return Err(FrameError {
+                id,
+                code: "unknown_type",
+                message: format!("unknown frame type {t:?}"),
+            });
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map_err(|e| FrameError {
+        id,
+        code: "invalid_frame",
+        message: e.to_string(),
+    })
+}
+
+/// `{"type": kind, ...fields}` as text.
+fn frame(kind: &str, fields: Value) -> String {
+    let mut v = fields;
+    if let Value::Object(map) = &mut v {
+        map.insert("type".into(), Value::String(kind.into()));
+    }
+    v.to_string()
+}
+
+/// `ready`: authenticated; `since` is the position live delivery starts
+/// after; `token` is a renewed access token when the one used was past half its life.
+pub fn ready(user: Me, since: i64, token: Option<String>) -> String {
+    frame(
+        "ready",
+        json!({"user": user, "since": since, "protocol": PROTOCOL_VERSION, "token": token}),
+    )
+}
+
+/// `ack`: the client's `send` is committed.
+pub fn ack(id: Option<Value>, message: MessageView) -> String {
+    frame("ack", json!({"id": id, "message": message}))
+}
+
+/// `message`: a new message in one of the user's rooms.
+pub fn message(message: &MessageView) -> String {
+    frame("message", json!({"message": message}))
+}
+
+/// `sync`: the answer to a `sync` frame.
+pub fn sync(id: Option<Value>, sync: SyncView) -> String {
+    let mut v = serde_json::to_value(sync).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut v {
+        map.insert("id".into(), id.unwrap_or(Value::Null));
+    }
+    frame("sync", v)
+}
+
+/// `pong`.
+pub fn pong(id: Option<Value>) -> String {
+    frame("pong", json!({"id": id}))
+}
+
+/// `resync`: the connection fell behind and is being closed; call sync.
+pub fn resync() -> String {
+    frame("resync", json!({}))
+}
+
+/// `room_updated`.
+pub fn room_updated(room: RoomView, members: Vec<MemberView>) -> String {
+    frame("room_updated", json!({"room": room, "members": members}))
+}
+
+/// `member_joined`.
+pub fn member_joined(room: RoomView, members: Vec<MemberView>) -> String {
+    frame(
+        "member_joined",
+        json!({"room_id": room.id, "room": room, "members": members}),
+    )
+}
+
+/// `member_left`.
+pub fn member_left(room: RoomView, user_id: i64) -> String {
+    frame(
+        "member_left",
+        json!({"room_id": room.id, "room": room, "user_id": user_id}),
+    )
+}
+
+/// `error`: `{id?, error: {code, message}}`.
+pub fn error(id: Option<Value>, code: &str, message: &str) -> String {
+    frame(
+        "error",
+        json!({"id": id, "error": {"code": code, "message": message}}),
+    )
+}
+
+/// An [`ApiError`] as an `error` frame; internal causes are logged, not sent.
+pub fn api_error(id: Option<Value>, e: &ApiError) -> String {
+    if e.status().is_server_error() {
+        tracing::error!(code = e.code(), error = ?e, "websocket request failed");
+    }
+    let message = match e {
+        ApiError::Validation(f) => {
+            f.0.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        other => other.to_string(),
+    };
+    error(id, e.code(), &message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_strictly_and_errors_keep_the_id() {
+        assert!(matches!(
+            parse(r#"{"type":"ping","id":7}"#),
+            Ok(ClientFrame::Ping { .. })
+        ));
+        let e = parse(r#"{"type":"send","id":"a1","room_id":"x"}"#).expect_err("bad");
+        assert_eq!((e.code, e.id), ("invalid_frame", Some(Value::from("a1"))));
+        assert_eq!(parse("{nope").expect_err("bad").code, "invalid_frame");
+        assert_eq!(
+            parse(r#"{"type":"dance","id":1}"#).expect_err("bad").code,
+            "unknown_type"
+        );
+        assert_eq!(parse(r#"{"id":1}"#).expect_err("bad").code, "invalid_frame");
+        let big = format!(
+            r#"{{"type":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_CLIENT_FRAME)
+        );
+        assert_eq!(parse(&big).expect_err("bad").code, "frame_too_large");
+    }
+}

@@ -1,0 +1,520 @@
+//! Rooms: direct rooms, groups, members and roles.
+//!
+//! Rules: only members see a room (others get 404); owners and admins manage
+//! a group's members and profile; only the owner changes roles; an admin may
+//! remove members but not the owner or other admins; the owner cannot leave.
+//! Changes that write a notice run on the writer task, so notices and
+//! messages reach clients in seq order.
+
+use super::messages::room_not_found;
+use crate::{
+    auth::Auth,
+    dto::{
+        AddMembersRequest, DirectRequest, GroupRequest, MemberPatch, MemberView, RoomPatch,
+        RoomView,
+    },
+    error::{ApiError, ErrorBody},
+    extract::{Json, Path, Query},
+    pagination::{Page, PageParams},
+    state::AppState,
+};
+use axum::{extract::State, http::StatusCode};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use roomy_bus::{Envelope, Event};
+use roomy_chat::{ChangeKind, change_envelopes};
+use roomy_core::{
+    FieldErrors, Role, RoomId, UserId,
+    chat_fields::{MemberRole, RoomKind, RoomName},
+    user_fields::AvatarUrl,
+};
+use roomy_store::{NewGroup, RoomChange, RoomProfileChanges, StoreError, User};
+
+fn guests_cannot(what: &'static str) -> ApiError {
+    ApiError::forbidden("guest_forbidden", what)
+}
+
+fn not_a_group() -> ApiError {
+    ApiError::Unprocessable {
+        code: "not_a_group",
+        message: "direct rooms have exactly their two members and no profile".into(),
+    }
+}
+
+fn not_room_admin() -> ApiError {
+    ApiError::forbidden(
+        "not_room_admin",
+        "only the group's owner and admins may do this",
+    )
+}
+
+/// The caller's role in the room; 404 when not a member.
+async fn my_role(st: &AppState, room: RoomId, me: UserId) -> Result<MemberRole, ApiError> {
+    st.store
+        .member_role(room, me)
+        .await?
+        .ok_or_else(room_not_found)
+}
+
+/// The caller's role in a group it belongs to; 422 for direct rooms.
+async fn my_group_role(st: &AppState, room: RoomId, me: UserId) -> Result<MemberRole, ApiError> {
+    let role = my_role(st, room, me).await?;
+    let kind = st.store.room(room).await?.ok_or_else(room_not_found)?.kind;
+    if kind != RoomKind::Group {
+        return Err(not_a_group());
+    }
+    Ok(role)
+}
+
+/// Runs a notice-writing change on the writer task and publishes it.
+async fn change<F, Fut>(st: &AppState, kind: ChangeKind, f: F) -> Result<RoomChange, ApiError>
+where
+    F: FnOnce(std::sync::Arc<dyn roomy_store::Store>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<RoomChange, StoreError>> + Send + 'static,
+{
+    let result = st
+        .writer
+        .exclusive(move |store| async move {
+            let result = f(store).await;
+            let envelopes = match &result {
+                Ok(change) => change_envelopes(change, kind),
+                Err(_) => Vec::new(),
+            };
+            (result, envelopes)
+        })
+        .await?;
+    Ok(result?)
+}
+
+/// Checks that every id is an enabled user; the users, or which ids are not.
+async fn existing_users(st: &AppState, ids: &[UserId], field: &str) -> Result<Vec<User>, ApiError> {
+    let found = st.store.enabled_users(ids).await?;
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !found.iter().any(|u| u.id == **id))
+        .map(|id| id.0.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(ApiError::field(
+            field,
+            format!("no such users: {}", missing.join(", ")),
+        ))
+    }
+}
+
+fn names(users: &[User]) -> String {
+    users
+        .iter()
+        .map(|u| u.nickname.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Open the direct room with a user (found or created).
+#[utoipa::path(post, path = "/api/v1/rooms/direct", tag = "rooms", security(("bearer" = [])),
+    request_body = DirectRequest,
+    responses(
+        (status = 200, description = "the existing room", body = RoomView),
+        (status = 201, description = "a new room", body = RoomView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn open_direct(
+    State(st): State<AppState>,
+    auth: Auth,
+    Json(req): Json<DirectRequest>,
+) -> Result<(StatusCode, axum::Json<RoomView>), ApiError> {
+    if auth.user.role == Role::Guest {
+        return Err(guests_cannot(
+            "guests chat only in groups they were invited to",
+        ));
+    }
+    if req.user_id == auth.user.id {
+        return Err(ApiError::Unprocessable {
+            code: "cannot_message_self",
+            message: "a direct room needs another user".into(),
+        });
+    }
+    if st.store.enabled_users(&[req.user_id]).await?.is_empty() {
+        return Err(ApiError::not_found("user_not_found", "no such user"));
+    }
+    let now = st.clock.now();
+    let (room, created) = st
+        .store
+        .find_or_create_direct(auth.user.id, req.user_id, now)
+        .await?;
+    if created {
+        let members = st.store.members(room.id, None, 2).await?;
+        st.bus.publish(Envelope {
+            recipients: members.iter().map(|m| m.user.id).collect(),
+            event: Event::MembersJoined {
+                room: room.clone(),
+                members,
+            },
+            origin: None,
+        });
+    }
+    let summary = st
+        .store
+        .room_summary(room.id, auth.user.id)
+        .await?
+        .ok_or_else(room_not_found)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(summary.into())))
+}
+
+/// Create a group; the caller becomes its owner.
+#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
+    request_body = GroupRequest,
+    responses((status = 201, body = RoomView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_group(
+    State(st): State<AppState>,
+    auth: Auth,
+    Json(req): Json<GroupRequest>,
+) -> Result<(StatusCode, axum::Json<RoomView>), ApiError> {
+    if auth.user.role == Role::Guest {
+        return Err(guests_cannot("guests cannot create groups"));
+    }
+    let mut errors = FieldErrors::new();
+    let name = errors.check("name", RoomName::parse(&req.name));
+    let mut members: Vec<UserId> = req
+        .member_ids
+        .iter()
+        .copied()
+        .filter(|id| *id != auth.user.id)
+        .collect();
+    members.sort();
+    members.dedup();
+    if members.len() + 1 > st.settings.max_group_members {
+        errors.add(
+            "member_ids",
+            format!(
+                "a group has at most {} members",
+                st.settings.max_group_members
+            ),
+        );
+    }
+    errors.into_result()?;
+    let Some(name) = name else {
+        return Err(ApiError::field("name", "is invalid"));
+    };
+    existing_users(&st, &members, "member_ids").await?;
+    let notice = format!("{} created the group {}", auth.user.nickname, name.as_str());
+    let now = st.clock.now();
+    let owner = auth.user.id;
+    let created = change(&st, ChangeKind::Joined, move |store| async move {
+        store
+            .create_group(
+                NewGroup {
+                    owner,
+                    name,
+                    members,
+                    notice,
+                },
+                now,
+            )
+            .await
+    })
+    .await?;
+    let summary = st
+        .store
+        .room_summary(created.room.id, owner)
+        .await?
+        .ok_or_else(room_not_found)?;
+    Ok((StatusCode::CREATED, axum::Json(summary.into())))
+}
+
+/// My rooms, most recently active first, each with its last message.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<RoomView>)))]
+pub async fn list_rooms(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<RoomView>>, ApiError> {
+    let limit = page.limit()?;
+    let after = match page.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(decode_room_cursor(c)?),
+    };
+    let mut rows = st.store.rooms_of(auth.user.id, after, limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last()
+            .map(|(activity, s)| encode_room_cursor(*activity, s.room.id))
+    } else {
+        None
+    };
+    Ok(axum::Json(Page {
+        items: rows.into_iter().map(|(_, s)| s.into()).collect(),
+        next_cursor,
+    }))
+}
+
+fn encode_room_cursor(activity: i64, room: RoomId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("r{activity}:{}", room.0))
+}
+
+fn decode_room_cursor(s: &str) -> Result<(i64, RoomId), ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (a, r) = s.strip_prefix('r')?.split_once(':')?;
+            Some((a.parse().ok()?, RoomId(r.parse().ok()?)))
+        })
+        .ok_or_else(|| ApiError::field("cursor", "is not a cursor this server issued"))
+}
+
+/// A room I am in.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id")),
+    responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)))]
+pub async fn get_room(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<RoomView>, ApiError> {
+    let summary = st
+        .store
+        .room_summary(RoomId(id), auth.user.id)
+        .await?
+        .ok_or_else(room_not_found)?;
+    Ok(axum::Json(summary.into()))
+}
+
+/// Rename a group or change its avatar (owner and admins).
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id")),
+    request_body = RoomPatch,
+    responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_room(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Json(patch): Json<RoomPatch>,
+) -> Result<axum::Json<RoomView>, ApiError> {
+    let room = RoomId(id);
+    let mut errors = FieldErrors::new();
+    let name = patch
+        .name
+        .as_deref()
+        .and_then(|n| errors.check("name", RoomName::parse(n)));
+    let avatar = match patch.avatar {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(a)) if a.is_empty() => Some(None),
+        Some(Some(a)) => errors
+            .check("avatar", AvatarUrl::parse(&a))
+            .map(|a| Some(a.as_str().to_owned())),
+    };
+    errors.into_result()?;
+    if name.is_none() && avatar.is_none() {
+        return Err(ApiError::field(
+            "name",
+            "give a name or an avatar to change",
+        ));
+    }
+    if !my_group_role(&st, room, auth.user.id).await?.manages() {
+        return Err(not_room_admin());
+    }
+    let notice = match &name {
+        Some(n) => format!("{} renamed the group to {}", auth.user.nickname, n.as_str()),
+        None => format!("{} changed the group avatar", auth.user.nickname),
+    };
+    let now = st.clock.now();
+    let actor = auth.user.id;
+    change(&st, ChangeKind::Updated, move |store| async move {
+        store
+            .update_room(
+                room,
+                actor,
+                RoomProfileChanges { name, avatar },
+                notice,
+                now,
+            )
+            .await
+    })
+    .await?;
+    get_room(State(st), auth, Path(id)).await
+}
+
+/// Members of a room I am in.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/members", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id"), PageParams),
+    responses((status = 200, body = Page<MemberView>), (status = 404, body = ErrorBody)))]
+pub async fn list_members(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<MemberView>>, ApiError> {
+    let room = RoomId(id);
+    my_role(&st, room, auth.user.id).await?;
+    let limit = page.limit()?;
+    let members = st
+        .store
+        .members(room, page.after()?.map(UserId), limit + 1)
+        .await?;
+    Ok(axum::Json(crate::pagination::page_of(
+        members,
+        limit,
+        |m| m.user.id.0,
+        MemberView::from,
+    )))
+}
+
+/// Add members to a group (owner and admins).
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/members", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id")),
+    request_body = AddMembersRequest,
+    responses((status = 200, description = "the members added", body = [MemberView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_members(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<AddMembersRequest>,
+) -> Result<axum::Json<Vec<MemberView>>, ApiError> {
+    let room = RoomId(id);
+    let mut ids = req.user_ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > st.settings.max_group_members {
+        return Err(ApiError::field(
+            "user_ids",
+            format!("give 1 to {} user ids", st.settings.max_group_members),
+        ));
+    }
+    if !my_group_role(&st, room, auth.user.id).await?.manages() {
+        return Err(not_room_admin());
+    }
+    let current = st.store.room(room).await?.ok_or_else(room_not_found)?;
+    if current.member_count as usize + ids.len() > st.settings.max_group_members {
+        return Err(ApiError::Conflict {
+            code: "group_full",
+            message: format!(
+                "a group has at most {} members",
+                st.settings.max_group_members
+            ),
+            fields: FieldErrors::new(),
+        });
+    }
+    let users = existing_users(&st, &ids, "user_ids").await?;
+    let notice = format!("{} added {}", auth.user.nickname, names(&users));
+    let now = st.clock.now();
+    let actor = auth.user.id;
+    let added = change(&st, ChangeKind::Joined, move |store| async move {
+        store.add_members(room, actor, &ids, notice, now).await
+    })
+    .await?;
+    Ok(axum::Json(
+        added.members.into_iter().map(Into::into).collect(),
+    ))
+}
+
+/// Remove a member (owner and admins) or leave (yourself).
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id"), ("user_id" = i64, Path, description = "member")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_member(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path((id, user_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let room = RoomId(id);
+    let target = UserId(user_id);
+    let mine = my_group_role(&st, room, auth.user.id).await?;
+    let theirs =
+        st.store.member_role(room, target).await?.ok_or_else(|| {
+            ApiError::not_found("member_not_found", "no such member of this room")
+        })?;
+    let leaving = target == auth.user.id;
+    if leaving && mine == MemberRole::Owner {
+        return Err(ApiError::Conflict {
+            code: "owner_cannot_leave",
+            message: "the owner must hand the group to someone else before leaving".into(),
+            fields: FieldErrors::new(),
+        });
+    }
+    if !leaving && (!mine.manages() || theirs >= mine) {
+        return Err(ApiError::forbidden(
+            "cannot_remove_member",
+            "only the owner removes admins; admins remove members; nobody removes the owner",
+        ));
+    }
+    let notice = if leaving {
+        format!("{} left the group", auth.user.nickname)
+    } else {
+        let who = st
+            .store
+            .user(target)
+            .await?
+            .map_or_else(|| "a member".to_owned(), |u| u.nickname);
+        format!("{} removed {}", auth.user.nickname, who)
+    };
+    let now = st.clock.now();
+    let actor = auth.user.id;
+    change(&st, ChangeKind::Left(target), move |store| async move {
+        store.remove_member(room, actor, target, notice, now).await
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change a member's role (owner only): `admin` or `member`.
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id"), ("user_id" = i64, Path, description = "member")),
+    request_body = MemberPatch,
+    responses((status = 200, body = MemberView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_member(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path((id, user_id)): Path<(i64, i64)>,
+    Json(patch): Json<MemberPatch>,
+) -> Result<axum::Json<MemberView>, ApiError> {
+    let room = RoomId(id);
+    let target = UserId(user_id);
+    let Some(role) = patch.role else {
+        return Err(ApiError::field("role", "give the new role"));
+    };
+    if role == MemberRole::Owner {
+        return Err(ApiError::field("role", "must be admin or member"));
+    }
+    if my_group_role(&st, room, auth.user.id).await? != MemberRole::Owner {
+        return Err(ApiError::forbidden(
+            "not_room_owner",
+            "only the group's owner changes roles",
+        ));
+    }
+    if target == auth.user.id {
+        return Err(ApiError::field(
+            "role",
+            "the owner's role does not change here",
+        ));
+    }
+    let now = st.clock.now();
+    let changed = change(&st, ChangeKind::Updated, move |store| async move {
+        store.set_member_role(room, target, role, now).await
+    })
+    .await
+    .map_err(|e| match e {
+        ApiError::NotFound { .. } => {
+            ApiError::not_found("member_not_found", "no such member of this room")
+        }
+        other => other,
+    })?;
+    let member =
+        changed.members.into_iter().next().ok_or_else(|| {
+            ApiError::not_found("member_not_found", "no such member of this room")
+        })?;
+    Ok(axum::Json(member.into()))
+}

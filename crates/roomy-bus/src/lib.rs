@@ -1,0 +1,169 @@
+//! The Bus: how committed events reach the gateways that deliver them.
+//!
+//! Writers publish an [`Envelope`] after the change is committed; every
+//! gateway (one per node) subscribes and delivers to its local connections of
+//! the envelope's recipients. The gateway never asks the store who should get
+//! what: recipients travel with the event, computed in the committing
+//! transaction, so a membership change applies to the very next event.
+//!
+//! [`InProcessBus`] serves a single node. Order: events published by one task
+//! are received in that order.
+
+use async_trait::async_trait;
+use roomy_core::{SessionId, UserId};
+use roomy_store::{Member, Message, Room};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Something that happened, for the people it concerns.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A message was committed.
+    Message(Message),
+    /// Users joined a room (or a room was created with them).
+    MembersJoined { room: Room, members: Vec<Member> },
+    /// A user left or was removed.
+    MemberLeft { room: Room, user: UserId },
+    /// A room's profile or a member's role changed.
+    RoomUpdated { room: Room, members: Vec<Member> },
+    /// Sessions of a user ended (logout, password change, disabled account):
+    /// their live connections close. All sessions, all but `except`, or only `only`.
+    SessionsEnded {
+        user: UserId,
+        except: Option<SessionId>,
+        only: Option<SessionId>,
+    },
+}
+
+/// The connection an event was caused by, so it can be answered there
+/// (with an `ack`) instead of receiving the event a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The node's random id.
+    pub node: u64,
+    /// The connection's id on that node.
+    pub conn: u64,
+}
+
+/// An event and who must receive it.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub recipients: Vec<UserId>,
+    pub event: Event,
+    pub origin: Option<Origin>,
+}
+
+/// Why a subscription could not deliver the next event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// The subscriber fell behind and `0` events were dropped: everything
+    /// it serves must resynchronise from the store.
+    #[error("subscriber lagged; {0} events lost")]
+    Lagged(u64),
+    /// The bus is gone.
+    #[error("bus closed")]
+    Closed,
+}
+
+/// A stream of envelopes.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next envelope.
+    async fn recv(&mut self) -> Result<Arc<Envelope>, RecvError>;
+}
+
+/// The fan-out boundary.
+pub trait Bus: Send + Sync + 'static {
+    /// Hands a committed event to every subscriber.
+    fn publish(&self, envelope: Envelope);
+    /// A new subscription receiving everything published from now on.
+    fn subscribe(&self) -> Box<dyn Subscription>;
+}
+
+/// A bus inside one process (one node), over a bounded broadcast channel.
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    tx: broadcast::Sender<Arc<Envelope>>,
+}
+
+impl InProcessBus {
+    /// A bus buffering up to `capacity` events for its slowest subscriber.
+    pub fn new(capacity: usize) -> InProcessBus {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        InProcessBus { tx }
+    }
+}
+
+impl Bus for InProcessBus {
+    fn publish(&self, envelope: Envelope) {
+        // No subscriber (no gateway yet) is not an error: the store has it all.
+        let _ = self.tx.send(Arc::new(envelope));
+    }
+
+    fn subscribe(&self) -> Box<dyn Subscription> {
+        Box::new(InProcessSubscription {
+            rx: self.tx.subscribe(),
+        })
+    }
+}
+
+struct InProcessSubscription {
+    rx: broadcast::Receiver<Arc<Envelope>>,
+}
+
+#[async_trait]
+impl Subscription for InProcessSubscription {
+    async fn recv(&mut self) -> Result<Arc<Envelope>, RecvError> {
+        self.rx.recv().await.map_err(|e| match e {
+            broadcast::error::RecvError::Lagged(n) => RecvError::Lagged(n),
+            broadcast::error::RecvError::Closed => RecvError::Closed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roomy_core::{RoomId, chat_fields::RoomKind};
+
+    fn room() -> Room {
+        Room {
+            id: RoomId(1),
+            kind: RoomKind::Group,
+            name: None,
+            avatar: None,
+            created_by: UserId(1),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+            last_seq: 0,
+            member_count: 1,
+        }
+    }
+
+    fn env(user: i64) -> Envelope {
+        Envelope {
+            recipients: vec![UserId(user)],
+            event: Event::MemberLeft {
+                room: room(),
+                user: UserId(user),
+            },
+            origin: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_events_in_order_and_learn_when_they_lag() {
+        let bus = InProcessBus::new(16);
+        let mut sub = bus.subscribe();
+        for i in 0..3 {
+            bus.publish(env(i));
+        }
+        for i in 0..3 {
+            assert_eq!(sub.recv().await.expect("event").recipients, vec![UserId(i)]);
+        }
+        for i in 0..40 {
+            bus.publish(env(i));
+        }
+        assert!(matches!(sub.recv().await, Err(RecvError::Lagged(_))));
+    }
+}

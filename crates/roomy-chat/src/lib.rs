@@ -1,0 +1,12 @@
+//! Messaging services between the API and the store.
+//!
+//! [`Writer`] is the only way messages are stored: a single task drains a
+//! bounded queue and commits everything waiting in ONE transaction (group
+//! commit), then publishes the committed messages on the bus and answers each
+//! sender. Nobody is told "sent" before the commit.
+
+mod changes;
+mod writer;
+
+pub use changes::{ChangeKind, change_envelopes};
+pub use writer::{WriteError, Writer, WriterConfig};

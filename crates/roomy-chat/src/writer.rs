@@ -1,0 +1,285 @@
+//! The group-commit writer.
+//!
+//! Batching is adaptive: the task takes the first waiting message, then
+//! everything else already queued (up to `max_batch`), and commits. An idle
+//! server commits single messages at once (no added latency); under load,
+//! messages queue up while a commit runs and the next commit takes them all,
+//! so one fsync serves hundreds of senders.
+//!
+//! Order: the queue is FIFO and one task commits, so messages submitted in
+//! some order by one caller get seqs in that order. Other writes that create
+//! messages (membership notices) run through the same task as *exclusive*
+//! jobs, so events are published in exactly the order they were committed
+//! and every client receives each room's messages in seq order.
+
+use roomy_bus::{Bus, Envelope, Event, Origin};
+use roomy_core::Clock;
+use roomy_store::{AppendOutcome, NewMessage, Store};
+use std::{future::Future, pin::Pin, sync::Arc};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a message could not be written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The database failed; nothing of the batch was stored.
+    #[error("the message could not be stored: {0}")]
+    Store(String),
+    /// The writer has stopped (the server is shutting down).
+    #[error("the writer has stopped")]
+    Stopped,
+}
+
+/// Writer settings.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Most messages in one commit.
+    pub max_batch: usize,
+    /// Messages waiting for a commit before senders are made to wait.
+    pub queue: usize,
+}
+
+struct MessageJob {
+    message: NewMessage,
+    origin: Option<Origin>,
+    reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
+}
+
+/// A write run alone by the writer task; it answers its caller itself and
+/// returns the envelopes to publish.
+type Exclusive =
+    Box<dyn FnOnce(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = Vec<Envelope>> + Send>> + Send>;
+
+enum Job {
+    Message(MessageJob),
+    Exclusive(Exclusive),
+}
+
+/// Handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+/// A submitted message's outcome, available once committed.
+pub type Pending = oneshot::Receiver<Result<AppendOutcome, WriteError>>;
+
+impl Writer {
+    /// Starts the writer task. It stops when every handle is dropped, after
+    /// committing what was queued.
+    pub fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        config: WriterConfig,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(run(rx, store, bus, clock, config.max_batch.max(1)));
+        (Writer { tx }, task)
+    }
+
+    /// Queues a message (waiting for room in the queue) and returns the
+    /// receiver of its outcome. Messages queued in order are committed in order.
+    pub async fn submit(
+        &self,
+        message: NewMessage,
+        origin: Option<Origin>,
+    ) -> Result<Pending, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Message(MessageJob {
+                message,
+                origin,
+                reply,
+            }))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        Ok(rx)
+    }
+
+    /// Runs `f` on the writer task, between two group commits, and publishes
+    /// the envelopes it returns along with its result.
+    pub async fn exclusive<T, F, Fut>(&self, f: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
+        Fut: Future<Output = (T, Vec<Envelope>)> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: Exclusive = Box::new(move |store| {
+            Box::pin(async move {
+                let (result, envelopes) = f(store).await;
+                let _ = reply.send(result);
+                envelopes
+            })
+        });
+        self.tx
+            .send(Job::Exclusive(job))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)
+    }
+
+    /// Stores a message and waits for the commit.
+    pub async fn write(
+        &self,
+        message: NewMessage,
+        origin: Option<Origin>,
+    ) -> Result<AppendOutcome, WriteError> {
+        self.submit(message, origin)
+            .await?
+            .await
+            .map_err(|_| WriteError::Stopped)?
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    max_batch: usize,
+) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut batch: Vec<MessageJob> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        for job in jobs.drain(..) {
+            match job {
+                Job::Message(m) => batch.push(m),
+                Job::Exclusive(f) => {
+                    commit(&mut batch, &*store, &*bus, &*clock).await;
+                    for envelope in f(store.clone()).await {
+                        bus.publish(envelope);
+                    }
+                }
+            }
+        }
+        commit(&mut batch, &*store, &*bus, &*clock).await;
+    }
+}
+
+/// Commits the batch in one transaction, publishes, answers; empties `batch`.
+async fn commit(batch: &mut Vec<MessageJob>, store: &dyn Store, bus: &dyn Bus, clock: &dyn Clock) {
+    if batch.is_empty() {
+        return;
+    }
+    let messages: Vec<NewMessage> = batch.iter().map(|j| j.message.clone()).collect();
+    match store.append_messages(messages, clock.now()).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                if let AppendOutcome::Stored {
+                    message,
+                    recipients,
+                } = &outcome
+                {
+                    bus.publish(Envelope {
+                        recipients: recipients.clone(),
+                        event: Event::Message(message.clone()),
+                        origin: job.origin,
+                    });
+                }
+                // A sender that went away still has its message stored.
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = batch.len(), "group commit failed");
+            let msg = e.to_string();
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(WriteError::Store(msg.clone())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use roomy_bus::InProcessBus;
+    use roomy_core::{
+        Role, SystemClock,
+        chat_fields::{ClientId, MessageBody, MessageKind},
+        config::SqliteSynchronous,
+        user_fields::{Nickname, Username},
+    };
+    use roomy_store::NewUser;
+    use roomy_store_sqlite::{SqliteOptions, SqliteStore};
+
+    #[tokio::test]
+    async fn concurrent_senders_get_ordered_gap_free_seqs_and_events_follow_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::connect(
+                &url,
+                &SqliteOptions {
+                    synchronous: SqliteSynchronous::Normal,
+                    max_connections: 2,
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        let mut ids = Vec::new();
+        for name in ["writer_a", "writer_b"] {
+            let u = store
+                .create_user(
+                    NewUser {
+                        username: Username::parse(name).unwrap(),
+                        nickname: Nickname::parse(name).unwrap(),
+                        password_hash: None,
+                        role: Role::User,
+                    },
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap();
+            ids.push(u.id);
+        }
+        let (room, _) = store
+            .find_or_create_direct(ids[0], ids[1], time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let bus = Arc::new(InProcessBus::new(1024));
+        let mut sub = bus.subscribe();
+        let (writer, _task) = Writer::start(
+            store.clone(),
+            bus.clone(),
+            Arc::new(SystemClock),
+            WriterConfig {
+                max_batch: 16,
+                queue: 64,
+            },
+        );
+        let mut pending = Vec::new();
+        for i in 0..100 {
+            let m = NewMessage {
+                room_id: room.id,
+                sender_id: ids[i % 2],
+                client_id: Some(ClientId::parse(&format!("c{i}")).unwrap()),
+                kind: MessageKind::Text,
+                body: Some(MessageBody::parse("hi", 10).unwrap()),
+            };
+            pending.push(writer.submit(m, None).await.unwrap());
+        }
+        for (i, p) in pending.into_iter().enumerate() {
+            match p.await.unwrap().unwrap() {
+                AppendOutcome::Stored { message, .. } => assert_eq!(message.seq, i as i64 + 1),
+                other => panic!("{other:?}"),
+            }
+        }
+        for i in 0..100 {
+            let env = sub.recv().await.unwrap();
+            match &env.event {
+                Event::Message(m) => assert_eq!(m.seq, i + 1),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
