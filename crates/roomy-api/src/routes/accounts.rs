@@ -198,5 +198,6 @@ pub async fn logout(State(st): State<AppState>, auth: Auth) -> Result<StatusCode
     st.store
         .revoke_session(auth.user.id, auth.session.id, st.clock.now())
         .await?;
+    super::announce_sessions_ended(&st, auth.user.id, None, Some(auth.session.id));
     Ok(StatusCode::NO_CONTENT)
 }

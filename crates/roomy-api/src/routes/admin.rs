@@ -46,5 +46,8 @@ pub async fn patch_user(
         roomy_store::StoreError::NotFound => ApiError::not_found("user_not_found", "no such user"),
         other => other.into(),
     })?;
+    if user.disabled {
+        super::announce_sessions_ended(&st, user.id, None, None);
+    }
     Ok(axum::Json(user.into()))
 }

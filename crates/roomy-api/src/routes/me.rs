@@ -106,6 +106,7 @@ pub async fn change_password(
     st.store
         .set_password(auth.user.id, new_hash, auth.session.id, st.clock.now())
         .await?;
+    super::announce_sessions_ended(&st, auth.user.id, Some(auth.session.id), None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,6 +152,7 @@ pub async fn end_session(
         .revoke_session(auth.user.id, SessionId(id), st.clock.now())
         .await?
     {
+        super::announce_sessions_ended(&st, auth.user.id, None, Some(SessionId(id)));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(

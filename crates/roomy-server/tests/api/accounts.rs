@@ -299,6 +299,8 @@ async fn profile_edits_are_partial_and_validated(app: TestApp) {
 async fn password_change_ends_the_other_sessions(app: TestApp) {
     let a = app.user("kate_001").await;
     let b = app.login("kate_001", PASSWORD).await;
+    let (mut other_device, _) = app.ws(&b.token).await;
+    let (mut this_device, _) = app.ws(&a.token).await;
     let r = app
         .call(
             reqwest::Method::PUT,
@@ -308,6 +310,8 @@ async fn password_change_ends_the_other_sessions(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(other_device.next().await["error"]["code"], "session_ended");
+    this_device.assert_quiet().await;
     assert_eq!(app.get("/api/v1/me", Some(&a.token)).await.status, 200);
     app.get("/api/v1/me", Some(&b.token))
         .await

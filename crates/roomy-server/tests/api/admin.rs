@@ -11,12 +11,16 @@ crate::backend_tests!(
 async fn disabling_a_user_stops_its_tokens_at_once(app: TestApp) {
     let admin = app.admin("the_admin").await;
     let u = app.user("xavier01").await;
+    let (mut live, _) = app.ws(&u.token).await;
     let path = format!("/api/v1/admin/users/{}", u.id);
     let r = app
         .patch(&path, Some(&admin.token), json!({"disabled": true}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["disabled"], true);
+    // Live connections close at once.
+    assert_eq!(live.next().await["error"]["code"], "session_ended");
+    assert_eq!(live.next().await, serde_json::Value::Null);
     app.get("/api/v1/me", Some(&u.token))
         .await
         .assert_error(401, "account_disabled");

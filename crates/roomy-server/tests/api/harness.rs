@@ -284,3 +284,121 @@ impl TestApp {
         self.login(username, PASSWORD).await
     }
 }
+
+/// A WebSocket client speaking the protocol.
+pub struct Ws {
+    inner: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// How long a test waits for a frame before failing (a guard against hangs,
+/// not a delay: frames normally arrive in microseconds).
+const FRAME_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl TestApp {
+    /// Connects with `?token=` and returns the client and its `ready` frame.
+    pub async fn ws(&self, token: &str) -> (Ws, Value) {
+        let (inner, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?token={token}", self.addr))
+                .await
+                .expect("websocket connect");
+        let mut ws = Ws { inner };
+        let ready = ws.next().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        (ws, ready)
+    }
+
+    /// Connects without a token.
+    pub async fn ws_anonymous(&self) -> Ws {
+        let (inner, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
+            .await
+            .expect("websocket connect");
+        Ws { inner }
+    }
+}
+
+impl Ws {
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.inner
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends raw text.
+    pub async fn send_raw(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.inner
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                text.to_owned().into(),
+            ))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends a raw WebSocket message.
+    pub async fn send_message(&mut self, m: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.inner.send(m).await.expect("send frame");
+    }
+
+    /// The next JSON frame (control frames skipped); `Null` once closed.
+    pub async fn next(&mut self) -> Value {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let next = tokio::time::timeout(FRAME_DEADLINE, self.inner.next())
+                .await
+                .expect("a frame within the deadline");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(&t).expect("JSON frame");
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Value::Null,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Sends a ping and asserts the very next frame is its pong: proof that
+    /// nothing else was queued for this connection before it.
+    pub async fn assert_quiet(&mut self) {
+        let id = rand::random::<u32>();
+        self.send(json!({"type": "ping", "id": id})).await;
+        let f = self.next().await;
+        assert_eq!(
+            f["type"], "pong",
+            "expected nothing before the pong, got {f}"
+        );
+        assert_eq!(f["id"], id);
+    }
+
+    /// Sends a text message and returns its ack.
+    pub async fn send_text(&mut self, id: &str, room: i64, client_id: &str, body: &str) -> Value {
+        self.send(
+            json!({"type": "send", "id": id, "room_id": room, "client_id": client_id,
+                         "kind": "text", "body": body}),
+        )
+        .await;
+        let f = self.next().await;
+        assert_eq!(f["type"], "ack", "{f}");
+        assert_eq!(f["id"], id);
+        f
+    }
+}
+
+impl Ws {
+    /// Wraps a stream connected by hand.
+    pub fn from_stream(
+        inner: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> Ws {
+        Ws { inner }
+    }
+}
