@@ -1,0 +1,281 @@
+//! The few HTTP calls the bench makes, and the loopback guard.
+
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+
+/// A user the bench acts as.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub token: String,
+}
+
+/// A Roomy server on loopback.
+#[derive(Debug, Clone)]
+pub struct Server {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Errors are reported as text: the bench is a tool, not a library.
+pub type Result<T> = std::result::Result<T, String>;
+
+impl Server {
+    /// Accepts only `http://` URLs whose host is a loopback address.
+    pub fn new(url: &str) -> Result<Server> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("bad --url {url:?}: {e}"))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => false,
+        };
+        if parsed.scheme() != "http" || !loopback {
+            return Err(format!(
+                "refusing {url}: roomy-bench only drives servers on loopback over http"
+            ));
+        }
+        Ok(Server {
+            base: url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// The WebSocket URL for a token.
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/api/v1/ws?token={token}",
+            self.base.replacen("http", "ws", 1)
+        )
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| format!("{path}: {e}"))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        ok: &[u16],
+    ) -> Result<Value> {
+        let (status, v) = self.call(method, path, token, body).await?;
+        if ok.contains(&status) {
+            Ok(v)
+        } else {
+            Err(format!("{path}: HTTP {status}: {v}"))
+        }
+    }
+
+    /// Waits until `/readyz` answers (up to `tries` × 100 ms).
+    pub async fn wait_ready(&self, tries: u32) -> Result<()> {
+        for _ in 0..tries {
+            if let Ok((200, _)) = self.call(reqwest::Method::GET, "/readyz", None, None).await {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(format!("{} did not become ready", self.base))
+    }
+
+    /// Registers `name` (password = name + a suffix) and logs in.
+    pub async fn user(&self, name: &str) -> Result<Account> {
+        let password = format!("{name}-bench-password");
+        self.expect(
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"username": name, "password": password})),
+            &[201],
+        )
+        .await?;
+        self.login(name).await
+    }
+
+    /// Logs in a user made by [`Server::user`].
+    pub async fn login(&self, name: &str) -> Result<Account> {
+        let password = format!("{name}-bench-password");
+        let v = self
+            .expect(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": name, "password": password})),
+                &[200],
+            )
+            .await?;
+        account(&v)
+    }
+
+    /// A guest account.
+    pub async fn guest(&self, nickname: &str) -> Result<Account> {
+        let v = self
+            .expect(
+                reqwest::Method::POST,
+                "/api/v1/auth/guest",
+                None,
+                Some(json!({"nickname": nickname})),
+                &[200],
+            )
+            .await?;
+        account(&v)
+    }
+
+    /// The direct room of the token's user and `peer`.
+    pub async fn direct(&self, token: &str, peer: i64) -> Result<i64> {
+        let v = self
+            .expect(
+                reqwest::Method::POST,
+                "/api/v1/rooms/direct",
+                Some(token),
+                Some(json!({"user_id": peer})),
+                &[200, 201],
+            )
+            .await?;
+        v["id"].as_i64().ok_or_else(|| format!("no room id in {v}"))
+    }
+
+    /// A group owned by the token's user.
+    pub async fn group(&self, token: &str, name: &str, members: &[i64]) -> Result<i64> {
+        let v = self
+            .expect(
+                reqwest::Method::POST,
+                "/api/v1/rooms",
+                Some(token),
+                Some(json!({"name": name, "member_ids": members})),
+                &[201],
+            )
+            .await?;
+        v["id"].as_i64().ok_or_else(|| format!("no room id in {v}"))
+    }
+
+    /// Sends over HTTP; the stored message.
+    pub async fn send(&self, token: &str, room: i64, client_id: &str, body: &str) -> Result<Value> {
+        self.expect(
+            reqwest::Method::POST,
+            &format!("/api/v1/rooms/{room}/messages"),
+            Some(token),
+            Some(json!({"client_id": client_id, "kind": "text", "body": body})),
+            &[201],
+        )
+        .await
+    }
+
+    /// A room's whole history, oldest first.
+    pub async fn history(&self, token: &str, room: i64) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let v = self
+                .expect(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/rooms/{room}/messages?after_seq={after}&limit=200"),
+                    Some(token),
+                    None,
+                    &[200],
+                )
+                .await?;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let Some(last) = items.last().and_then(|m| m["seq"].as_i64()) else {
+                return Ok(out);
+            };
+            after = last;
+            out.extend(items);
+        }
+    }
+}
+
+fn account(v: &Value) -> Result<Account> {
+    Ok(Account {
+        id: v["user"]["id"]
+            .as_i64()
+            .ok_or_else(|| format!("no user id in {v}"))?,
+        token: v["token"]
+            .as_str()
+            .ok_or_else(|| format!("no token in {v}"))?
+            .to_owned(),
+    })
+}
+
+/// Runs `f` over `items` with at most `parallel` at once, keeping order.
+pub async fn each<T, R, F, Fut>(items: Vec<T>, parallel: usize, f: F) -> Result<Vec<R>>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<R>>,
+{
+    stream::iter(items.into_iter().map(f))
+        .buffered(parallel)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// A room and the accounts in it; the first member created it.
+#[derive(Debug, Clone)]
+pub struct RoomSetup {
+    pub id: i64,
+    pub members: Vec<Account>,
+}
+
+/// Makes `rooms` rooms of `size` members: direct rooms (size 2) pair a
+/// registered user with a guest; groups have a registered owner and guests.
+pub async fn make_rooms(
+    server: &Server,
+    rooms: usize,
+    size: usize,
+    tag: &str,
+) -> Result<Vec<RoomSetup>> {
+    if size < 2 {
+        return Err("rooms need at least 2 members".into());
+    }
+    // Registration hashes a password (argon2): owners only; everyone else is a guest.
+    let owners = each((0..rooms).collect(), 8, |i| async move {
+        server.user(&format!("bench{tag}_{i:05}")).await
+    })
+    .await?;
+    let guests = each((0..rooms * (size - 1)).collect(), 32, |i| async move {
+        server.guest(&format!("g{i}")).await
+    })
+    .await?;
+    let plan: Vec<(Account, Vec<Account>)> = owners
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (o, guests[i * (size - 1)..(i + 1) * (size - 1)].to_vec()))
+        .collect();
+    each(plan, 16, |(owner, others)| async move {
+        let id = if size == 2 {
+            server.direct(&owner.token, others[0].id).await?
+        } else {
+            let ids: Vec<i64> = others.iter().map(|a| a.id).collect();
+            server.group(&owner.token, "bench", &ids).await?
+        };
+        let mut members = vec![owner];
+        members.extend(others);
+        Ok(RoomSetup { id, members })
+    })
+    .await
+}
