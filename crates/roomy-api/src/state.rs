@@ -86,7 +86,7 @@ impl AppState {
             clock.clone(),
             WriterConfig {
                 max_batch: settings.write_batch_max,
-                queue: settings.write_batch_max * 4,
+                queue: settings.write_batch_max * 2,
             },
         );
         let metrics = Arc::new(Metrics::new());

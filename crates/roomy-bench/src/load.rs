@@ -231,8 +231,11 @@ async fn client(
     };
     if send && go {
         let pad = "x".repeat(body_bytes.saturating_sub(24));
+        // Senders are spread evenly over the interval, not all at its start:
+        // synchronised tickers would turn a steady rate into bursts.
         let mut ticker = interval.map(|i| {
-            let mut t = tokio::time::interval(i);
+            let offset = i.mul_f64(rand::random::<f64>());
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, i);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             t
         });

@@ -119,7 +119,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_message_chars: 10_000,
             max_group_members: 2_000,
-            write_batch_max: 1_024,
+            write_batch_max: 4_096,
             ws_heartbeat_secs: 30,
             ws_send_queue: 1_024,
         }

@@ -1,12 +1,11 @@
 //! Rooms and messages on SQLite. Write transactions start with `BEGIN
 //! IMMEDIATE` so they take the write lock up front (a deferred transaction
 //! that reads first can fail to upgrade with SQLITE_BUSY instead of waiting).
-//! Statements run one by one: SQLite is in-process, so a statement costs
-//! microseconds, not a network round trip.
+//! The group commit uses multi-row statements (`IN (...)`, `VALUES (...), ...`):
+//! each statement is a hop to the connection's worker thread.
 
 use crate::SqliteStore;
 use sqlx::SqliteConnection;
-use std::collections::hash_map::Entry;
 
 roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
 
@@ -21,96 +20,157 @@ impl SqliteStore {
     }
 }
 
-/// Writes the messages of a plan and moves the counters, inside `conn`'s transaction.
-async fn write_plan(
-    conn: &mut SqliteConnection,
-    inserts: &[Message],
-    room_updates: &[(RoomId, i64, MessageId)],
-    last_id: i64,
-) -> StoreResult<()> {
-    for m in inserts {
-        sqlx::query(
-            "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(m.id.0)
-        .bind(m.room_id.0)
-        .bind(m.seq)
-        .bind(m.sender.id.0)
-        .bind(m.client_id.as_deref())
-        .bind(m.kind.as_str())
-        .bind(m.body.as_deref())
-        .bind(to_millis(m.created_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    for (room, last_seq, last_message) in room_updates {
-        sqlx::query("UPDATE rooms SET last_seq = $1, last_message_id = $2 WHERE id = $3")
-            .bind(last_seq)
-            .bind(last_message.0)
-            .bind(room.0)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    if !inserts.is_empty() {
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'message_id'")
-            .bind(last_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
+/// `?, ?, ...` with `n` placeholders.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
+/// `(?, ?), (?, ?), ...`: `rows` tuples of `width` placeholders.
+fn tuples(rows: usize, width: usize) -> String {
+    let one = format!("({})", marks(width));
+    vec![one; rows].join(", ")
+}
+
+/// Rows per multi-row statement: well under SQLite's variable limit.
+const CHUNK: usize = 128;
+
 /// Appends a batch inside an open transaction (also used for system notices).
+///
+/// A fixed handful of statements per batch, whatever its size: every
+/// statement is a round trip to the connection's worker thread, and the
+/// writer is serial, so statements per batch, not per message, set the pace.
 async fn append_in(
     conn: &mut SqliteConnection,
     batch: &[NewMessage],
     now: OffsetDateTime,
 ) -> StoreResult<Vec<AppendOutcome>> {
-    let mut rooms: HashMap<RoomId, Option<RoomState>> = HashMap::new();
+    let mut room_ids: Vec<i64> = batch.iter().map(|m| m.room_id.0).collect();
+    room_ids.sort_unstable();
+    room_ids.dedup();
+    let mut sender_ids: Vec<i64> = batch.iter().map(|m| m.sender_id.0).collect();
+    sender_ids.sort_unstable();
+    sender_ids.dedup();
+
+    let mut rooms: HashMap<RoomId, Option<RoomState>> =
+        room_ids.iter().map(|id| (RoomId(*id), None)).collect();
     let mut senders: HashMap<UserId, UserBrief> = HashMap::new();
-    let mut originals = HashMap::new();
-    for new in batch {
-        if let Entry::Vacant(slot) = rooms.entry(new.room_id) {
-            let state = match room_in(conn, new.room_id).await? {
-                Some(room) => Some(RoomState {
-                    last_seq: room.last_seq,
-                    members: member_ids(conn, new.room_id).await?,
+    for chunk in room_ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT id, last_seq FROM rooms WHERE id IN ({})",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for (id, last_seq) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            rooms.insert(
+                RoomId(id),
+                Some(RoomState {
+                    last_seq,
+                    members: Vec::new(),
                 }),
-                None => None,
-            };
-            slot.insert(state);
-        }
-        if let Entry::Vacant(slot) = senders.entry(new.sender_id)
-            && let Some(b) = brief(conn, new.sender_id).await?
-        {
-            slot.insert(b);
-        }
-        if let Some(client_id) = &new.client_id {
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
-                 WHERE m.room_id = $1 AND m.sender_id = $2 AND m.client_id = $3"
             );
-            if let Some(row) = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
-                .bind(new.room_id.0)
-                .bind(new.sender_id.0)
-                .bind(client_id.as_str())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-            {
-                originals.insert(
-                    (new.room_id, new.sender_id, client_id.as_str().to_owned()),
-                    row.into_message()?,
-                );
+        }
+        let sql = format!(
+            "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for (room, user) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            if let Some(Some(state)) = rooms.get_mut(&RoomId(room)) {
+                state.members.push(UserId(user));
+            }
+        }
+    }
+    for chunk in sender_ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT id, nickname, avatar FROM users WHERE id IN ({})",
+            marks(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, Option<String>)>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for (id, nickname, avatar) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            senders.insert(
+                UserId(id),
+                UserBrief {
+                    id: UserId(id),
+                    nickname,
+                    avatar,
+                },
+            );
+        }
+    }
+    let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
+    let mut originals = HashMap::new();
+    for chunk in keyed.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM (VALUES {}) AS k
+             JOIN messages m ON m.room_id = k.column1 AND m.sender_id = k.column2
+                            AND m.client_id = k.column3
+             JOIN users u ON u.id = m.sender_id",
+            tuples(chunk.len(), 3)
+        );
+        let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+        for m in chunk {
+            q = q
+                .bind(m.room_id.0)
+                .bind(m.sender_id.0)
+                .bind(m.client_id.as_ref().map(|c| c.as_str().to_owned()));
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            let m = row.into_message()?;
+            if let Some(c) = m.client_id.clone() {
+                originals.insert((m.room_id, m.sender.id, c), m);
             }
         }
     }
     let last_id = message_counter(conn).await?;
     let plan = plan_batch(batch, rooms, originals, &senders, last_id, now);
-    write_plan(conn, &plan.inserts, &plan.room_updates, plan.last_id).await?;
+    if plan.inserts.is_empty() {
+        return Ok(plan.outcomes);
+    }
+    for chunk in plan.inserts.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at)
+             VALUES {}",
+            tuples(chunk.len(), 8)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for m in chunk {
+            q = q
+                .bind(m.id.0)
+                .bind(m.room_id.0)
+                .bind(m.seq)
+                .bind(m.sender.id.0)
+                .bind(m.client_id.clone())
+                .bind(m.kind.as_str())
+                .bind(m.body.clone())
+                .bind(to_millis(m.created_at));
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
+    }
+    for chunk in plan.room_updates.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE rooms SET last_seq = v.column2, last_message_id = v.column3
+             FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
+            tuples(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (room, last_seq, last_message) in chunk {
+            q = q.bind(room.0).bind(*last_seq).bind(last_message.0);
+        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
+    }
+    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'message_id'")
+        .bind(plan.last_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(plan.outcomes)
 }

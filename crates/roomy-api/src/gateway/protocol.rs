@@ -6,7 +6,7 @@ use crate::{
     dto::{Me, MemberView, MessageView, RoomView, SyncView},
     error::ApiError,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The protocol version announced in `ready`.
@@ -58,6 +58,17 @@ fn valid_id(id: &Value) -> bool {
     }
 }
 
+impl ClientFrame {
+    fn id(&self) -> Option<&Value> {
+        match self {
+            ClientFrame::Auth { id, .. }
+            | ClientFrame::Send { id, .. }
+            | ClientFrame::Sync { id, .. }
+            | ClientFrame::Ping { id } => id.as_ref(),
+        }
+    }
+}
+
 /// Parses one text frame.
 pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     if text.len() > MAX_CLIENT_FRAME {
@@ -66,6 +77,13 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             code: "frame_too_large",
             message: format!("frames are limited to {MAX_CLIENT_FRAME} bytes"),
         });
+    }
+    // The well-formed frame is parsed once; only a bad one is parsed again,
+    // loosely, to find its id and say precisely what is wrong.
+    if let Ok(frame) = serde_json::from_str::<ClientFrame>(text) {
+        if frame.id().is_none_or(valid_id) {
+            return Ok(frame);
+        }
     }
     let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
         id: None,
@@ -123,14 +141,33 @@ pub fn ready(user: Me, since: i64, token: Option<String>) -> String {
     )
 }
 
-/// `ack`: the client's `send` is committed.
-pub fn ack(id: Option<Value>, message: MessageView) -> String {
-    frame("ack", json!({"id": id, "message": message}))
+#[derive(Serialize)]
+struct MessageFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    message: &'a MessageView,
 }
 
-/// `message`: a new message in one of the user's rooms.
+/// `ack`: the client's `send` is committed. (Hot path: serialised directly.)
+pub fn ack(id: Option<Value>, message: MessageView) -> String {
+    serde_json::to_string(&MessageFrame {
+        kind: "ack",
+        id: Some(id.as_ref().unwrap_or(&Value::Null)),
+        message: &message,
+    })
+    .unwrap_or_default()
+}
+
+/// `message`: a new message in one of the user's rooms. (Hot path.)
 pub fn message(message: &MessageView) -> String {
-    frame("message", json!({"message": message}))
+    serde_json::to_string(&MessageFrame {
+        kind: "message",
+        id: None,
+        message,
+    })
+    .unwrap_or_default()
 }
 
 /// `sync`: the answer to a `sync` frame.
