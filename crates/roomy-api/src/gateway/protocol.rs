@@ -80,10 +80,10 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     }
     // The well-formed frame is parsed once; only a bad one is parsed again,
     // loosely, to find its id and say precisely what is wrong.
-    if let Ok(frame) = serde_json::from_str::<ClientFrame>(text) {
-        if frame.id().is_none_or(valid_id) {
-            return Ok(frame);
-        }
+    if let Ok(frame) = serde_json::from_str::<ClientFrame>(text)
+        && frame.id().is_none_or(valid_id)
+    {
+        return Ok(frame);
     }
     let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
         id: None,
