@@ -12,7 +12,7 @@ roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 impl PgStore {
-    async fn write_tx(&self) -> StoreResult<Tx> {
+    pub(crate) async fn write_tx(&self) -> StoreResult<Tx> {
         self.pool.begin().await.map_err(db_err)
     }
 }

@@ -3,7 +3,7 @@
 //! invoking module supplies `append_in` (the group commit, which each backend
 //! does its own way) and `write_tx` (how a write transaction starts).
 
-/// Expands to the shared helpers and the `chat_*` methods of `$store`.
+/// Expands to the shared helpers and the `roomy_store::ChatStore` implementation of `$store`.
 #[macro_export]
 macro_rules! chat_store_impl {
     ($store:ty, $conn:ty) => {
@@ -164,25 +164,9 @@ async fn members_of(conn: &mut $conn, room: RoomId, ids: &[UserId]) -> StoreResu
     Ok(out)
 }
 
-impl $store {
-    pub(crate) async fn chat_enabled_users(
-        &self,
-        ids: &[UserId],
-    ) -> StoreResult<Vec<roomy_store::User>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(u) = self.user(*id).await?.filter(|u| !u.disabled) {
-                out.push(u);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn user(&self, id: UserId) -> StoreResult<Option<roomy_store::User>> {
-        roomy_store::Store::user(self, id).await
-    }
-
-    pub(crate) async fn chat_find_or_create_direct(
+#[::async_trait::async_trait]
+impl ::roomy_store::ChatStore for $store {
+    async fn find_or_create_direct(
         &self,
         a: UserId,
         b: UserId,
@@ -200,45 +184,7 @@ impl $store {
         }
     }
 
-    async fn try_find_or_create_direct(
-        &self,
-        a: UserId,
-        b: UserId,
-        now: OffsetDateTime,
-    ) -> StoreResult<(Room, bool)> {
-        let key = direct_key(a, b);
-        let mut tx = self.write_tx().await?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if let Some(id) = existing {
-            let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
-            tx.commit().await.map_err(db_err)?;
-            return Ok((room, false));
-        }
-        let ms = to_millis(now);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
-             VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
-        )
-        .bind(&key)
-        .bind(a.0)
-        .bind(ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_or(e, "direct room"))?;
-        for user in [a, b] {
-            insert_member(&mut tx, RoomId(id), user, MemberRole::Member, ms).await?;
-        }
-        let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok((room, true))
-    }
-
-    pub(crate) async fn chat_create_group(
+    async fn create_group(
         &self,
         new: NewGroup,
         now: OffsetDateTime,
@@ -274,12 +220,12 @@ impl $store {
         })
     }
 
-    pub(crate) async fn chat_room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         room_in(&mut conn, id).await
     }
 
-    pub(crate) async fn chat_member_role(
+    async fn member_role(
         &self,
         room: RoomId,
         user: UserId,
@@ -298,7 +244,7 @@ impl $store {
         .transpose()
     }
 
-    pub(crate) async fn chat_room_summary(
+    async fn room_summary(
         &self,
         room: RoomId,
         user: UserId,
@@ -313,7 +259,7 @@ impl $store {
             .transpose()
     }
 
-    pub(crate) async fn chat_rooms_of(
+    async fn rooms_of(
         &self,
         user: UserId,
         after: Option<(i64, RoomId)>,
@@ -333,7 +279,7 @@ impl $store {
             .collect()
     }
 
-    pub(crate) async fn chat_members(
+    async fn members(
         &self,
         room: RoomId,
         after: Option<UserId>,
@@ -351,7 +297,7 @@ impl $store {
             .collect()
     }
 
-    pub(crate) async fn chat_add_members(
+    async fn add_members(
         &self,
         room: RoomId,
         actor: UserId,
@@ -394,7 +340,7 @@ impl $store {
         })
     }
 
-    pub(crate) async fn chat_remove_member(
+    async fn remove_member(
         &self,
         room: RoomId,
         actor: UserId,
@@ -426,7 +372,7 @@ impl $store {
         })
     }
 
-    pub(crate) async fn chat_set_member_role(
+    async fn set_member_role(
         &self,
         room: RoomId,
         user: UserId,
@@ -463,7 +409,7 @@ impl $store {
         })
     }
 
-    pub(crate) async fn chat_update_room(
+    async fn update_room(
         &self,
         room: RoomId,
         actor: UserId,
@@ -504,7 +450,7 @@ impl $store {
         })
     }
 
-    pub(crate) async fn chat_append_messages(
+    async fn append_messages(
         &self,
         batch: Vec<NewMessage>,
         now: OffsetDateTime,
@@ -515,7 +461,7 @@ impl $store {
         Ok(outcomes)
     }
 
-    pub(crate) async fn chat_history(
+    async fn history(
         &self,
         room: RoomId,
         before_seq: Option<i64>,
@@ -542,12 +488,12 @@ impl $store {
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
-    pub(crate) async fn chat_stream_position(&self) -> StoreResult<MessageId> {
+    async fn stream_position(&self) -> StoreResult<MessageId> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         message_counter(&mut conn).await.map(MessageId)
     }
 
-    pub(crate) async fn chat_sync(
+    async fn sync(
         &self,
         user: UserId,
         since: MessageId,
@@ -597,6 +543,47 @@ impl $store {
         tx.commit().await.map_err(db_err)?;
         Ok(SyncBatch { next, rooms })
     }
+}
+
+impl $store {
+    async fn try_find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        let key = direct_key(a, b);
+        let mut tx = self.write_tx().await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if let Some(id) = existing {
+            let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok((room, false));
+        }
+        let ms = to_millis(now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
+             VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
+        )
+        .bind(&key)
+        .bind(a.0)
+        .bind(ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, "direct room"))?;
+        for user in [a, b] {
+            insert_member(&mut tx, RoomId(id), user, MemberRole::Member, ms).await?;
+        }
+        let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((room, true))
+    }
+
 }
     };
 }

@@ -5,6 +5,7 @@
 //!
 //! Architecture invariant: only backend crates depend on this one.
 
+mod accounts_impl;
 pub mod chat;
 mod chat_impl;
 

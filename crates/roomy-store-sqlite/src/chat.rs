@@ -12,7 +12,7 @@ roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 impl SqliteStore {
-    async fn write_tx(&self) -> StoreResult<Tx> {
+    pub(crate) async fn write_tx(&self) -> StoreResult<Tx> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await

@@ -20,9 +20,14 @@ use async_trait::async_trait;
 use roomy_core::{MessageId, RoomId, SessionId, UserId, chat_fields::MemberRole};
 use time::OffsetDateTime;
 
-/// Persistence for accounts, sessions, rooms and messages. Every method is one transaction.
+/// Everything Roomy persists: a backend implements both halves.
+pub trait Store: AccountStore + ChatStore {}
+
+impl<T: AccountStore + ChatStore> Store for T {}
+
+/// Accounts and sessions. Every method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
     /// Cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -100,9 +105,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The enabled users among `ids`.
     async fn enabled_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+}
 
-    // --- rooms ---
-
+/// Rooms, members and messages. Every method is one transaction.
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
     /// The direct room of `a` and `b`, created if needed (one per pair, race-free).
     /// Returns the room and whether it was created.
     async fn find_or_create_direct(

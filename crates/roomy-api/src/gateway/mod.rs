@@ -41,7 +41,7 @@ pub async fn upgrade(
     };
     // Small buffers keep idle connections cheap; frames are capped well
     // above the protocol's own 64 KiB limit so oversize frames get a clear error.
-    ws.read_buffer_size(4 * 1024)
+    ws.read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_message_size(1 << 20)
         .max_frame_size(1 << 20)
