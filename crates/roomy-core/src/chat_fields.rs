@@ -114,17 +114,7 @@ impl RoomName {
 
     /// Trims, then checks length and characters.
     pub fn parse(s: &str) -> Result<RoomName, String> {
-        let t = s.trim();
-        if t.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if t.chars().count() > Self::MAX {
-            return Err(format!("must be at most {} characters long", Self::MAX));
-        }
-        if t.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(RoomName(t.to_owned()))
+        crate::user_fields::display_text(s, Self::MAX).map(RoomName)
     }
 
     /// The trimmed name.

@@ -75,6 +75,22 @@ impl fmt::Debug for Password {
     }
 }
 
+/// A name people read (nickname, group name): trimmed, 1 to `max`
+/// characters, no control characters.
+pub(crate) fn display_text(s: &str, max: usize) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if t.chars().count() > max {
+        return Err(format!("must be at most {max} characters long"));
+    }
+    if t.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(t.to_owned())
+}
+
 /// Display name: 1-30 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nickname(String);
@@ -85,17 +101,7 @@ impl Nickname {
 
     /// Trims, then checks length and characters.
     pub fn parse(s: &str) -> Result<Nickname, String> {
-        let t = s.trim();
-        if t.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if t.chars().count() > Self::MAX {
-            return Err(format!("must be at most {} characters long", Self::MAX));
-        }
-        if t.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Nickname(t.to_owned()))
+        display_text(s, Self::MAX).map(Nickname)
     }
 
     /// The trimmed nickname.

@@ -2,7 +2,7 @@
 //! acks after commit, idempotency, membership changes, reconnect and sync,
 //! malformed frames, heartbeats and slow consumers.
 
-use crate::harness::{Backend, Login, TestApp, Ws};
+use crate::harness::{Backend, TestApp, Ws};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,18 +18,6 @@ crate::backend_tests!(
     every_device_gets_every_message_in_order,
     logout_closes_the_sessions_connections,
 );
-
-async fn direct(app: &TestApp, a: &Login, b: &Login) -> i64 {
-    app.post(
-        "/api/v1/rooms/direct",
-        Some(&a.token),
-        json!({"user_id": b.id}),
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .expect("room id")
-}
 
 async fn bad_tokens_get_an_error_frame_and_a_close(app: TestApp) {
     let (mut ws, _) =
@@ -76,7 +64,7 @@ async fn the_first_frame_may_authenticate(app: TestApp) {
 async fn direct_chat_is_live_and_acked_once(app: TestApp) {
     let a = app.user("dc_alice").await;
     let b = app.user("dc_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
     let ack = wa.send_text("s1", room, "k1", "hi bob").await;
@@ -110,7 +98,7 @@ async fn direct_chat_is_live_and_acked_once(app: TestApp) {
 async fn retried_sends_are_acked_with_the_original_and_delivered_once(app: TestApp) {
     let a = app.user("rs_alice").await;
     let b = app.user("rs_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
     let first = wa.send_text("1", room, "same-id", "once").await;
@@ -124,7 +112,7 @@ async fn non_members_cannot_send_or_sync(app: TestApp) {
     let a = app.user("nm_alice").await;
     let b = app.user("nm_bobby").await;
     let eve = app.user("nm_evil1").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     app.post(
         &format!("/api/v1/rooms/{room}/messages"),
         Some(&a.token),
@@ -157,7 +145,7 @@ async fn non_members_cannot_send_or_sync(app: TestApp) {
 async fn malformed_frames_get_errors_and_the_connection_stays(app: TestApp) {
     let a = app.user("mf_alice").await;
     let b = app.user("mf_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut ws, _) = app.ws(&a.token).await;
     let cases: Vec<(String, &str, Value)> = vec![
         ("{not json".into(), "invalid_frame", Value::Null),
@@ -293,7 +281,7 @@ async fn membership_changes_apply_to_live_connections(app: TestApp) {
 async fn reconnecting_clients_catch_up_with_sync(app: TestApp) {
     let a = app.user("rc_alice").await;
     let b = app.user("rc_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (wb, ready) = app.ws(&b.token).await;
     let since = ready["since"].as_i64().expect("since");
@@ -338,7 +326,7 @@ async fn every_device_gets_every_message_in_order(app: TestApp) {
     let a = app.user("ed_alice").await;
     let b = app.user("ed_bobby").await;
     let b2 = app.login("ed_bobby", crate::harness::PASSWORD).await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut phone, _) = app.ws(&b.token).await;
     let (mut laptop, _) = app.ws(&b2.token).await;
@@ -392,7 +380,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
     };
     let a = app.user("sc_alice").await;
     let b = app.user("sc_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     // b connects and then reads nothing while a floods the room with large
     // messages: the kernel buffers fill, then b's 16-frame queue.

@@ -260,6 +260,19 @@ impl TestApp {
         self.login(username, PASSWORD).await
     }
 
+    /// The direct room of `a` and `b` (opened by `a`).
+    pub async fn direct(&self, a: &Login, b: &Login) -> i64 {
+        self.post(
+            "/api/v1/rooms/direct",
+            Some(&a.token),
+            json!({"user_id": b.id}),
+        )
+        .await
+        .json()["id"]
+            .as_i64()
+            .expect("room id")
+    }
+
     /// Creates an administrator directly in the store (as `roomy admin create-user` does) and logs in.
     pub async fn admin(&self, username: &str) -> Login {
         let hash = self

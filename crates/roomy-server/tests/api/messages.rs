@@ -11,18 +11,6 @@ crate::backend_tests!(
     sync_returns_missed_messages_room_by_room,
 );
 
-async fn direct(app: &TestApp, a: &Login, b: &Login) -> i64 {
-    app.post(
-        "/api/v1/rooms/direct",
-        Some(&a.token),
-        json!({"user_id": b.id}),
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .expect("room id")
-}
-
 async fn send(app: &TestApp, who: &Login, room: i64, client_id: &str, body: &str) -> Value {
     let r = app
         .post(
@@ -38,7 +26,7 @@ async fn send(app: &TestApp, who: &Login, room: i64, client_id: &str, body: &str
 async fn http_send_returns_the_committed_message(app: TestApp) {
     let a = app.user("hs_alice").await;
     let b = app.user("hs_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let m = send(&app, &a, room, "c-1", "  hello 👋  ").await;
     assert_eq!(m["seq"], 1);
     assert_eq!(m["room_id"], room);
@@ -71,7 +59,7 @@ async fn http_send_returns_the_committed_message(app: TestApp) {
 async fn a_repeated_client_id_stores_nothing_new(app: TestApp) {
     let a = app.user("rp_alice").await;
     let b = app.user("rp_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let first = send(&app, &a, room, "retry-me", "once").await;
     let again = send(&app, &a, room, "retry-me", "twice?").await;
     assert_eq!(first, again);
@@ -85,7 +73,7 @@ async fn a_repeated_client_id_stores_nothing_new(app: TestApp) {
 async fn bad_messages_are_refused_field_by_field(app: TestApp) {
     let a = app.user("bm_alice").await;
     let b = app.user("bm_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     let path = format!("/api/v1/rooms/{room}/messages");
     let post = |body: Value| app.post(&path, Some(&a.token), body);
     let r = post(json!({"client_id": "", "kind": "text", "body": "   "})).await;
@@ -125,7 +113,7 @@ async fn bad_messages_are_refused_field_by_field(app: TestApp) {
 async fn history_pages_both_ways_with_cursors(app: TestApp) {
     let a = app.user("hp_alice").await;
     let b = app.user("hp_bobby").await;
-    let room = direct(&app, &a, &b).await;
+    let room = app.direct(&a, &b).await;
     for i in 1..=5 {
         send(&app, &a, room, &format!("h{i}"), &format!("m{i}")).await;
     }
@@ -189,8 +177,8 @@ async fn sync_returns_missed_messages_room_by_room(app: TestApp) {
     let a = app.user("sy_alice").await;
     let b = app.user("sy_bobby").await;
     let c = app.user("sy_carol").await;
-    let ab = direct(&app, &a, &b).await;
-    let bc = direct(&app, &b, &c).await;
+    let ab = app.direct(&a, &b).await;
+    let bc = app.direct(&b, &c).await;
     send(&app, &a, ab, "x0", "before").await;
     let first = app.get("/api/v1/sync", Some(&b.token)).await.json();
     let since = first["next"].as_i64().expect("next");
