@@ -37,7 +37,7 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// Time a client has to authenticate with its first frame.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a closing connection gets to take its last frames.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Frames written per flush.
 const WRITE_BATCH: usize = 64;
 
