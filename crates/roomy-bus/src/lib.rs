@@ -35,14 +35,17 @@ pub enum Event {
     },
 }
 
-/// The connection an event was caused by, so it can be answered there
-/// (with an `ack`) instead of receiving the event a second time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The connection an event was caused by, so it is answered there with an
+/// `ack` carrying the request id, in line with the events around it,
+/// instead of receiving the event as a `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     /// The node's random id.
     pub node: u64,
     /// The connection's id on that node.
     pub conn: u64,
+    /// The client's request id, as JSON text (`"a1"`, `7`), if it gave one.
+    pub request: Option<String>,
 }
 
 /// An event and who must receive it.

@@ -84,9 +84,10 @@ impl Config {
                 "max_message_chars must be positive and max_group_members at least 2".into(),
             );
         }
-        if self.write_batch_max == 0 || self.ws_send_queue < 16 || self.ws_heartbeat_secs == 0 {
+        // A connection's queue must hold the acks of all its sends in flight (64).
+        if self.write_batch_max == 0 || self.ws_send_queue < 128 || self.ws_heartbeat_secs == 0 {
             return Err(
-                "write_batch_max and ws_heartbeat_secs must be positive, ws_send_queue at least 16"
+                "write_batch_max and ws_heartbeat_secs must be positive, ws_send_queue at least 128"
                     .into(),
             );
         }

@@ -26,8 +26,15 @@ pub struct LoginLimiter {
 
 #[derive(Debug, Default)]
 struct State {
-    accounts: HashMap<String, VecDeque<i64>>,
-    addresses: HashMap<String, VecDeque<i64>>,
+    accounts: Window,
+    addresses: Window,
+}
+
+/// Failures by key, and the size at which stale keys are next swept.
+#[derive(Debug, Default)]
+struct Window {
+    failures: HashMap<String, VecDeque<i64>>,
+    sweep_at: usize,
 }
 
 /// Seconds until the `n`-th most recent failure leaves a `window`, if `n` are in it.
@@ -41,11 +48,15 @@ fn wait(failures: Option<&VecDeque<i64>>, n: usize, window: i64, now: i64) -> Op
     Some(((nth + window - now) + 999) / 1000)
 }
 
-fn push(map: &mut HashMap<String, VecDeque<i64>>, key: &str, now: i64, keep: usize, window: i64) {
-    if map.len() > SWEEP_ABOVE {
-        map.retain(|_, f| f.back().is_some_and(|&t| t > now - window));
+fn push(w: &mut Window, key: &str, now: i64, keep: usize, window: i64) {
+    // Sweeping costs O(keys): do it only when the map has doubled since the
+    // last sweep, so recording a failure stays O(1) amortised.
+    if w.failures.len() > w.sweep_at.max(SWEEP_ABOVE) {
+        w.failures
+            .retain(|_, f| f.back().is_some_and(|&t| t > now - window));
+        w.sweep_at = w.failures.len() * 2;
     }
-    let f = map.entry(key.to_owned()).or_default();
+    let f = w.failures.entry(key.to_owned()).or_default();
     f.push_back(now);
     while f.len() > keep || f.front().is_some_and(|&t| t <= now - window) {
         f.pop_front();
@@ -66,11 +77,16 @@ impl LoginLimiter {
     pub fn check(&self, account: &str, address: &str, now: OffsetDateTime) -> Result<(), u64> {
         let now = roomy_core::clock::to_millis(now);
         let s = self.lock();
-        let acct = s.accounts.get(account);
+        let acct = s.accounts.failures.get(account);
         let waits = [
             wait(acct, PER_MINUTE, MINUTE_MS, now),
             wait(acct, ACCOUNT_PER_HOUR, HOUR_MS, now),
-            wait(s.addresses.get(address), PER_MINUTE, MINUTE_MS, now),
+            wait(
+                s.addresses.failures.get(address),
+                PER_MINUTE,
+                MINUTE_MS,
+                now,
+            ),
         ];
         match waits.into_iter().flatten().max() {
             Some(secs) => Err(secs.max(1) as u64),
@@ -89,7 +105,7 @@ impl LoginLimiter {
     /// The account's owner proved the password: its failures no longer count.
     /// The address keeps its record, so one good login cannot launder a guessing run.
     pub fn record_success(&self, account: &str) {
-        self.lock().accounts.remove(account);
+        self.lock().accounts.failures.remove(account);
     }
 }
 

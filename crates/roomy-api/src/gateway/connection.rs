@@ -2,7 +2,10 @@
 //! reader (this task) and a writer (its own task) until either side ends.
 //!
 //! The reader pipelines sends: up to [`MAX_IN_FLIGHT`] `send` frames wait for
-//! their commit at once, and their acks go out in the order the frames came.
+//! their commit at once. The `ack` of a newly stored message comes through
+//! the hub, in line with the room's other messages; repeats and errors are
+//! answered by the reader. Replies never wait: a client that does not read
+//! is a slow consumer (resync and close).
 //! The writer drains the outbound queue in batches and flushes once per batch,
 //! so a burst of frames costs one write to the socket.
 
@@ -25,6 +28,7 @@ use futures_util::{
 };
 use roomy_bus::Origin;
 use roomy_core::MessageId;
+use roomy_store::AppendOutcome;
 use serde_json::Value;
 use std::{
     sync::Arc,
@@ -75,6 +79,17 @@ pub async fn serve(st: AppState, socket: WebSocket, token: Option<String>) {
     let (handle, rx) = st
         .hub
         .register(auth.user.id, auth.session.id, st.settings.ws_send_queue);
+    // A logout processed between authenticating and registering found no
+    // connection to close: look once more now that this one is registered.
+    if session_expiry(&st, &auth).await.is_none() {
+        let e = protocol::error(None, "session_ended", "this session has ended");
+        let _ = sink.send(text(e)).await;
+        let _ = sink
+            .send(close(CLOSE_UNAUTHENTICATED, "session ended"))
+            .await;
+        st.hub.unregister(&handle);
+        return;
+    }
     // Registered before the position is read: anything committed after it
     // reaches this connection live; anything up to it, through sync.
     let since = match st.store.stream_position().await {
@@ -95,6 +110,19 @@ pub async fn serve(st: AppState, socket: WebSocket, token: Option<String>) {
     handle.close_with(CloseReason::Normal);
     st.hub.unregister(&handle);
     let _ = writer.await;
+}
+
+/// The expiry of the connection's session if it is still live (not
+/// revoked, not expired, account enabled); renewals over HTTP move it.
+async fn session_expiry(st: &AppState, auth: &Auth) -> Option<time::OffsetDateTime> {
+    match st.store.session_with_user(auth.session.id).await {
+        Ok(Some((session, user))) if !user.disabled && session.is_active(st.clock.now()) => {
+            Some(session.expires_at)
+        }
+        Ok(_) => None,
+        // A database hiccup is not a reason to drop a live client.
+        Err(_) => Some(auth.session.expires_at),
+    }
 }
 
 type AuthError = (Option<Value>, ApiError);
@@ -133,7 +161,9 @@ fn auth_required(message: &'static str) -> ApiError {
     }
 }
 
-type Reply = (Option<Value>, Result<MessageView, ApiError>);
+/// A finished send: `Ok(None)` when the hub delivers its `ack` (a newly
+/// stored message), `Ok(Some(..))` for a repeat the connection acks itself.
+type Reply = (Option<Value>, Result<Option<MessageView>, ApiError>);
 
 async fn read_loop(
     st: &AppState,
@@ -145,11 +175,13 @@ async fn read_loop(
     let origin = Origin {
         node: st.hub.node(),
         conn: handle.id,
+        request: None,
     };
     let mut in_flight = FuturesOrdered::new();
     let interval = st.settings.ws_heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_seen = Instant::now();
+    let mut expires_at = auth.session.expires_at;
     loop {
         tokio::select! {
             _ = handle.close.cancelled() => break,
@@ -157,10 +189,11 @@ async fn read_loop(
             Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 let (id, result): Reply = (id, result);
                 let frame = match result {
-                    Ok(message) => protocol::ack(id, message),
+                    Ok(None) => continue,
+                    Ok(Some(message)) => protocol::ack(id, message),
                     Err(e) => protocol::api_error(id, &e),
                 };
-                if !handle.reply(Outbound::Frame(frame.into())).await {
+                if !handle.reply(Outbound::Frame(frame.into())) {
                     break;
                 }
             }
@@ -170,7 +203,7 @@ async fn read_loop(
                     Some(Ok(Message::Binary(_))) => {
                         last_seen = Instant::now();
                         let e = protocol::error(None, "invalid_frame", "frames are JSON text");
-                        if !handle.reply(Outbound::Frame(e.into())).await {
+                        if !handle.reply(Outbound::Frame(e.into())) {
                             break;
                         }
                         continue;
@@ -185,12 +218,16 @@ async fn read_loop(
                 match protocol::parse(&text) {
                     Err(e) => {
                         let frame = protocol::error(e.id, e.code, &e.message);
-                        if !handle.reply(Outbound::Frame(frame.into())).await {
+                        if !handle.reply(Outbound::Frame(frame.into())) {
                             break;
                         }
                     }
                     Ok(ClientFrame::Send { id, room_id, client_id, kind, body, file_id }) => {
                         let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id);
+                        let origin = Origin {
+                            request: id.as_ref().map(Value::to_string),
+                            ..origin.clone()
+                        };
                         let pending = match new {
                             Ok(new) => st.writer.submit(new, Some(origin)).await.map_err(ApiError::from),
                             Err(e) => Err(e),
@@ -198,17 +235,21 @@ async fn read_loop(
                         in_flight.push_back(async move {
                             let result = match pending {
                                 Ok(rx) => match rx.await {
-                                    Ok(outcome) => outcome.map_err(ApiError::from).and_then(outcome_message),
+                                    Ok(Ok(AppendOutcome::Stored { .. })) => Ok(None),
+                                    Ok(outcome) => outcome
+                                        .map_err(ApiError::from)
+                                        .and_then(outcome_message)
+                                        .map(|m| Some(MessageView::from(m))),
                                     Err(_) => Err(roomy_chat::WriteError::Stopped.into()),
                                 },
                                 Err(e) => Err(e),
                             };
-                            (id, result.map(MessageView::from))
+                            (id, result)
                         });
                     }
                     Ok(frame) => {
                         let reply = answer(st, auth, since, frame).await;
-                        if !handle.reply(Outbound::Frame(reply.into())).await {
+                        if !handle.reply(Outbound::Frame(reply.into())) {
                             break;
                         }
                     }
@@ -219,8 +260,20 @@ async fn read_loop(
                     tracing::debug!(conn = handle.id, "dropping a silent connection");
                     break;
                 }
-                // Best effort: a full queue is already on its way to a resync.
-                handle.try_reply(Outbound::Ping);
+                // Revocations arrive as events; expiry is checked here, and
+                // the store consulted only once the known expiry has passed.
+                if st.clock.now() >= expires_at {
+                    match session_expiry(st, auth).await {
+                        Some(e) => expires_at = e,
+                        None => {
+                            handle.close_with(CloseReason::SessionEnded);
+                            break;
+                        }
+                    }
+                }
+                if !handle.reply(Outbound::Ping) {
+                    break;
+                }
             }
         }
     }

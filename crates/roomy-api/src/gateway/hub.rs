@@ -81,15 +81,11 @@ impl ConnHandle {
         }
     }
 
-    /// Queues one of the connection's own replies, waiting for room; false
-    /// when the connection is gone.
-    pub async fn reply(&self, out: Outbound) -> bool {
-        self.tx.send(out).await.is_ok()
-    }
-
-    /// Queues a frame if there is room right now.
-    pub fn try_reply(&self, out: Outbound) {
-        let _ = self.tx.try_send(out);
+    /// Queues one of the connection's own replies. It never waits: a client
+    /// that does not read its replies is treated like any slow consumer
+    /// (resync and close). False when the connection is closing.
+    pub fn reply(&self, out: Outbound) -> bool {
+        self.deliver(out)
     }
 
     /// Queues a frame without waiting; a full queue means resync.
@@ -216,21 +212,37 @@ impl Hub {
         }
     }
 
-    fn is_origin(&self, origin: Option<Origin>, handle: &ConnHandle) -> bool {
+    fn is_origin(&self, origin: Option<&Origin>, handle: &ConnHandle) -> bool {
         origin.is_some_and(|o| o.node == self.node && o.conn == handle.id)
     }
 
     /// Delivers one envelope to the local connections of its recipients.
     pub fn dispatch(&self, envelope: &Envelope) {
+        // The sender's own connection gets its `ack` through this same queue,
+        // so it sees its message in seq order with everyone else's.
+        let mut ack = None;
         let out = match &envelope.event {
             Event::SessionsEnded { user, except, only } => {
                 self.end_sessions(*user, *except, *only);
                 return;
             }
-            Event::Message(m) => Outbound::Message {
-                position: m.id.0,
-                frame: protocol::message(&MessageView::from(m.clone())).into(),
-            },
+            Event::Message(m) => {
+                let view = MessageView::from(m.clone());
+                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
+                    let id = origin
+                        .request
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str(r).ok());
+                    ack = Some(Outbound::Message {
+                        position: m.id.0,
+                        frame: protocol::ack(id, view.clone()).into(),
+                    });
+                }
+                Outbound::Message {
+                    position: m.id.0,
+                    frame: protocol::message(&view).into(),
+                }
+            }
             Event::MembersJoined { room, members } => Outbound::Frame(
                 protocol::member_joined(
                     room.clone().into(),
@@ -253,7 +265,11 @@ impl Hub {
         let mut delivered = 0u64;
         for user in &envelope.recipients {
             for h in map.get(user).into_iter().flatten() {
-                if !self.is_origin(envelope.origin, h) && h.deliver(out.clone()) {
+                let frame = match &ack {
+                    Some(ack) if self.is_origin(envelope.origin.as_ref(), h) => ack.clone(),
+                    _ => out.clone(),
+                };
+                if h.deliver(frame) {
                     delivered += 1;
                 }
             }

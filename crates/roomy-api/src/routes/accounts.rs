@@ -118,14 +118,19 @@ pub async fn login(
     client: ClientInfo,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let account = req.username.to_lowercase();
+    // Over-long input cannot match any account: refuse it without hashing,
+    // and count it under one shared key so it cannot fill the limiter's memory.
+    let plausible =
+        req.username.len() <= 4 * Username::MAX && req.password.chars().count() <= Password::MAX;
+    let account = if plausible {
+        req.username.to_lowercase()
+    } else {
+        "\u{0}implausible".to_owned()
+    };
     st.limiter
         .check(&account, &client.ip, st.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
 
-    // Over-long input cannot match any account; refuse it without hashing.
-    let plausible =
-        req.username.len() <= 4 * Username::MAX && req.password.chars().count() <= Password::MAX;
     let credentials = if plausible {
         st.store.credentials_by_username(&req.username).await?
     } else {

@@ -27,7 +27,8 @@ use roomy_core::{
     chat_fields::{MemberRole, RoomKind, RoomName},
     user_fields::AvatarUrl,
 };
-use roomy_store::{NewGroup, RoomChange, RoomProfileChanges, StoreError, User};
+use roomy_store::{NewGroup, Room, RoomChange, RoomProfileChanges, Store, User};
+use std::sync::Arc;
 
 fn guests_cannot(what: &'static str) -> ApiError {
     ApiError::forbidden("guest_forbidden", what)
@@ -48,31 +49,36 @@ fn not_room_admin() -> ApiError {
 }
 
 /// The caller's role in the room; 404 when not a member.
-async fn my_role(st: &AppState, room: RoomId, me: UserId) -> Result<MemberRole, ApiError> {
-    st.store
+async fn my_role(store: &dyn Store, room: RoomId, me: UserId) -> Result<MemberRole, ApiError> {
+    store
         .member_role(room, me)
         .await?
         .ok_or_else(room_not_found)
 }
 
-/// The caller's role in a group it belongs to; 422 for direct rooms.
-async fn my_group_role(st: &AppState, room: RoomId, me: UserId) -> Result<MemberRole, ApiError> {
-    let role = my_role(st, room, me).await?;
-    let kind = st.store.room(room).await?.ok_or_else(room_not_found)?.kind;
-    if kind != RoomKind::Group {
+/// The caller's role in a group it belongs to, and the group; 422 for direct rooms.
+async fn my_group_role(
+    store: &dyn Store,
+    room: RoomId,
+    me: UserId,
+) -> Result<(MemberRole, Room), ApiError> {
+    let role = my_role(store, room, me).await?;
+    let room = store.room(room).await?.ok_or_else(room_not_found)?;
+    if room.kind != RoomKind::Group {
         return Err(not_a_group());
     }
-    Ok(role)
+    Ok((role, room))
 }
 
-/// Runs a notice-writing change on the writer task and publishes it.
+/// Runs a change on the writer task and publishes it. The closure checks the
+/// caller's rights itself: every membership change runs on that one task, so
+/// a check made there still holds when the change is written.
 async fn change<F, Fut>(st: &AppState, kind: ChangeKind, f: F) -> Result<RoomChange, ApiError>
 where
-    F: FnOnce(std::sync::Arc<dyn roomy_store::Store>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<RoomChange, StoreError>> + Send + 'static,
+    F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<RoomChange, ApiError>> + Send + 'static,
 {
-    let result = st
-        .writer
+    st.writer
         .exclusive(move |store| async move {
             let result = f(store).await;
             let envelopes = match &result {
@@ -81,8 +87,7 @@ where
             };
             (result, envelopes)
         })
-        .await?;
-    Ok(result?)
+        .await?
 }
 
 /// Checks that every id is an enabled user; the users, or which ids are not.
@@ -137,25 +142,54 @@ pub async fn open_direct(
             message: "a direct room needs another user".into(),
         });
     }
-    if st.store.enabled_users(&[req.user_id]).await?.is_empty() {
-        return Err(ApiError::not_found("user_not_found", "no such user"));
+    let peer = st
+        .store
+        .enabled_users(&[req.user_id])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+    if peer.role == Role::Guest {
+        return Err(guests_cannot(
+            "guests chat only in groups they were invited to",
+        ));
     }
     let now = st.clock.now();
+    let me = auth.user.id;
+    // On the writer task, so the room's `member_joined` goes out before any
+    // message committed in it.
     let (room, created) = st
-        .store
-        .find_or_create_direct(auth.user.id, req.user_id, now)
-        .await?;
-    if created {
-        let members = st.store.members(room.id, None, 2).await?;
-        st.bus.publish(Envelope {
-            recipients: members.iter().map(|m| m.user.id).collect(),
-            event: Event::MembersJoined {
-                room: room.clone(),
-                members,
-            },
-            origin: None,
-        });
-    }
+        .writer
+        .exclusive(move |store| async move {
+            let opened = async {
+                let (room, created) = store.find_or_create_direct(me, peer.id, now).await?;
+                let members = if created {
+                    store.members(room.id, None, 2).await?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, roomy_store::StoreError>((room, created, members))
+            }
+            .await;
+            match opened {
+                Ok((room, created, members)) => {
+                    let envelopes = if created {
+                        vec![Envelope {
+                            recipients: members.iter().map(|m| m.user.id).collect(),
+                            event: Event::MembersJoined {
+                                room: room.clone(),
+                                members,
+                            },
+                            origin: None,
+                        }]
+                    } else {
+                        Vec::new()
+                    };
+                    (Ok((room, created)), envelopes)
+                }
+                Err(e) => (Err(e), Vec::new()),
+            }
+        })
+        .await??;
     let summary = st
         .store
         .room_summary(room.id, auth.user.id)
@@ -209,17 +243,13 @@ pub async fn create_group(
     let now = st.clock.now();
     let owner = auth.user.id;
     let created = change(&st, ChangeKind::Joined, move |store| async move {
-        store
-            .create_group(
-                NewGroup {
-                    owner,
-                    name,
-                    members,
-                    notice,
-                },
-                now,
-            )
-            .await
+        let group = NewGroup {
+            owner,
+            name,
+            members,
+            notice,
+        };
+        Ok(store.create_group(group, now).await?)
     })
     .await?;
     let summary = st
@@ -324,9 +354,6 @@ pub async fn patch_room(
             "give a name or an avatar to change",
         ));
     }
-    if !my_group_role(&st, room, auth.user.id).await?.manages() {
-        return Err(not_room_admin());
-    }
     let notice = match &name {
         Some(n) => format!("{} renamed the group to {}", auth.user.nickname, n.as_str()),
         None => format!("{} changed the group avatar", auth.user.nickname),
@@ -334,15 +361,11 @@ pub async fn patch_room(
     let now = st.clock.now();
     let actor = auth.user.id;
     change(&st, ChangeKind::Updated, move |store| async move {
-        store
-            .update_room(
-                room,
-                actor,
-                RoomProfileChanges { name, avatar },
-                notice,
-                now,
-            )
-            .await
+        if !my_group_role(&*store, room, actor).await?.0.manages() {
+            return Err(not_room_admin());
+        }
+        let changes = RoomProfileChanges { name, avatar };
+        Ok(store.update_room(room, actor, changes, notice, now).await?)
     })
     .await?;
     get_room(State(st), auth, Path(id)).await
@@ -359,7 +382,7 @@ pub async fn list_members(
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<MemberView>>, ApiError> {
     let room = RoomId(id);
-    my_role(&st, room, auth.user.id).await?;
+    my_role(&*st.store, room, auth.user.id).await?;
     let limit = page.limit()?;
     let members = st
         .store
@@ -394,26 +417,24 @@ pub async fn add_members(
             format!("give 1 to {} user ids", st.settings.max_group_members),
         ));
     }
-    if !my_group_role(&st, room, auth.user.id).await?.manages() {
-        return Err(not_room_admin());
-    }
-    let current = st.store.room(room).await?.ok_or_else(room_not_found)?;
-    if current.member_count as usize + ids.len() > st.settings.max_group_members {
-        return Err(ApiError::Conflict {
-            code: "group_full",
-            message: format!(
-                "a group has at most {} members",
-                st.settings.max_group_members
-            ),
-            fields: FieldErrors::new(),
-        });
-    }
     let users = existing_users(&st, &ids, "user_ids").await?;
+    let max = st.settings.max_group_members;
     let notice = format!("{} added {}", auth.user.nickname, names(&users));
     let now = st.clock.now();
     let actor = auth.user.id;
     let added = change(&st, ChangeKind::Joined, move |store| async move {
-        store.add_members(room, actor, &ids, notice, now).await
+        let (role, current) = my_group_role(&*store, room, actor).await?;
+        if !role.manages() {
+            return Err(not_room_admin());
+        }
+        if current.member_count as usize + ids.len() > max {
+            return Err(ApiError::Conflict {
+                code: "group_full",
+                message: format!("a group has at most {max} members"),
+                fields: FieldErrors::new(),
+            });
+        }
+        Ok(store.add_members(room, actor, &ids, notice, now).await?)
     })
     .await?;
     Ok(axum::Json(
@@ -432,39 +453,40 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let room = RoomId(id);
     let target = UserId(user_id);
-    let mine = my_group_role(&st, room, auth.user.id).await?;
-    let theirs =
-        st.store.member_role(room, target).await?.ok_or_else(|| {
+    let actor = auth.user.id;
+    let actor_name = auth.user.nickname.clone();
+    let now = st.clock.now();
+    change(&st, ChangeKind::Left(target), move |store| async move {
+        let (mine, _) = my_group_role(&*store, room, actor).await?;
+        let theirs = store.member_role(room, target).await?.ok_or_else(|| {
             ApiError::not_found("member_not_found", "no such member of this room")
         })?;
-    let leaving = target == auth.user.id;
-    if leaving && mine == MemberRole::Owner {
-        return Err(ApiError::Conflict {
-            code: "owner_cannot_leave",
-            message: "the owner must hand the group to someone else before leaving".into(),
-            fields: FieldErrors::new(),
-        });
-    }
-    if !leaving && (!mine.manages() || theirs >= mine) {
-        return Err(ApiError::forbidden(
-            "cannot_remove_member",
-            "only the owner removes admins; admins remove members; nobody removes the owner",
-        ));
-    }
-    let notice = if leaving {
-        format!("{} left the group", auth.user.nickname)
-    } else {
-        let who = st
-            .store
-            .user(target)
-            .await?
-            .map_or_else(|| "a member".to_owned(), |u| u.nickname);
-        format!("{} removed {}", auth.user.nickname, who)
-    };
-    let now = st.clock.now();
-    let actor = auth.user.id;
-    change(&st, ChangeKind::Left(target), move |store| async move {
-        store.remove_member(room, actor, target, notice, now).await
+        let leaving = target == actor;
+        if leaving && mine == MemberRole::Owner {
+            return Err(ApiError::Conflict {
+                code: "owner_cannot_leave",
+                message: "the owner must hand the group to someone else before leaving".into(),
+                fields: FieldErrors::new(),
+            });
+        }
+        if !leaving && (!mine.manages() || theirs >= mine) {
+            return Err(ApiError::forbidden(
+                "cannot_remove_member",
+                "only the owner removes admins; admins remove members; nobody removes the owner",
+            ));
+        }
+        let notice = if leaving {
+            format!("{actor_name} left the group")
+        } else {
+            let who = store
+                .user(target)
+                .await?
+                .map_or_else(|| "a member".to_owned(), |u| u.nickname);
+            format!("{actor_name} removed {who}")
+        };
+        Ok(store
+            .remove_member(room, actor, target, notice, now)
+            .await?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -489,29 +511,32 @@ pub async fn patch_member(
     if role == MemberRole::Owner {
         return Err(ApiError::field("role", "must be admin or member"));
     }
-    if my_group_role(&st, room, auth.user.id).await? != MemberRole::Owner {
-        return Err(ApiError::forbidden(
-            "not_room_owner",
-            "only the group's owner changes roles",
-        ));
-    }
-    if target == auth.user.id {
-        return Err(ApiError::field(
-            "role",
-            "the owner's role does not change here",
-        ));
-    }
     let now = st.clock.now();
+    let actor = auth.user.id;
     let changed = change(&st, ChangeKind::Updated, move |store| async move {
-        store.set_member_role(room, target, role, now).await
-    })
-    .await
-    .map_err(|e| match e {
-        ApiError::NotFound { .. } => {
-            ApiError::not_found("member_not_found", "no such member of this room")
+        if my_group_role(&*store, room, actor).await?.0 != MemberRole::Owner {
+            return Err(ApiError::forbidden(
+                "not_room_owner",
+                "only the group's owner changes roles",
+            ));
         }
-        other => other,
-    })?;
+        if target == actor {
+            return Err(ApiError::field(
+                "role",
+                "the owner's role does not change here",
+            ));
+        }
+        store
+            .set_member_role(room, target, role, now)
+            .await
+            .map_err(|e| match e {
+                roomy_store::StoreError::NotFound => {
+                    ApiError::not_found("member_not_found", "no such member of this room")
+                }
+                other => other.into(),
+            })
+    })
+    .await?;
     let member =
         changed.members.into_iter().next().ok_or_else(|| {
             ApiError::not_found("member_not_found", "no such member of this room")

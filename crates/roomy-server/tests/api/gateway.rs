@@ -16,6 +16,7 @@ crate::backend_tests!(
     membership_changes_apply_to_live_connections,
     reconnecting_clients_catch_up_with_sync,
     every_device_gets_every_message_in_order,
+    acks_and_messages_interleave_in_seq_order,
     logout_closes_the_sessions_connections,
 );
 
@@ -356,6 +357,38 @@ async fn every_device_gets_every_message_in_order(app: TestApp) {
     }
 }
 
+async fn acks_and_messages_interleave_in_seq_order(app: TestApp) {
+    let a = app.user("io_alice").await;
+    let b = app.user("io_bobby").await;
+    let room = app.direct(&a, &b).await;
+    let (mut wa, _) = app.ws(&a.token).await;
+    let (mut wb, _) = app.ws(&b.token).await;
+    // Both sides pipeline 100 sends into the same room at once: each side
+    // must see the room's seqs strictly increasing, its acks included.
+    for i in 0..100 {
+        for (ws, who) in [(&mut wa, "a"), (&mut wb, "b")] {
+            ws.send(
+                json!({"type": "send", "id": format!("{who}{i}"), "room_id": room,
+                           "client_id": format!("{who}{i}"), "kind": "text", "body": "x"}),
+            )
+            .await;
+        }
+    }
+    for ws in [&mut wa, &mut wb] {
+        let mut last = 0;
+        for _ in 0..200 {
+            let f = ws.next().await;
+            let seq = f["message"]["seq"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{f}"));
+            assert!(seq > last, "seq {seq} after {last}: {f}");
+            last = seq;
+        }
+        assert_eq!(last, 200);
+        ws.assert_quiet().await;
+    }
+}
+
 async fn logout_closes_the_sessions_connections(app: TestApp) {
     let a = app.user("lo_alice").await;
     let other = app.login("lo_alice", crate::harness::PASSWORD).await;
@@ -375,7 +408,7 @@ async fn logout_closes_the_sessions_connections(app: TestApp) {
 
 #[tokio::test]
 async fn slow_consumers_get_resync_and_are_closed() {
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| c.ws_send_queue = 16).await else {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| c.ws_send_queue = 128).await else {
         return;
     };
     let a = app.user("sc_alice").await;
@@ -383,7 +416,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
     let room = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     // b connects and then reads nothing while a floods the room with large
-    // messages: the kernel buffers fill, then b's 16-frame queue.
+    // messages: the kernel buffers fill, then b's 128-frame queue.
     let (mut wb, _) = app.ws(&b.token).await;
     let body = "x".repeat(8_000);
     let n = 2_000;

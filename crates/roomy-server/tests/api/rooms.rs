@@ -68,6 +68,14 @@ async fn direct_rooms_are_found_or_created(app: TestApp) {
     app.post("/api/v1/rooms/direct", Some(gt), json!({"user_id": a.id}))
         .await
         .assert_error(403, "guest_forbidden");
+    // Nor can a user pull a guest into a direct room.
+    app.post(
+        "/api/v1/rooms/direct",
+        Some(&a.token),
+        json!({"user_id": guest["user"]["id"]}),
+    )
+    .await
+    .assert_error(403, "guest_forbidden");
 }
 
 async fn groups_are_created_with_members_and_a_notice(app: TestApp) {
