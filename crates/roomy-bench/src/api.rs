@@ -241,8 +241,9 @@ pub struct RoomSetup {
     pub members: Vec<Account>,
 }
 
-/// Makes `rooms` rooms of `size` members: direct rooms (size 2) pair a
-/// registered user with a guest; groups have a registered owner and guests.
+/// Makes `rooms` rooms of `size` members: direct rooms (size 2) pair two
+/// registered users (guests may not chat in direct rooms); groups have a
+/// registered owner and guests.
 pub async fn make_rooms(
     server: &Server,
     rooms: usize,
@@ -257,10 +258,17 @@ pub async fn make_rooms(
         server.user(&format!("bench{tag}_{i:05}")).await
     })
     .await?;
-    let guests = each((0..rooms * (size - 1)).collect(), 32, |i| async move {
-        server.guest(&format!("g{i}")).await
-    })
-    .await?;
+    let guests = if size == 2 {
+        each((0..rooms).collect(), 8, |i| async move {
+            server.user(&format!("peer{tag}_{i:05}")).await
+        })
+        .await?
+    } else {
+        each((0..rooms * (size - 1)).collect(), 32, |i| async move {
+            server.guest(&format!("g{i}")).await
+        })
+        .await?
+    };
     let plan: Vec<(Account, Vec<Account>)> = owners
         .into_iter()
         .enumerate()
