@@ -214,16 +214,7 @@ async fn only_managers_manage_members(app: TestApp) {
         .await
         .assert_error(404, "room_not_found");
     // Direct rooms have no member management.
-    let direct = app
-        .post(
-            "/api/v1/rooms/direct",
-            Some(&a.token),
-            json!({"user_id": b.id}),
-        )
-        .await
-        .json()["id"]
-        .as_i64()
-        .expect("id");
+    let direct = app.direct(&a, &b).await;
     app.post(
         &format!("/api/v1/rooms/{direct}/members"),
         Some(&a.token),
@@ -307,16 +298,7 @@ async fn strangers_see_nothing(app: TestApp) {
     let a = app.user("st_alice").await;
     let b = app.user("st_bobby").await;
     let eve = app.user("st_evil1").await;
-    let id = app
-        .post(
-            "/api/v1/rooms/direct",
-            Some(&a.token),
-            json!({"user_id": b.id}),
-        )
-        .await
-        .json()["id"]
-        .as_i64()
-        .expect("id");
+    let id = app.direct(&a, &b).await;
     app.post(
         &format!("/api/v1/rooms/{id}/messages"),
         Some(&a.token),
