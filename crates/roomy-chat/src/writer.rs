@@ -168,10 +168,14 @@ async fn commit(batch: &mut Vec<MessageJob>, store: &dyn Store, bus: &dyn Bus, c
     if batch.is_empty() {
         return;
     }
-    let messages: Vec<NewMessage> = batch.iter().map(|j| j.message.clone()).collect();
+    // The messages go to the store; who to answer stays here.
+    let (messages, waiters): (Vec<NewMessage>, Vec<_>) = batch
+        .drain(..)
+        .map(|j| (j.message, (j.origin, j.reply)))
+        .unzip();
     match store.append_messages(messages, clock.now()).await {
         Ok(outcomes) => {
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
+            for ((origin, reply), outcome) in waiters.into_iter().zip(outcomes) {
                 if let AppendOutcome::Stored {
                     message,
                     recipients,
@@ -180,18 +184,18 @@ async fn commit(batch: &mut Vec<MessageJob>, store: &dyn Store, bus: &dyn Bus, c
                     bus.publish(Envelope {
                         recipients: recipients.clone(),
                         event: Event::Message(message.clone()),
-                        origin: job.origin,
+                        origin,
                     });
                 }
                 // A sender that went away still has its message stored.
-                let _ = job.reply.send(Ok(outcome));
+                let _ = reply.send(Ok(outcome));
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, batch = batch.len(), "group commit failed");
+            tracing::error!(error = %e, batch = waiters.len(), "group commit failed");
             let msg = e.to_string();
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(WriteError::Store(msg.clone())));
+            for (_, reply) in waiters {
+                let _ = reply.send(Err(WriteError::Store(msg.clone())));
             }
         }
     }

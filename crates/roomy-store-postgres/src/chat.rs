@@ -9,6 +9,8 @@ use sqlx::PgConnection;
 
 roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
 
+use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
+
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 impl PgStore {
@@ -23,63 +25,26 @@ async fn append_in(
     batch: &[NewMessage],
     now: OffsetDateTime,
 ) -> StoreResult<Vec<AppendOutcome>> {
-    let mut room_ids: Vec<i64> = batch.iter().map(|m| m.room_id.0).collect();
-    room_ids.sort_unstable();
-    room_ids.dedup();
-    let locked: Vec<(i64, i64)> =
+    let (room_ids, sender_ids) = batch_ids(batch);
+    let rooms =
         sqlx::query_as("SELECT id, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind(&room_ids)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
-    let member_rows: Vec<(i64, i64)> =
+    let members =
         sqlx::query_as("SELECT room_id, user_id FROM room_members WHERE room_id = ANY($1)")
             .bind(&room_ids)
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
-    let mut rooms: HashMap<RoomId, Option<RoomState>> =
-        room_ids.iter().map(|id| (RoomId(*id), None)).collect();
-    for (id, last_seq) in locked {
-        rooms.insert(
-            RoomId(id),
-            Some(RoomState {
-                last_seq,
-                members: Vec::new(),
-            }),
-        );
-    }
-    for (room, user) in member_rows {
-        if let Some(Some(state)) = rooms.get_mut(&RoomId(room)) {
-            state.members.push(UserId(user));
-        }
-    }
-
-    let mut sender_ids: Vec<i64> = batch.iter().map(|m| m.sender_id.0).collect();
-    sender_ids.sort_unstable();
-    sender_ids.dedup();
-    let senders: HashMap<UserId, UserBrief> = sqlx::query_as::<_, (i64, String, Option<String>)>(
-        "SELECT id, nickname, avatar FROM users WHERE id = ANY($1)",
-    )
-    .bind(&sender_ids)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .into_iter()
-    .map(|(id, nickname, avatar)| {
-        (
-            UserId(id),
-            UserBrief {
-                id: UserId(id),
-                nickname,
-                avatar,
-            },
-        )
-    })
-    .collect();
-
+    let senders = sqlx::query_as("SELECT id, nickname, avatar FROM users WHERE id = ANY($1)")
+        .bind(&sender_ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
-    let mut originals = HashMap::new();
+    let mut originals = Vec::new();
     if !keyed.is_empty() {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
@@ -87,7 +52,7 @@ async fn append_in(
                ON m.room_id = k.room_id AND m.sender_id = k.sender_id
               AND m.client_id = k.client_id"
         );
-        let rows = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+        originals = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
             .bind(keyed.iter().map(|m| m.room_id.0).collect::<Vec<_>>())
             .bind(keyed.iter().map(|m| m.sender_id.0).collect::<Vec<_>>())
             .bind(
@@ -99,20 +64,20 @@ async fn append_in(
             .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
-        for row in rows {
-            let m = row.into_message()?;
-            if let Some(c) = m.client_id.clone() {
-                originals.insert((m.room_id, m.sender.id, c), m);
-            }
-        }
     }
-
-    let last_id: i64 =
+    let last_id =
         sqlx::query_scalar("SELECT value FROM counters WHERE name = 'message_id' FOR UPDATE")
             .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-    let plan = plan_batch(batch, rooms, originals, &senders, last_id, now);
+    let inputs = BatchInputs {
+        rooms,
+        members,
+        senders,
+        originals,
+        last_id,
+    };
+    let plan = plan_batch(batch, inputs, now)?;
     if plan.inserts.is_empty() {
         return Ok(plan.outcomes);
     }

@@ -230,9 +230,35 @@ pub const SYNC_ROOMS: &str = "SELECT r.id FROM room_members rm JOIN rooms r ON r
 
 /// What the planner needs to know of a room in the batch.
 #[derive(Debug, Clone)]
-pub struct RoomState {
-    pub last_seq: i64,
-    pub members: Vec<UserId>,
+struct RoomState {
+    last_seq: i64,
+    members: Vec<UserId>,
+}
+
+/// The distinct room ids and sender ids of a batch, ascending.
+pub fn batch_ids(batch: &[NewMessage]) -> (Vec<i64>, Vec<i64>) {
+    let distinct = |f: fn(&NewMessage) -> i64| {
+        let mut v: Vec<i64> = batch.iter().map(f).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    (distinct(|m| m.room_id.0), distinct(|m| m.sender_id.0))
+}
+
+/// What a backend reads, inside the writing transaction, before planning.
+#[derive(Debug, Default)]
+pub struct BatchInputs {
+    /// (room id, last_seq) of the batch's existing rooms.
+    pub rooms: Vec<(i64, i64)>,
+    /// (room id, user id) of their members.
+    pub members: Vec<(i64, i64)>,
+    /// (user id, nickname, avatar) of the senders.
+    pub senders: Vec<(i64, String, Option<String>)>,
+    /// Stored messages matching the batch's (room, sender, client id) keys.
+    pub originals: Vec<MessageRow>,
+    /// The message-id counter.
+    pub last_id: i64,
 }
 
 /// The writes a batch turns into.
@@ -248,17 +274,54 @@ pub struct BatchPlan {
     pub last_id: i64,
 }
 
-/// Decides the fate of every message of a batch from what is stored: rooms
-/// (`None` when missing), the originals of repeated client ids, sender briefs
-/// and the message-id counter. Pure, so both backends share one rulebook.
+/// Decides the fate of every message of a batch from what is stored (rooms
+/// missing from `inputs.rooms` do not exist). Pure, so both backends share
+/// one rulebook.
 pub fn plan_batch(
     batch: &[NewMessage],
-    mut rooms: HashMap<RoomId, Option<RoomState>>,
-    mut originals: HashMap<(RoomId, UserId, String), Message>,
-    senders: &HashMap<UserId, UserBrief>,
-    last_id: i64,
+    inputs: BatchInputs,
     now: OffsetDateTime,
-) -> BatchPlan {
+) -> Result<BatchPlan, StoreError> {
+    let (room_ids, _) = batch_ids(batch);
+    let mut rooms: HashMap<RoomId, Option<RoomState>> =
+        room_ids.iter().map(|id| (RoomId(*id), None)).collect();
+    for (id, last_seq) in inputs.rooms {
+        rooms.insert(
+            RoomId(id),
+            Some(RoomState {
+                last_seq,
+                members: Vec::new(),
+            }),
+        );
+    }
+    for (room, user) in inputs.members {
+        if let Some(Some(state)) = rooms.get_mut(&RoomId(room)) {
+            state.members.push(UserId(user));
+        }
+    }
+    let senders: HashMap<UserId, UserBrief> = inputs
+        .senders
+        .into_iter()
+        .map(|(id, nickname, avatar)| {
+            let id = UserId(id);
+            (
+                id,
+                UserBrief {
+                    id,
+                    nickname,
+                    avatar,
+                },
+            )
+        })
+        .collect();
+    let mut originals: HashMap<(RoomId, UserId, String), Message> = HashMap::new();
+    for row in inputs.originals {
+        let m = row.into_message()?;
+        if let Some(c) = m.client_id.clone() {
+            originals.insert((m.room_id, m.sender.id, c), m);
+        }
+    }
+    let last_id = inputs.last_id;
     // Stored instants have millisecond precision: build messages as they will read back.
     let now = from_millis(to_millis(now));
     let mut plan = BatchPlan {
@@ -332,7 +395,7 @@ pub fn plan_batch(
             }
         }
     }
-    plan
+    Ok(plan)
 }
 
 /// The direct-room key of a pair: the same whichever way round.

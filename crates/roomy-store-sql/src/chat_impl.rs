@@ -20,8 +20,8 @@ macro_rules! chat_store_impl {
         use $crate::{
             chat::{
                 HISTORY_AFTER, HISTORY_BEFORE, MEMBERS_PAGE, MESSAGE_COLUMNS, MemberRow,
-                MessageRow, ROOM_COLUMNS, RoomRow, RoomState, SUMMARY_FROM, SUMMARY_ONE,
-                SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key, plan_batch,
+                MessageRow, ROOM_COLUMNS, RoomRow, SUMMARY_FROM, SUMMARY_ONE,
+                SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key,
             },
             conflict_or, db_err,
         };

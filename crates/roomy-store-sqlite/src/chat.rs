@@ -9,6 +9,8 @@ use sqlx::SqliteConnection;
 
 roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
 
+use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
+
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 impl SqliteStore {
@@ -34,6 +36,22 @@ fn tuples(rows: usize, width: usize) -> String {
 /// Rows per multi-row statement: well under SQLite's variable limit.
 const CHUNK: usize = 128;
 
+/// Runs `sql` (with one `?` per id) binding `ids`.
+async fn fetch_by_ids<T>(
+    conn: &mut SqliteConnection,
+    sql: String,
+    ids: &[i64],
+) -> StoreResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(conn).await.map_err(db_err)
+}
+
 /// Appends a batch inside an open transaction (also used for system notices).
 ///
 /// A fixed handful of statements per batch, whatever its size: every
@@ -44,70 +62,34 @@ async fn append_in(
     batch: &[NewMessage],
     now: OffsetDateTime,
 ) -> StoreResult<Vec<AppendOutcome>> {
-    let mut room_ids: Vec<i64> = batch.iter().map(|m| m.room_id.0).collect();
-    room_ids.sort_unstable();
-    room_ids.dedup();
-    let mut sender_ids: Vec<i64> = batch.iter().map(|m| m.sender_id.0).collect();
-    sender_ids.sort_unstable();
-    sender_ids.dedup();
-
-    let mut rooms: HashMap<RoomId, Option<RoomState>> =
-        room_ids.iter().map(|id| (RoomId(*id), None)).collect();
-    let mut senders: HashMap<UserId, UserBrief> = HashMap::new();
+    let (room_ids, sender_ids) = batch_ids(batch);
+    let mut inputs = BatchInputs::default();
     for chunk in room_ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, last_seq FROM rooms WHERE id IN ({})",
             marks(chunk.len())
         );
-        let mut q = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for (id, last_seq) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-            rooms.insert(
-                RoomId(id),
-                Some(RoomState {
-                    last_seq,
-                    members: Vec::new(),
-                }),
-            );
-        }
+        inputs
+            .rooms
+            .extend(fetch_by_ids::<(i64, i64)>(conn, sql, chunk).await?);
         let sql = format!(
             "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
             marks(chunk.len())
         );
-        let mut q = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for (room, user) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-            if let Some(Some(state)) = rooms.get_mut(&RoomId(room)) {
-                state.members.push(UserId(user));
-            }
-        }
+        inputs
+            .members
+            .extend(fetch_by_ids::<(i64, i64)>(conn, sql, chunk).await?);
     }
     for chunk in sender_ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, nickname, avatar FROM users WHERE id IN ({})",
             marks(chunk.len())
         );
-        let mut q = sqlx::query_as::<_, (i64, String, Option<String>)>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for (id, nickname, avatar) in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-            senders.insert(
-                UserId(id),
-                UserBrief {
-                    id: UserId(id),
-                    nickname,
-                    avatar,
-                },
-            );
-        }
+        inputs
+            .senders
+            .extend(fetch_by_ids::<(i64, String, Option<String>)>(conn, sql, chunk).await?);
     }
     let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
-    let mut originals = HashMap::new();
     for chunk in keyed.chunks(CHUNK) {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM (VALUES {}) AS k
@@ -123,15 +105,12 @@ async fn append_in(
                 .bind(m.sender_id.0)
                 .bind(m.client_id.as_ref().map(|c| c.as_str().to_owned()));
         }
-        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-            let m = row.into_message()?;
-            if let Some(c) = m.client_id.clone() {
-                originals.insert((m.room_id, m.sender.id, c), m);
-            }
-        }
+        inputs
+            .originals
+            .extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
     }
-    let last_id = message_counter(conn).await?;
-    let plan = plan_batch(batch, rooms, originals, &senders, last_id, now);
+    inputs.last_id = message_counter(conn).await?;
+    let plan = plan_batch(batch, inputs, now)?;
     if plan.inserts.is_empty() {
         return Ok(plan.outcomes);
     }
