@@ -160,6 +160,7 @@ impl From<StoreError> for ApiError {
                     fields,
                 }
             }
+            StoreError::Refused(why) => refusal(why),
             StoreError::Conflict(what) => ApiError::Conflict {
                 code: "conflict",
                 message: format!("{what} already exists"),
@@ -167,6 +168,42 @@ impl From<StoreError> for ApiError {
             },
             other => ApiError::Internal(Box::new(other)),
         }
+    }
+}
+
+/// The error a social-graph refusal is, for HTTP and WebSocket alike.
+pub fn refusal(why: roomy_store::Refusal) -> ApiError {
+    use roomy_store::Refusal as R;
+    let conflict = |code: &'static str, message: &str| ApiError::Conflict {
+        code,
+        message: message.to_owned(),
+        fields: FieldErrors::new(),
+    };
+    match why {
+        R::Blocked => ApiError::forbidden("blocked", "this user has blocked you"),
+        R::YouBlocked => ApiError::forbidden(
+            "you_blocked_user",
+            "you have blocked this user; unblock them first",
+        ),
+        R::NotFriends => ApiError::forbidden(
+            "not_friends",
+            "direct messages need friendship: send a friend request first",
+        ),
+        R::UserDisabled => ApiError::forbidden("user_disabled", "this account is disabled"),
+        R::NotRequestTarget => ApiError::forbidden(
+            "not_request_target",
+            "only the user a request was sent to may answer it",
+        ),
+        R::AlreadyFriends => conflict("already_friends", "you are friends already"),
+        R::RequestPending => conflict(
+            "request_pending",
+            "you already sent this user a request that awaits an answer",
+        ),
+        R::IncomingRequestPending => conflict(
+            "incoming_request_pending",
+            "this user already sent you a request: answer it instead",
+        ),
+        R::AlreadyAnswered => conflict("already_answered", "this request was answered already"),
     }
 }
 

@@ -24,7 +24,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use routes::{accounts, admin, me, messages, ops, rooms, users};
+use routes::{accounts, admin, friends, me, messages, ops, rooms, social, users};
 use std::sync::Arc;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::{
@@ -44,6 +44,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "accounts", description = "Registration, login, logout"),
         (name = "me", description = "The caller's own account"),
         (name = "users", description = "Other users"),
+        (name = "social", description = "Follows, mutual follows and blocks"),
+        (name = "friends", description = "Friend requests and friends"),
         (name = "admin", description = "Administration"),
         (name = "rooms", description = "Direct rooms, groups and members"),
         (name = "messages", description = "Sending, history and sync (see docs/protocol.md for the WebSocket)"),
@@ -81,6 +83,16 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(me::end_session))
         .routes(routes!(users::get_user))
         .routes(routes!(users::search_users))
+        .routes(routes!(social::follow, social::unfollow))
+        .routes(routes!(social::block, social::unblock))
+        .routes(routes!(social::list_blocks))
+        .routes(routes!(social::following))
+        .routes(routes!(social::followers))
+        .routes(routes!(social::mutual))
+        .routes(routes!(friends::send_request, friends::list_requests))
+        .routes(routes!(friends::answer_request))
+        .routes(routes!(friends::list_friends))
+        .routes(routes!(friends::patch_friend, friends::unfriend))
         .routes(routes!(admin::patch_user))
         .routes(routes!(rooms::open_direct))
         .routes(routes!(rooms::create_group, rooms::list_rooms))

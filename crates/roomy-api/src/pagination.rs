@@ -46,6 +46,30 @@ impl PageParams {
     }
 }
 
+/// The `(time ms, id)` after which a page ordered by time then id starts.
+pub fn after_pair(params: &PageParams) -> Result<Option<(i64, i64)>, ApiError> {
+    params
+        .cursor
+        .as_deref()
+        .map(|s| {
+            URL_SAFE_NO_PAD
+                .decode(s)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| {
+                    let (a, b) = s.strip_prefix('t')?.split_once('.')?;
+                    Some((a.parse().ok()?, b.parse().ok()?))
+                })
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this server issued"))
+        })
+        .transpose()
+}
+
+/// Makes an opaque cursor for a `(time ms, id)` pair.
+pub fn encode_pair_cursor(ms: i64, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("t{ms}.{id}"))
+}
+
 /// Makes an opaque cursor for a position.
 pub fn encode_cursor(position: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("p{position}"))
@@ -62,18 +86,24 @@ fn decode_cursor(s: &str) -> Result<i64, ApiError> {
 
 /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
 pub fn page_of<R, T>(
-    mut rows: Vec<R>,
+    rows: Vec<R>,
     limit: u32,
     position: impl Fn(&R) -> i64,
     view: impl Fn(R) -> T,
 ) -> Page<T> {
+    page_with(rows, limit, |r| encode_cursor(position(r)), view)
+}
+
+/// As [`page_of`], with the cursor of the last row made by `cursor`.
+pub fn page_with<R, T>(
+    mut rows: Vec<R>,
+    limit: u32,
+    cursor: impl Fn(&R) -> String,
+    view: impl Fn(R) -> T,
+) -> Page<T> {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(position(r)))
-    } else {
-        None
-    };
+    let next_cursor = if more { rows.last().map(cursor) } else { None };
     Page {
         items: rows.into_iter().map(view).collect(),
         next_cursor,
@@ -106,5 +136,19 @@ mod tests {
         assert_eq!(page.next_cursor, Some(encode_cursor(2)));
         let last = page_of(vec![1, 2], 2, |r| *r, |r| r);
         assert!(last.next_cursor.is_none());
+    }
+
+    #[test]
+    fn pair_cursors_round_trip() {
+        let p = PageParams {
+            limit: None,
+            cursor: Some(encode_pair_cursor(1_700_000_000_000, 42)),
+        };
+        assert_eq!(after_pair(&p).ok().flatten(), Some((1_700_000_000_000, 42)));
+        let plain = PageParams {
+            limit: None,
+            cursor: Some(encode_cursor(42)),
+        };
+        assert!(after_pair(&plain).is_err());
     }
 }

@@ -6,8 +6,10 @@ use crate::{
     metrics::Metrics,
 };
 use roomy_bus::Bus;
+use roomy_cache::Cache;
+use roomy_chat::FollowGraph;
 use roomy_chat::{Writer, WriterConfig};
-use roomy_core::Clock;
+use roomy_core::{Clock, social_fields::DirectPolicy};
 use roomy_store::Store;
 use std::{sync::Arc, time::Duration as StdDuration};
 use time::Duration;
@@ -32,6 +34,8 @@ pub struct ApiSettings {
     pub ws_heartbeat: StdDuration,
     /// Frames queued per WebSocket connection before it must resync.
     pub ws_send_queue: usize,
+    /// Who may open direct rooms and write in them.
+    pub direct_messages: DirectPolicy,
 }
 
 impl ApiSettings {
@@ -47,6 +51,7 @@ impl ApiSettings {
             write_batch_max: c.write_batch_max,
             ws_heartbeat: StdDuration::from_secs(c.ws_heartbeat_secs),
             ws_send_queue: c.ws_send_queue,
+            direct_messages: c.direct_messages,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub writer: Writer,
     pub hub: Arc<Hub>,
+    /// Follow-graph reads through the cache; call `applied` after graph writes.
+    pub graph: FollowGraph,
     /// Fires when the server stops: live connections close.
     pub shutdown: CancellationToken,
 }
@@ -74,6 +81,7 @@ impl AppState {
     pub fn start(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
+        cache: Arc<dyn Cache>,
         clock: Arc<dyn Clock>,
         jwt_secret: &[u8],
         settings: ApiSettings,
@@ -87,11 +95,13 @@ impl AppState {
             WriterConfig {
                 max_batch: settings.write_batch_max,
                 queue: settings.write_batch_max * 2,
+                direct_policy: settings.direct_messages,
             },
         );
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::start(bus.subscribe(), metrics.clone(), shutdown.clone());
         AppState {
+            graph: FollowGraph::new(store.clone(), cache),
             store,
             clock,
             tokens: Arc::new(Tokens::new(jwt_secret, settings.token_ttl)),

@@ -33,6 +33,7 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
     let state = AppState::start(
         Arc::new(store),
         Arc::new(InProcessBus::new(64)),
+        Arc::new(roomy_cache::InProcessCache::new(10_000)),
         Arc::new(SystemClock),
         &[1u8; 32],
         settings,

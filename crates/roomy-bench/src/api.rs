@@ -74,7 +74,7 @@ impl Server {
         Ok((status, value))
     }
 
-    async fn expect(
+    pub async fn expect(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -144,8 +144,31 @@ impl Server {
         account(&v)
     }
 
-    /// The direct room of the token's user and `peer`.
-    pub async fn direct(&self, token: &str, peer: i64) -> Result<i64> {
+    /// The direct room of `a` and `b`, made the way users make it: `a`
+    /// asks `b` to be friends, `b` agrees (which opens the room).
+    pub async fn direct(&self, a: &Account, b: &Account) -> Result<i64> {
+        let request = self
+            .expect(
+                reqwest::Method::POST,
+                "/api/v1/friend-requests",
+                Some(&a.token),
+                Some(json!({"user_id": b.id})),
+                &[201],
+            )
+            .await?;
+        let id = request["id"]
+            .as_i64()
+            .ok_or_else(|| format!("no request id in {request}"))?;
+        self.expect(
+            reqwest::Method::POST,
+            &format!("/api/v1/friend-requests/{id}/answer"),
+            Some(&b.token),
+            Some(json!({"decision": "agree"})),
+            &[200],
+        )
+        .await?;
+        let token = &a.token;
+        let peer = b.id;
         let v = self
             .expect(
                 reqwest::Method::POST,
@@ -276,7 +299,7 @@ pub async fn make_rooms(
         .collect();
     each(plan, 16, |(owner, others)| async move {
         let id = if size == 2 {
-            server.direct(&owner.token, others[0].id).await?
+            server.direct(&owner, &others[0]).await?
         } else {
             let ids: Vec<i64> = others.iter().map(|a| a.id).collect();
             server.group(&owner.token, "bench", &ids).await?

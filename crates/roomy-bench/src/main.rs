@@ -6,12 +6,15 @@
 //! - `idle`: N idle connections; server memory per connection.
 //! - `crash`: load, `kill -9` the server, restart, verify every acknowledged
 //!   message is stored exactly once, in order, with gap-free seqs; repeat.
+//! - `graph`: one user with many followers; follower pages, mutual pages and
+//!   the profile's counts, timed one request at a time.
 //!
 //! It refuses any server that is not on a loopback address, and every run is
 //! bounded in time.
 
 mod api;
 mod crash;
+mod graph;
 mod idle;
 mod load;
 mod stats;
@@ -35,6 +38,8 @@ enum Command {
     Idle(idle::IdleArgs),
     /// Kill -9 the server under load, restart, verify nothing acknowledged was lost.
     Crash(crash::CrashArgs),
+    /// Many followers on one user; list, mutual and profile latencies.
+    Graph(graph::GraphArgs),
 }
 
 #[tokio::main]
@@ -44,6 +49,7 @@ async fn main() -> ExitCode {
         Command::Load(a) => load::run(a).await.map(|r| r.passed()),
         Command::Idle(a) => idle::run(a).await.map(|()| true),
         Command::Crash(a) => crash::run(a).await,
+        Command::Graph(a) => graph::run(a).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use roomy_core::{SessionId, UserId};
-use roomy_store::{Member, Message, Room};
+use roomy_store::{Member, Message, Notice, Room};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -26,6 +26,8 @@ pub enum Event {
     MemberLeft { room: Room, user: UserId },
     /// A room's profile or a member's role changed.
     RoomUpdated { room: Room, members: Vec<Member> },
+    /// A notice for one user (friend request, acceptance), at its stream position.
+    Notice(Notice),
     /// Sessions of a user ended (logout, password change, disabled account):
     /// their live connections close. All sessions, all but `except`, or only `only`.
     SessionsEnded {

@@ -6,7 +6,9 @@
 //! sender. Nobody is told "sent" before the commit.
 
 mod changes;
+mod graph;
 mod writer;
 
 pub use changes::{ChangeKind, change_envelopes};
+pub use graph::{FollowGraph, GraphError, Relation};
 pub use writer::{WriteError, Writer, WriterConfig};

@@ -13,7 +13,7 @@
 //! and every client receives each room's messages in seq order.
 
 use roomy_bus::{Bus, Envelope, Event, Origin};
-use roomy_core::Clock;
+use roomy_core::{Clock, social_fields::DirectPolicy};
 use roomy_store::{AppendOutcome, NewMessage, Store};
 use std::{future::Future, pin::Pin, sync::Arc};
 use tokio::sync::{mpsc, oneshot};
@@ -36,6 +36,8 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Messages waiting for a commit before senders are made to wait.
     pub queue: usize,
+    /// Who may write in direct rooms.
+    pub direct_policy: DirectPolicy,
 }
 
 struct MessageJob {
@@ -79,7 +81,7 @@ impl Writer {
         config: WriterConfig,
     ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let task = tokio::spawn(run(rx, store, bus, clock, config.max_batch.max(1)));
+        let task = tokio::spawn(run(rx, store, bus, clock, config));
         (Writer { tx }, task)
     }
 
@@ -143,8 +145,10 @@ async fn run(
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
-    max_batch: usize,
+    config: WriterConfig,
 ) {
+    let max_batch = config.max_batch.max(1);
+    let policy = config.direct_policy;
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     let mut batch: Vec<MessageJob> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
@@ -152,19 +156,25 @@ async fn run(
             match job {
                 Job::Message(m) => batch.push(m),
                 Job::Exclusive(f) => {
-                    commit(&mut batch, &*store, &*bus, &*clock).await;
+                    commit(&mut batch, &*store, &*bus, &*clock, policy).await;
                     for envelope in f(store.clone()).await {
                         bus.publish(envelope);
                     }
                 }
             }
         }
-        commit(&mut batch, &*store, &*bus, &*clock).await;
+        commit(&mut batch, &*store, &*bus, &*clock, policy).await;
     }
 }
 
 /// Commits the batch in one transaction, publishes, answers; empties `batch`.
-async fn commit(batch: &mut Vec<MessageJob>, store: &dyn Store, bus: &dyn Bus, clock: &dyn Clock) {
+async fn commit(
+    batch: &mut Vec<MessageJob>,
+    store: &dyn Store,
+    bus: &dyn Bus,
+    clock: &dyn Clock,
+    policy: DirectPolicy,
+) {
     if batch.is_empty() {
         return;
     }
@@ -173,7 +183,7 @@ async fn commit(batch: &mut Vec<MessageJob>, store: &dyn Store, bus: &dyn Bus, c
         .drain(..)
         .map(|j| (j.message, (j.origin, j.reply)))
         .unzip();
-    match store.append_messages(messages, clock.now()).await {
+    match store.append_messages(messages, policy, clock.now()).await {
         Ok(outcomes) => {
             for ((origin, reply), outcome) in waiters.into_iter().zip(outcomes) {
                 if let AppendOutcome::Stored {
@@ -247,7 +257,12 @@ mod tests {
             ids.push(u.id);
         }
         let (room, _) = store
-            .find_or_create_direct(ids[0], ids[1], time::OffsetDateTime::now_utc())
+            .find_or_create_direct(
+                ids[0],
+                ids[1],
+                DirectPolicy::Anyone,
+                time::OffsetDateTime::now_utc(),
+            )
             .await
             .unwrap();
         let bus = Arc::new(InProcessBus::new(1024));
@@ -258,6 +273,7 @@ mod tests {
             Arc::new(SystemClock),
             WriterConfig {
                 max_batch: 16,
+                direct_policy: DirectPolicy::Anyone,
                 queue: 64,
             },
         );

@@ -38,6 +38,13 @@ pub struct Config {
     pub ws_heartbeat_secs: u64,
     /// Frames queued for one WebSocket connection before it is told to resync and closed.
     pub ws_send_queue: usize,
+    /// `redis://...`: the follow-graph cache lives in Redis (shared by all
+    /// nodes); unset means an in-process cache.
+    pub redis_url: Option<Redacted>,
+    /// Follow-set members the in-process cache holds before evicting users.
+    pub cache_max_members: u64,
+    /// Who may open direct rooms and send in them: `friends` or `anyone`.
+    pub direct_messages: crate::social_fields::DirectPolicy,
 }
 
 impl Config {
@@ -58,6 +65,9 @@ impl Config {
         "write_batch_max",
         "ws_heartbeat_secs",
         "ws_send_queue",
+        "redis_url",
+        "cache_max_members",
+        "direct_messages",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -91,6 +101,11 @@ impl Config {
                     .into(),
             );
         }
+        if self.redis_url.as_ref().is_some_and(|u| {
+            !u.expose().starts_with("redis://") && !u.expose().starts_with("rediss://")
+        }) {
+            return Err("redis_url must start with redis:// or rediss://".into());
+        }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
         }
@@ -123,6 +138,9 @@ impl Default for Config {
             write_batch_max: 4_096,
             ws_heartbeat_secs: 30,
             ws_send_queue: 1_024,
+            redis_url: None,
+            cache_max_members: 4_000_000,
+            direct_messages: crate::social_fields::DirectPolicy::Friends,
         }
     }
 }

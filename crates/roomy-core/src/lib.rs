@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod ids;
 pub mod role;
+pub mod social_fields;
 pub mod user_fields;
 pub mod validation;
 

@@ -111,6 +111,17 @@ ws_heartbeat_secs = {heartbeat}
 
 # Frames queued for one WebSocket connection before it is told to resync and closed.
 ws_send_queue = {queue}
+
+# Cache of the follow graph. Unset: in-process (one node). Set it to share
+# one cache between nodes:
+# redis_url = "redis://127.0.0.1:6379"
+
+# Follow-set members the in-process cache holds before evicting users.
+cache_max_members = {cache_members}
+
+# Who may open a direct conversation and write in it: "friends" (after a
+# friend request was agreed) or "anyone". A block always stops it.
+direct_messages = "friends"
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -122,6 +133,7 @@ ws_send_queue = {queue}
         batch = d.write_batch_max,
         heartbeat = d.ws_heartbeat_secs,
         queue = d.ws_send_queue,
+        cache_members = d.cache_max_members,
     )
 }
 

@@ -7,6 +7,7 @@ use crate::{
 };
 use roomy_api::{ApiSettings, AppState};
 use roomy_bus::InProcessBus;
+use roomy_cache::{Cache, InProcessCache, RedisCache};
 use roomy_core::{Clock, Config};
 use std::{net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -24,6 +25,8 @@ pub enum StartError {
     Secret(#[source] std::io::Error),
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error("cannot reach the Redis cache at redis_url: {0}")]
+    Cache(#[source] roomy_cache::CacheError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -55,13 +58,34 @@ pub async fn build_state(
         write_batch_max: config.write_batch_max,
         ws_heartbeat: std::time::Duration::from_secs(config.ws_heartbeat_secs),
         ws_send_queue: config.ws_send_queue,
+        direct_messages: config.direct_messages,
     };
+    let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub
     // catches up; past it the hub resyncs its connections rather than block writers.
     let bus = Arc::new(InProcessBus::new(65_536));
     Ok(AppState::start(
-        store, bus, clock, &secret, settings, shutdown,
+        store, bus, cache, clock, &secret, settings, shutdown,
     ))
+}
+
+/// The follow-graph cache: Redis when `redis_url` is set (keys under
+/// `roomy:<database instance id>:`), otherwise in-process.
+async fn open_cache(
+    config: &Config,
+    store: &dyn roomy_store::Store,
+) -> Result<Arc<dyn Cache>, StartError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(InProcessCache::new(config.cache_max_members)));
+    };
+    let instance = store
+        .instance_id()
+        .await
+        .map_err(|e| StartError::Backend(BackendError::Store(e)))?;
+    let cache = RedisCache::connect(url.expose(), &format!("roomy:{instance}:"))
+        .await
+        .map_err(StartError::Cache)?;
+    Ok(Arc::new(cache))
 }
 
 /// Serves on already-bound listeners until `shutdown` fires.

@@ -8,6 +8,7 @@ use crate::PgStore;
 use sqlx::PgConnection;
 
 roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
+roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR UPDATE");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 
@@ -23,15 +24,17 @@ impl PgStore {
 async fn append_in(
     conn: &mut PgConnection,
     batch: &[NewMessage],
+    policy: DirectPolicy,
     now: OffsetDateTime,
 ) -> StoreResult<Vec<AppendOutcome>> {
     let (room_ids, sender_ids) = batch_ids(batch);
-    let rooms =
-        sqlx::query_as("SELECT id, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&room_ids)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?;
+    let rooms = sqlx::query_as(
+        "SELECT id, last_seq, direct_gate FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&room_ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
     let members =
         sqlx::query_as("SELECT room_id, user_id FROM room_members WHERE room_id = ANY($1)")
             .bind(&room_ids)
@@ -77,7 +80,7 @@ async fn append_in(
         originals,
         last_id,
     };
-    let plan = plan_batch(batch, inputs, now)?;
+    let plan = plan_batch(batch, inputs, policy, now)?;
     if plan.inserts.is_empty() {
         return Ok(plan.outcomes);
     }

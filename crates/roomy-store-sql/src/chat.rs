@@ -6,6 +6,7 @@ use roomy_core::{
     MessageId, RoomId, UserId,
     chat_fields::{MemberRole, MessageKind, RoomKind},
     clock::{from_millis, to_millis},
+    social_fields::DirectPolicy,
 };
 use roomy_store::{
     AppendOutcome, AppendRejection, Member, Message, NewMessage, Room, RoomSummary, StoreError,
@@ -232,8 +233,23 @@ pub const SYNC_ROOMS: &str = "SELECT r.id FROM room_members rm JOIN rooms r ON r
 #[derive(Debug, Clone)]
 struct RoomState {
     last_seq: i64,
+    gate: i64,
     members: Vec<UserId>,
 }
+
+/// `rooms.direct_gate` bit: the direct room's pair are not friends.
+pub const GATE_NOT_FRIENDS: i64 = 1;
+/// `rooms.direct_gate` bit: one of the pair blocked the other.
+pub const GATE_BLOCKED: i64 = 2;
+
+/// Recomputes `rooms.direct_gate` of the direct room with key $3 of users $1 and $2.
+pub const REFRESH_GATE: &str = "UPDATE rooms SET direct_gate = \
+     (CASE WHEN EXISTS (SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2) \
+           THEN 0 ELSE 1 END) \
+     + (CASE WHEN EXISTS (SELECT 1 FROM relations WHERE relation = 2 \
+           AND ((user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1))) \
+           THEN 2 ELSE 0 END) \
+     WHERE direct_key = $3";
 
 /// The distinct room ids and sender ids of a batch, ascending.
 pub fn batch_ids(batch: &[NewMessage]) -> (Vec<i64>, Vec<i64>) {
@@ -249,8 +265,8 @@ pub fn batch_ids(batch: &[NewMessage]) -> (Vec<i64>, Vec<i64>) {
 /// What a backend reads, inside the writing transaction, before planning.
 #[derive(Debug, Default)]
 pub struct BatchInputs {
-    /// (room id, last_seq) of the batch's existing rooms.
-    pub rooms: Vec<(i64, i64)>,
+    /// (room id, last_seq, direct_gate) of the batch's existing rooms.
+    pub rooms: Vec<(i64, i64, i64)>,
     /// (room id, user id) of their members.
     pub members: Vec<(i64, i64)>,
     /// (user id, nickname, avatar) of the senders.
@@ -280,16 +296,18 @@ pub struct BatchPlan {
 pub fn plan_batch(
     batch: &[NewMessage],
     inputs: BatchInputs,
+    policy: DirectPolicy,
     now: OffsetDateTime,
 ) -> Result<BatchPlan, StoreError> {
     let (room_ids, _) = batch_ids(batch);
     let mut rooms: HashMap<RoomId, Option<RoomState>> =
         room_ids.iter().map(|id| (RoomId(*id), None)).collect();
-    for (id, last_seq) in inputs.rooms {
+    for (id, last_seq, gate) in inputs.rooms {
         rooms.insert(
             RoomId(id),
             Some(RoomState {
                 last_seq,
+                gate,
                 members: Vec::new(),
             }),
         );
@@ -342,6 +360,19 @@ pub fn plan_batch(
             plan.outcomes
                 .push(AppendOutcome::Rejected(AppendRejection::NotAMember));
             continue;
+        }
+        // Server notices ("you are friends now") are not conversation.
+        if new.kind != MessageKind::System {
+            if state.gate & GATE_BLOCKED != 0 {
+                plan.outcomes
+                    .push(AppendOutcome::Rejected(AppendRejection::Blocked));
+                continue;
+            }
+            if state.gate & GATE_NOT_FRIENDS != 0 && policy.requires_friendship() {
+                plan.outcomes
+                    .push(AppendOutcome::Rejected(AppendRejection::NotFriends));
+                continue;
+            }
         }
         let key = new
             .client_id

@@ -11,6 +11,7 @@ macro_rules! chat_store_impl {
             MessageId, RoomId, UserId,
             chat_fields::{MemberRole, MessageKind},
             clock::to_millis,
+            social_fields::DirectPolicy,
         };
         use roomy_store::{
             AppendOutcome, Member, Message, NewGroup, NewMessage, Room, RoomChange,
@@ -23,7 +24,7 @@ macro_rules! chat_store_impl {
                 MessageRow, ROOM_COLUMNS, RoomRow, SUMMARY_FROM, SUMMARY_ONE,
                 SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key,
             },
-            conflict_or, db_err,
+            conflict_or, db_err, UserRow,
         };
         use sqlx::AssertSqlSafe;
         use std::collections::HashMap;
@@ -144,7 +145,7 @@ async fn notice_in(
         body: Some(roomy_core::chat_fields::MessageBody::system(text)),
     };
     Ok(
-        match append_in(conn, std::slice::from_ref(&new), now)
+        match append_in(conn, std::slice::from_ref(&new), DirectPolicy::Anyone, now)
             .await?
             .pop()
         {
@@ -170,6 +171,7 @@ impl ::roomy_store::ChatStore for $store {
         &self,
         a: UserId,
         b: UserId,
+        policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<(Room, bool)> {
         // Two concurrent first contacts race on the unique direct_key: the
@@ -177,7 +179,7 @@ impl ::roomy_store::ChatStore for $store {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.try_find_or_create_direct(a, b, now).await {
+            match self.try_find_or_create_direct(a, b, policy, now).await {
                 Err(StoreError::Conflict(_)) if attempts < 3 => continue,
                 other => return other,
             }
@@ -453,10 +455,11 @@ impl ::roomy_store::ChatStore for $store {
     async fn append_messages(
         &self,
         batch: Vec<NewMessage>,
+        policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppendOutcome>> {
         let mut tx = self.write_tx().await?;
-        let outcomes = append_in(&mut tx, &batch, now).await?;
+        let outcomes = append_in(&mut tx, &batch, policy, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(outcomes)
     }
@@ -540,8 +543,15 @@ impl ::roomy_store::ChatStore for $store {
                 limited,
             });
         }
+        let (notices, notices_limited) =
+            notices_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(SyncBatch { next, rooms })
+        Ok(SyncBatch {
+            next,
+            rooms,
+            notices,
+            notices_limited,
+        })
     }
 }
 
@@ -550,40 +560,67 @@ impl $store {
         &self,
         a: UserId,
         b: UserId,
+        policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<(Room, bool)> {
-        let key = direct_key(a, b);
         let mut tx = self.write_tx().await?;
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        if let Some(id) = existing {
-            let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
-            tx.commit().await.map_err(db_err)?;
-            return Ok((room, false));
+        let facts = pair_facts_in(&mut tx, a, b).await?;
+        if facts.blocked_by {
+            return Err(StoreError::Refused(roomy_store::Refusal::Blocked));
         }
-        let ms = to_millis(now);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
-             VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
-        )
-        .bind(&key)
-        .bind(a.0)
-        .bind(ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict_or(e, "direct room"))?;
-        for user in [a, b] {
-            insert_member(&mut tx, RoomId(id), user, MemberRole::Member, ms).await?;
+        if facts.blocked {
+            return Err(StoreError::Refused(roomy_store::Refusal::YouBlocked));
         }
-        let room = room_in(&mut tx, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+        if policy.requires_friendship() && !facts.friend {
+            return Err(StoreError::Refused(roomy_store::Refusal::NotFriends));
+        }
+        let found = direct_room_in(&mut tx, a, b, now).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok((room, true))
+        Ok(found)
     }
+}
 
+/// Most notices one sync returns (the newest); `notices_limited` says when cut.
+const SYNC_NOTICES_MAX: u32 = 500;
+
+/// The direct room of `a` and `b` inside the caller's transaction, created
+/// (with its gate computed) if needed; `Conflict` when another transaction
+/// created it first.
+async fn direct_room_in(
+    conn: &mut $conn,
+    a: UserId,
+    b: UserId,
+    now: OffsetDateTime,
+) -> StoreResult<(Room, bool)> {
+    let key = direct_key(a, b);
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
+        .bind(&key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if let Some(id) = existing {
+        // Callers change the pair's friendship or blocks before asking.
+        refresh_gate(conn, a, b).await?;
+        let room = room_in(conn, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+        return Ok((room, false));
+    }
+    let ms = to_millis(now);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
+         VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
+    )
+    .bind(&key)
+    .bind(a.0)
+    .bind(ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "direct room"))?;
+    for user in [a, b] {
+        insert_member(conn, RoomId(id), user, MemberRole::Member, ms).await?;
+    }
+    refresh_gate(conn, a, b).await?;
+    let room = room_in(conn, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
+    Ok((room, true))
 }
     };
 }

@@ -8,6 +8,8 @@
 mod accounts_impl;
 pub mod chat;
 mod chat_impl;
+pub mod social;
+mod social_impl;
 
 use roomy_core::{Role, SessionId, UserId, clock::from_millis};
 use roomy_store::{Credentials, Session, StoreError, User};

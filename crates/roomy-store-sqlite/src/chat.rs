@@ -8,6 +8,7 @@ use crate::SqliteStore;
 use sqlx::SqliteConnection;
 
 roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
+roomy_store_sql::social_store_impl!(SqliteStore, SqliteConnection, "");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 
@@ -60,18 +61,19 @@ where
 async fn append_in(
     conn: &mut SqliteConnection,
     batch: &[NewMessage],
+    policy: DirectPolicy,
     now: OffsetDateTime,
 ) -> StoreResult<Vec<AppendOutcome>> {
     let (room_ids, sender_ids) = batch_ids(batch);
     let mut inputs = BatchInputs::default();
     for chunk in room_ids.chunks(CHUNK) {
         let sql = format!(
-            "SELECT id, last_seq FROM rooms WHERE id IN ({})",
+            "SELECT id, last_seq, direct_gate FROM rooms WHERE id IN ({})",
             marks(chunk.len())
         );
         inputs
             .rooms
-            .extend(fetch_by_ids::<(i64, i64)>(conn, sql, chunk).await?);
+            .extend(fetch_by_ids::<(i64, i64, i64)>(conn, sql, chunk).await?);
         let sql = format!(
             "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
             marks(chunk.len())
@@ -110,7 +112,7 @@ async fn append_in(
             .extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
     }
     inputs.last_id = message_counter(conn).await?;
-    let plan = plan_batch(batch, inputs, now)?;
+    let plan = plan_batch(batch, inputs, policy, now)?;
     if plan.inserts.is_empty() {
         return Ok(plan.outcomes);
     }

@@ -96,6 +96,10 @@ pub enum AppendRejection {
     RoomNotFound,
     /// The sender is not a member of the room.
     NotAMember,
+    /// A direct room where one of the pair has blocked the other.
+    Blocked,
+    /// A direct room whose pair are not friends, under the `friends` policy.
+    NotFriends,
 }
 
 /// Messages of one room that a sync returns.
@@ -114,6 +118,10 @@ pub struct SyncBatch {
     /// The position to sync from next time.
     pub next: MessageId,
     pub rooms: Vec<SyncRoom>,
+    /// The user's notices in the range, oldest first: the newest `limit`.
+    pub notices: Vec<crate::Notice>,
+    /// More notices than were returned exist in the range.
+    pub notices_limited: bool,
 }
 
 /// A new group.

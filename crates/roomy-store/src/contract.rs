@@ -8,12 +8,18 @@ use crate::{
     AppendOutcome, AppendRejection, NewGroup, NewMessage, NewSession, NewUser, ProfileChanges,
     RoomProfileChanges, Store, StoreError,
 };
+use roomy_core::social_fields::DirectPolicy;
 use roomy_core::{
     MessageId, Role, RoomId, SessionId, UserId,
     chat_fields::{ClientId, MemberRole, MessageBody, MessageKind, RoomKind, RoomName},
     user_fields::{AvatarUrl, Nickname, Username},
 };
 use time::{Duration, OffsetDateTime};
+
+pub use crate::contract_social::*;
+
+/// Direct rooms open to anyone: the chat checks predate friendship rules.
+pub(crate) const ANYONE: DirectPolicy = DirectPolicy::Anyone;
 
 /// Generates one `#[tokio::test]` per contract check. `$make` is an async
 /// expression yielding `Option<impl Store>`; `None` means "backend absent, skip".
@@ -43,6 +49,14 @@ macro_rules! contract_tests {
             membership_changes_reach_the_right_people,
             rooms_list_by_activity_with_summaries,
             roles_and_profiles_change,
+            follows_are_idempotent_and_versioned,
+            follow_lists_page_newest_first,
+            blocks_cut_follows_and_close_direct_rooms,
+            friend_requests_are_answered_once,
+            agreeing_opens_the_direct_room_with_notices,
+            requests_agree_at_once_without_confirmation,
+            friendship_gates_direct_rooms_under_the_friends_policy,
+            unfriending_forgets_the_requests,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -57,7 +71,7 @@ macro_rules! contract_tests {
     };
 }
 
-fn t0() -> OffsetDateTime {
+pub(crate) fn t0() -> OffsetDateTime {
     // Whole milliseconds: both backends store instants at millisecond precision.
     OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
 }
@@ -334,7 +348,7 @@ pub async fn touching_moves_expiry(store: &impl Store) {
     assert_eq!(r.expires_at, new_expiry);
 }
 
-async fn users(store: &impl Store, names: &[&str]) -> Vec<UserId> {
+pub(crate) async fn users(store: &impl Store, names: &[&str]) -> Vec<UserId> {
     let mut ids = Vec::new();
     for n in names {
         ids.push(store.create_user(new_user(n), t0()).await.unwrap().id);
@@ -342,7 +356,7 @@ async fn users(store: &impl Store, names: &[&str]) -> Vec<UserId> {
     ids
 }
 
-fn text(room: RoomId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
+pub(crate) fn text(room: RoomId, sender: UserId, client_id: &str, body: &str) -> NewMessage {
     NewMessage {
         room_id: room,
         sender_id: sender,
@@ -352,14 +366,14 @@ fn text(room: RoomId, sender: UserId, client_id: &str, body: &str) -> NewMessage
     }
 }
 
-fn stored(o: &AppendOutcome) -> &crate::Message {
+pub(crate) fn stored(o: &AppendOutcome) -> &crate::Message {
     match o {
         AppendOutcome::Stored { message, .. } => message,
         other => panic!("expected Stored, got {other:?}"),
     }
 }
 
-async fn group(store: &impl Store, owner: UserId, members: &[UserId]) -> RoomId {
+pub(crate) async fn group(store: &impl Store, owner: UserId, members: &[UserId]) -> RoomId {
     store
         .create_group(
             NewGroup {
@@ -379,14 +393,23 @@ async fn group(store: &impl Store, owner: UserId, members: &[UserId]) -> RoomId 
 /// One direct room per pair, whichever side opens it.
 pub async fn direct_rooms_are_one_per_pair(store: &impl Store) {
     let u = users(store, &["amy_0001", "ben_0001", "cat_0001"]).await;
-    let (r1, created) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (r1, created) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(r1.kind, RoomKind::Direct);
     assert_eq!(r1.member_count, 2);
-    let (r2, created) = store.find_or_create_direct(u[1], u[0], t0()).await.unwrap();
+    let (r2, created) = store
+        .find_or_create_direct(u[1], u[0], ANYONE, t0())
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(r1.id, r2.id);
-    let (r3, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    let (r3, _) = store
+        .find_or_create_direct(u[0], u[2], ANYONE, t0())
+        .await
+        .unwrap();
     assert_ne!(r3.id, r1.id);
     assert_eq!(
         store.member_role(r1.id, u[1]).await.unwrap(),
@@ -399,10 +422,10 @@ pub async fn direct_rooms_are_one_per_pair(store: &impl Store) {
 pub async fn concurrent_first_contacts_share_one_room(store: &impl Store) {
     let u = users(store, &["dan_0001", "eve_0001"]).await;
     let (a, b, c, d) = tokio::join!(
-        store.find_or_create_direct(u[0], u[1], t0()),
-        store.find_or_create_direct(u[1], u[0], t0()),
-        store.find_or_create_direct(u[0], u[1], t0()),
-        store.find_or_create_direct(u[1], u[0], t0()),
+        store.find_or_create_direct(u[0], u[1], ANYONE, t0()),
+        store.find_or_create_direct(u[1], u[0], ANYONE, t0()),
+        store.find_or_create_direct(u[0], u[1], ANYONE, t0()),
+        store.find_or_create_direct(u[1], u[0], ANYONE, t0()),
     );
     let ids: Vec<_> = [a, b, c, d].into_iter().map(|r| r.unwrap().0.id).collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
@@ -450,8 +473,14 @@ pub async fn groups_start_with_members_and_a_notice(store: &impl Store) {
 /// Seqs run 1, 2, 3... per room in batch order; positions grow across rooms.
 pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
     let u = users(store, &["ida_0001", "jon_0001", "kim_0001"]).await;
-    let (ab, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
-    let (ac, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    let (ab, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
+    let (ac, _) = store
+        .find_or_create_direct(u[0], u[2], ANYONE, t0())
+        .await
+        .unwrap();
     let before = store.stream_position().await.unwrap();
     let out = store
         .append_messages(
@@ -461,6 +490,7 @@ pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
                 text(ab.id, u[1], "c1", "two"),
                 text(ab.id, u[0], "c3", "three"),
             ],
+            ANYONE,
             t0(),
         )
         .await
@@ -490,7 +520,7 @@ pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
         _ => unreachable!(),
     }
     let more = store
-        .append_messages(vec![text(ab.id, u[1], "c9", "four")], t0())
+        .append_messages(vec![text(ab.id, u[1], "c9", "four")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(stored(&more[0]).seq, 4);
@@ -500,13 +530,17 @@ pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
 /// A retried client id stores nothing and returns the first message.
 pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
     let u = users(store, &["lea_0001", "max_0001"]).await;
-    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (room, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
     let first = store
         .append_messages(
             vec![
                 text(room.id, u[0], "same", "hello"),
                 text(room.id, u[0], "same", "again"),
             ],
+            ANYONE,
             t0(),
         )
         .await
@@ -514,13 +548,13 @@ pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
     let original = stored(&first[0]).clone();
     assert_eq!(first[1], AppendOutcome::Duplicate(original.clone()));
     let later = store
-        .append_messages(vec![text(room.id, u[0], "same", "third try")], t0())
+        .append_messages(vec![text(room.id, u[0], "same", "third try")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(later[0], AppendOutcome::Duplicate(original.clone()));
     // Another sender may use the same client id.
     let other = store
-        .append_messages(vec![text(room.id, u[1], "same", "mine")], t0())
+        .append_messages(vec![text(room.id, u[1], "same", "mine")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(stored(&other[0]).seq, 2);
@@ -533,7 +567,10 @@ pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
 /// Strangers and missing rooms are refused one by one; the rest of the batch stands.
 pub async fn only_members_append(store: &impl Store) {
     let u = users(store, &["ned_0001", "ola_0001", "pam_0001"]).await;
-    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (room, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
     let out = store
         .append_messages(
             vec![
@@ -541,6 +578,7 @@ pub async fn only_members_append(store: &impl Store) {
                 text(RoomId(999_999), u[0], "x2", "nowhere"),
                 text(room.id, u[0], "x3", "hi"),
             ],
+            ANYONE,
             t0(),
         )
         .await
@@ -556,11 +594,14 @@ pub async fn only_members_append(store: &impl Store) {
 /// History: newest page first request, then older; or forward from a seq.
 pub async fn history_pages_both_ways(store: &impl Store) {
     let u = users(store, &["quy_0001", "ray_0001"]).await;
-    let (room, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (room, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
     let batch = (1..=7)
         .map(|i| text(room.id, u[0], &format!("h{i}"), &format!("m{i}")))
         .collect();
-    store.append_messages(batch, t0()).await.unwrap();
+    store.append_messages(batch, ANYONE, t0()).await.unwrap();
     let seqs = |v: Vec<crate::Message>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
         seqs(store.history(room.id, None, None, 3).await.unwrap()),
@@ -590,10 +631,16 @@ pub async fn history_pages_both_ways(store: &impl Store) {
 /// Sync: per room, the newest messages after a position, with `limited` when cut.
 pub async fn sync_returns_what_was_missed(store: &impl Store) {
     let u = users(store, &["sal_0001", "tom_0001", "uma_0001"]).await;
-    let (ab, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
-    let (bc, _) = store.find_or_create_direct(u[1], u[2], t0()).await.unwrap();
+    let (ab, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
+    let (bc, _) = store
+        .find_or_create_direct(u[1], u[2], ANYONE, t0())
+        .await
+        .unwrap();
     store
-        .append_messages(vec![text(ab.id, u[0], "s1", "old")], t0())
+        .append_messages(vec![text(ab.id, u[0], "s1", "old")], ANYONE, t0())
         .await
         .unwrap();
     let since = store.stream_position().await.unwrap();
@@ -603,7 +650,7 @@ pub async fn sync_returns_what_was_missed(store: &impl Store) {
         text(ab.id, u[1], "s4", "c"),
         text(ab.id, u[0], "s5", "d"),
     ];
-    store.append_messages(batch, t0()).await.unwrap();
+    store.append_messages(batch, ANYONE, t0()).await.unwrap();
 
     let sync = store.sync(u[1], since, None, 10).await.unwrap();
     assert_eq!(sync.next, store.stream_position().await.unwrap());
@@ -665,7 +712,7 @@ pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
     assert_eq!(removed.room.member_count, 2);
     assert_eq!(store.member_role(room, u[1]).await.unwrap(), None);
     let out = store
-        .append_messages(vec![text(room, u[0], "after", "hello")], t0())
+        .append_messages(vec![text(room, u[0], "after", "hello")], ANYONE, t0())
         .await
         .unwrap();
     match &out[0] {
@@ -688,11 +735,17 @@ pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
 /// My rooms, most recently active first, with the last message and the direct peer.
 pub async fn rooms_list_by_activity_with_summaries(store: &impl Store) {
     let u = users(store, &["yan_0001", "zoe_0001", "abe_0001"]).await;
-    let (d1, _) = store.find_or_create_direct(u[0], u[1], t0()).await.unwrap();
+    let (d1, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
     let g = group(store, u[0], &[u[2]]).await;
-    let (d2, _) = store.find_or_create_direct(u[0], u[2], t0()).await.unwrap();
+    let (d2, _) = store
+        .find_or_create_direct(u[0], u[2], ANYONE, t0())
+        .await
+        .unwrap();
     store
-        .append_messages(vec![text(d1.id, u[1], "r1", "latest")], t0())
+        .append_messages(vec![text(d1.id, u[1], "r1", "latest")], ANYONE, t0())
         .await
         .unwrap();
     let page = store.rooms_of(u[0], None, 10).await.unwrap();

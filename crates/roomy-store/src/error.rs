@@ -6,6 +6,9 @@ pub enum StoreError {
     /// A uniqueness rule was hit; the payload names the field ("username").
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A rule of the social graph forbids the change.
+    #[error("refused: {0:?}")]
+    Refused(crate::Refusal),
     /// The row the operation needs does not exist.
     #[error("not found")]
     NotFound,

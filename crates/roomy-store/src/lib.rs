@@ -8,22 +8,30 @@
 mod chat;
 mod error;
 mod records;
+mod social;
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+mod contract_social;
 
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
 pub use records::*;
+pub use social::*;
 
 use async_trait::async_trait;
-use roomy_core::{MessageId, RoomId, SessionId, UserId, chat_fields::MemberRole};
+use roomy_core::{
+    MessageId, RoomId, SessionId, UserId,
+    chat_fields::MemberRole,
+    social_fields::{DirectPolicy, Remark, RequestStatus},
+};
 use time::OffsetDateTime;
 
-/// Everything Roomy persists: a backend implements both halves.
-pub trait Store: AccountStore + ChatStore {}
+/// Everything Roomy persists: a backend implements all three parts.
+pub trait Store: AccountStore + ChatStore + SocialStore {}
 
-impl<T: AccountStore + ChatStore> Store for T {}
+impl<T: AccountStore + ChatStore + SocialStore> Store for T {}
 
 /// Accounts and sessions. Every method is one transaction.
 #[async_trait]
@@ -111,11 +119,14 @@ pub trait AccountStore: Send + Sync + 'static {
 #[async_trait]
 pub trait ChatStore: Send + Sync + 'static {
     /// The direct room of `a` and `b`, created if needed (one per pair, race-free).
-    /// Returns the room and whether it was created.
+    /// Returns the room and whether it was created. `Refused(Blocked |
+    /// YouBlocked)` when either blocked the other (from `a`'s side), and
+    /// `Refused(NotFriends)` when `policy` wants friends and they are not.
     async fn find_or_create_direct(
         &self,
         a: UserId,
         b: UserId,
+        policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<(Room, bool)>;
 
@@ -190,10 +201,12 @@ pub trait ChatStore: Send + Sync + 'static {
 
     /// Stores a batch in ONE transaction (the group commit): seqs are gap-free
     /// per room in batch order, repeated client ids return the original, and
-    /// non-members are refused, each message on its own.
+    /// non-members (and, in direct rooms, blocked pairs and, under the
+    /// `friends` policy, non-friends) are refused, each message on its own.
     async fn append_messages(
         &self,
         batch: Vec<NewMessage>,
+        policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppendOutcome>>;
 
@@ -219,4 +232,138 @@ pub trait ChatStore: Send + Sync + 'static {
         upto: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<SyncBatch>;
+}
+
+/// Follows, blocks, friends and friend requests. Every method is one transaction.
+///
+/// A user's `graph_version` is bumped, in the same transaction, with every
+/// change to their following or followers set; the deltas returned say from
+/// which version to which, so caches can follow along.
+#[async_trait]
+pub trait SocialStore: Send + Sync + 'static {
+    /// This database's random id, made when it was created: shared caches
+    /// key by it, so a recreated database never reads another's entries.
+    async fn instance_id(&self) -> StoreResult<String>;
+
+    /// `user` follows `target`. `NotFound` for a missing or disabled target;
+    /// `Refused(Blocked | YouBlocked)` across a block. No deltas when already following.
+    async fn follow(
+        &self,
+        user: UserId,
+        target: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<GraphDelta>>;
+
+    /// `user` stops following `target`; `NotFound` for a missing target.
+    async fn unfollow(
+        &self,
+        user: UserId,
+        target: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<GraphDelta>>;
+
+    /// `user` blocks `target`: follows both ways end, the target's pending
+    /// requests to `user` are ignored. `NotFound` for a missing target.
+    async fn block(
+        &self,
+        user: UserId,
+        target: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<GraphDelta>>;
+
+    /// Lifts `user`'s block of `target` (nothing if there is none).
+    async fn unblock(&self, user: UserId, target: UserId, now: OffsetDateTime) -> StoreResult<()>;
+
+    /// Users `user` follows, newest follow first, after the `(ms, id)` cursor.
+    async fn following(
+        &self,
+        user: UserId,
+        after: Option<(i64, UserId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Related>>;
+
+    /// Users following `user`, newest follow first, after the `(ms, id)` cursor.
+    async fn followers(
+        &self,
+        user: UserId,
+        after: Option<(i64, UserId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Related>>;
+
+    /// Users `user` blocked, newest first, after the `(ms, id)` cursor.
+    async fn blocks(
+        &self,
+        user: UserId,
+        after: Option<(i64, UserId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Related>>;
+
+    /// The user's graph version, `None` for a missing user.
+    async fn graph_version(&self, user: UserId) -> StoreResult<Option<i64>>;
+
+    /// Both follow sets of a user and their version, read together.
+    async fn graph_snapshot(&self, user: UserId) -> StoreResult<Option<GraphSnapshot>>;
+
+    /// The accounts among `ids`, whatever their state, in no particular order.
+    async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+
+    /// Friendship and blocks between `user` and `other`.
+    async fn pair_facts(&self, user: UserId, other: UserId) -> StoreResult<PairFacts>;
+
+    /// Sends a friend request and notifies the target; agrees at once when
+    /// the target does not confirm requests (`notice` is then the text of the
+    /// system message in their direct room). `NotFound` for a missing target.
+    async fn send_friend_request(
+        &self,
+        new: NewFriendRequest,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<FriendChange>;
+
+    /// `answerer` answers request `id`. On agreement the status, both
+    /// friendship rows, the direct room, its system message (`notice`) and
+    /// the notices are written in ONE transaction. `NotFound` when the
+    /// request is not `answerer`'s to see.
+    async fn answer_friend_request(
+        &self,
+        id: i64,
+        answerer: UserId,
+        decision: Decision,
+        remark: Option<Remark>,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<FriendChange>;
+
+    /// A request by id.
+    async fn friend_request(&self, id: i64) -> StoreResult<Option<FriendRequest>>;
+
+    /// `user`'s requests in one direction, newest first, ids below `before`.
+    async fn friend_requests(
+        &self,
+        user: UserId,
+        direction: Direction,
+        status: Option<RequestStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<FriendRequest>>;
+
+    /// `user`'s friends, newest first, after the `(since ms, id)` cursor.
+    async fn friends(
+        &self,
+        user: UserId,
+        after: Option<(i64, UserId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Friend>>;
+
+    /// Sets (or clears) the remark `user` gives `friend`; `NotFound` when not friends.
+    async fn set_remark(
+        &self,
+        user: UserId,
+        friend: UserId,
+        remark: Option<Remark>,
+    ) -> StoreResult<Friend>;
+
+    /// Ends a friendship both ways and forgets the requests between the
+    /// pair, so either can ask again; `NotFound` when not friends.
+    async fn unfriend(&self, user: UserId, friend: UserId, now: OffsetDateTime) -> StoreResult<()>;
 }

@@ -225,6 +225,10 @@ pub struct SyncView {
     pub next: MessageId,
     /// Room id → what was missed there.
     pub rooms: BTreeMap<String, SyncRoomView>,
+    /// Friend requests and acceptances missed, oldest first (the newest 500).
+    pub notices: Vec<super::NoticeView>,
+    /// More notices were missed than returned: list them with `GET /friend-requests`.
+    pub notices_limited: bool,
 }
 
 impl From<roomy_store::SyncBatch> for SyncView {
@@ -244,6 +248,8 @@ impl From<roomy_store::SyncBatch> for SyncView {
                     )
                 })
                 .collect(),
+            notices: b.notices.into_iter().map(Into::into).collect(),
+            notices_limited: b.notices_limited,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 mod accounts;
 mod chat;
+mod social;
 
 pub use accounts::*;
 pub use chat::*;
+pub use social::*;

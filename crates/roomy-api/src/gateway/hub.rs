@@ -26,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Outbound {
     /// Any frame.
     Frame(Utf8Bytes),
-    /// A `message` frame, with its stream position: the connection drops it
-    /// when its `ready` position already covers it (sync will return it).
+    /// A `message` or notice frame, with its stream position: the
+    /// connection drops it when its `ready` position already covers it
+    /// (sync will return it).
     Message { position: i64, frame: Utf8Bytes },
     /// Time for a WebSocket ping.
     Ping,
@@ -243,6 +244,10 @@ impl Hub {
                     frame: protocol::message(&view).into(),
                 }
             }
+            Event::Notice(n) => Outbound::Message {
+                position: n.id.0,
+                frame: protocol::notice(&n.clone().into()).into(),
+            },
             Event::MembersJoined { room, members } => Outbound::Frame(
                 protocol::member_joined(
                     room.clone().into(),

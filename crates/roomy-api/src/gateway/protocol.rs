@@ -179,6 +179,11 @@ pub fn sync(id: Option<Value>, sync: SyncView) -> String {
     frame("sync", v)
 }
 
+/// `friend_request` / `friend_accepted`: a notice, as sync returns it.
+pub fn notice(notice: &crate::dto::NoticeView) -> String {
+    serde_json::to_string(notice).unwrap_or_default()
+}
+
 /// `pong`.
 pub fn pong(id: Option<Value>) -> String {
     frame("pong", json!({"id": id}))

@@ -77,6 +77,12 @@ pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiErro
         AppendOutcome::Rejected(AppendRejection::RoomNotFound | AppendRejection::NotAMember) => {
             Err(room_not_found())
         }
+        AppendOutcome::Rejected(AppendRejection::Blocked) => {
+            Err(crate::error::refusal(roomy_store::Refusal::Blocked))
+        }
+        AppendOutcome::Rejected(AppendRejection::NotFriends) => {
+            Err(crate::error::refusal(roomy_store::Refusal::NotFriends))
+        }
     }
 }
 
@@ -92,6 +98,7 @@ pub(crate) fn room_not_found() -> ApiError {
     request_body = SendRequest,
     responses(
         (status = 201, body = MessageView),
+        (status = 403, description = "a direct room across a block, or (under the friends policy) between non-friends", body = ErrorBody),
         (status = 404, description = "no such room, or not a member", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]

@@ -3,10 +3,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod friends;
 pub mod me;
 pub mod messages;
 pub mod ops;
 pub mod rooms;
+pub mod social;
 pub mod users;
 
 use axum::{

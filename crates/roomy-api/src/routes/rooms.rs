@@ -155,13 +155,16 @@ pub async fn open_direct(
     }
     let now = st.clock.now();
     let me = auth.user.id;
+    let policy = st.settings.direct_messages;
     // On the writer task, so the room's `member_joined` goes out before any
     // message committed in it.
     let (room, created) = st
         .writer
         .exclusive(move |store| async move {
             let opened = async {
-                let (room, created) = store.find_or_create_direct(me, peer.id, now).await?;
+                let (room, created) = store
+                    .find_or_create_direct(me, peer.id, policy, now)
+                    .await?;
                 let members = if created {
                     store.members(room.id, None, 2).await?
                 } else {

@@ -1,7 +1,7 @@
 //! Looking up and searching other users.
 
 use crate::{
-    dto::{PublicUser, UserSearch},
+    dto::{PublicUser, RelationshipView, UserProfile, UserSearch},
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
     pagination::{Page, PageParams, page_of},
@@ -13,21 +13,45 @@ use roomy_core::UserId;
 /// Longest search query.
 const MAX_QUERY: usize = 64;
 
-/// A user's public profile.
+/// A user's public profile, follow counts, and how the caller stands with them.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "user id")),
-    responses((status = 200, body = PublicUser), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = UserProfile), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     State(st): State<AppState>,
-    _auth: crate::auth::Auth,
+    auth: crate::auth::Auth,
     Path(id): Path<i64>,
-) -> Result<axum::Json<PublicUser>, ApiError> {
+) -> Result<axum::Json<UserProfile>, ApiError> {
     let user = st
         .store
         .user(UserId(id))
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
-    Ok(axum::Json(user.into()))
+    let (following_count, followers_count) = st.graph.counts(user.id).await?.unwrap_or((0, 0));
+    let me = auth.user.id;
+    let relationship = if me == user.id {
+        RelationshipView {
+            following: false,
+            followed_by: false,
+            friend: false,
+            blocked: false,
+        }
+    } else {
+        let follows = st.graph.relation(me, user.id).await?;
+        let facts = st.store.pair_facts(me, user.id).await?;
+        RelationshipView {
+            following: follows.following,
+            followed_by: follows.followed_by,
+            friend: facts.friend,
+            blocked: facts.blocked,
+        }
+    };
+    Ok(axum::Json(UserProfile {
+        user: user.into(),
+        following_count,
+        followers_count,
+        relationship,
+    }))
 }
 
 /// Search users by username or nickname (case-insensitive substring).

@@ -3,6 +3,7 @@
 //! malformed frames, heartbeats and slow consumers.
 
 use crate::harness::{Backend, TestApp, Ws};
+use crate::messages::{FRIENDS_NOW, friends_notice};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -66,13 +67,14 @@ async fn direct_chat_is_live_and_acked_once(app: TestApp) {
     let a = app.user("dc_alice").await;
     let b = app.user("dc_bobby").await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
     let ack = wa.send_text("s1", room, "k1", "hi bob").await;
     let m = &ack["message"];
     assert_eq!(
         (m["seq"].clone(), m["body"].clone()),
-        (json!(1), json!("hi bob"))
+        (json!(notice + 1), json!("hi bob"))
     );
     let got = wb.next().await;
     assert_eq!(got["type"], "message", "{got}");
@@ -91,7 +93,7 @@ async fn direct_chat_is_live_and_acked_once(app: TestApp) {
         let f = ws.next().await;
         assert_eq!(
             (f["type"].clone(), f["message"]["seq"].clone()),
-            (json!("message"), json!(2))
+            (json!("message"), json!(notice + 2))
         );
     }
 }
@@ -136,17 +138,29 @@ async fn non_members_cannot_send_or_sync(app: TestApp) {
     let s = we.next().await;
     assert_eq!(s["type"], "sync");
     assert_eq!(s["rooms"], json!({}), "nothing of a room eve is not in");
+    assert_eq!(s["notices"], json!([]), "nor of others' friendships");
     let h = app
         .get(&format!("/api/v1/rooms/{room}/messages"), Some(&a.token))
         .await
         .json();
-    assert_eq!(h["items"].as_array().map(Vec::len), Some(1));
+    let bodies: Vec<_> = h["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![json!(FRIENDS_NOW), json!("secret")],
+        "eve's message is not there: {h}"
+    );
 }
 
 async fn malformed_frames_get_errors_and_the_connection_stays(app: TestApp) {
     let a = app.user("mf_alice").await;
     let b = app.user("mf_bobby").await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let (mut ws, _) = app.ws(&a.token).await;
     let cases: Vec<(String, &str, Value)> = vec![
         ("{not json".into(), "invalid_frame", Value::Null),
@@ -192,7 +206,11 @@ async fn malformed_frames_get_errors_and_the_connection_stays(app: TestApp) {
     // Still up, and still able to send.
     ws.assert_quiet().await;
     let ack = ws.send_text("ok", room, "fine", "still here").await;
-    assert_eq!(ack["message"]["seq"], 1);
+    assert_eq!(
+        ack["message"]["seq"],
+        notice + 1,
+        "none of the bad sends took a seq"
+    );
 }
 
 async fn membership_changes_apply_to_live_connections(app: TestApp) {
@@ -287,14 +305,17 @@ async fn reconnecting_clients_catch_up_with_sync(app: TestApp) {
     let (wb, ready) = app.ws(&b.token).await;
     let since = ready["since"].as_i64().expect("since");
     drop(wb);
+    let mut acked = Vec::new();
     for i in 1..=3 {
-        wa.send_text(
-            &i.to_string(),
-            room,
-            &format!("k{i}"),
-            &format!("missed {i}"),
-        )
-        .await;
+        let ack = wa
+            .send_text(
+                &i.to_string(),
+                room,
+                &format!("k{i}"),
+                &format!("missed {i}"),
+            )
+            .await;
+        acked.push(ack["message"]["seq"].as_i64().expect("seq"));
     }
     let (mut wb, ready) = app.ws(&b.token).await;
     assert!(ready["since"].as_i64().expect("since") > since);
@@ -305,21 +326,22 @@ async fn reconnecting_clients_catch_up_with_sync(app: TestApp) {
         (s["type"].clone(), s["id"].clone()),
         (json!("sync"), json!("s"))
     );
-    let bodies: Vec<_> = s["rooms"][room.to_string()]["events"]
+    let events = s["rooms"][room.to_string()]["events"]
         .as_array()
-        .expect("events")
-        .iter()
-        .map(|m| m["body"].clone())
-        .collect();
+        .expect("events");
+    let bodies: Vec<_> = events.iter().map(|m| m["body"].clone()).collect();
     assert_eq!(
         bodies,
         vec![json!("missed 1"), json!("missed 2"), json!("missed 3")]
     );
+    let seqs: Vec<_> = events.iter().map(|m| m["seq"].as_i64()).collect();
+    assert_eq!(seqs, acked.iter().copied().map(Some).collect::<Vec<_>>());
+    assert_eq!(s["notices"], json!([]), "the friendship came before since");
     assert_eq!(s["next"], ready["since"]);
     // Live delivery resumes after the ready position, with no duplicates.
     wa.send_text("4", room, "k4", "live again").await;
     let live = wb.next().await;
-    assert_eq!(live["message"]["seq"], 4);
+    assert_eq!(live["message"]["seq"], acked[2] + 1);
     wb.assert_quiet().await;
 }
 
@@ -328,6 +350,7 @@ async fn every_device_gets_every_message_in_order(app: TestApp) {
     let b = app.user("ed_bobby").await;
     let b2 = app.login("ed_bobby", crate::harness::PASSWORD).await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut phone, _) = app.ws(&b.token).await;
     let (mut laptop, _) = app.ws(&b2.token).await;
@@ -346,12 +369,12 @@ async fn every_device_gets_every_message_in_order(app: TestApp) {
             (json!("ack"), json!(i)),
             "{ack}"
         );
-        assert_eq!(ack["message"]["seq"], i + 1);
+        assert_eq!(ack["message"]["seq"], notice + i + 1);
     }
     for device in [&mut phone, &mut laptop] {
         for i in 0..200 {
             let m = device.next().await;
-            assert_eq!(m["message"]["seq"], i + 1, "{m}");
+            assert_eq!(m["message"]["seq"], notice + i + 1, "{m}");
         }
         device.assert_quiet().await;
     }
@@ -361,6 +384,7 @@ async fn acks_and_messages_interleave_in_seq_order(app: TestApp) {
     let a = app.user("io_alice").await;
     let b = app.user("io_bobby").await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
     // Both sides pipeline 100 sends into the same room at once: each side
@@ -375,7 +399,7 @@ async fn acks_and_messages_interleave_in_seq_order(app: TestApp) {
         }
     }
     for ws in [&mut wa, &mut wb] {
-        let mut last = 0;
+        let mut last = notice;
         for _ in 0..200 {
             let f = ws.next().await;
             let seq = f["message"]["seq"]
@@ -384,7 +408,7 @@ async fn acks_and_messages_interleave_in_seq_order(app: TestApp) {
             assert!(seq > last, "seq {seq} after {last}: {f}");
             last = seq;
         }
-        assert_eq!(last, 200);
+        assert_eq!(last, notice + 200);
         ws.assert_quiet().await;
     }
 }
@@ -414,6 +438,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
     let a = app.user("sc_alice").await;
     let b = app.user("sc_bobby").await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let (mut wa, _) = app.ws(&a.token).await;
     // b connects and then reads nothing while a floods the room with large
     // messages: the kernel buffers fill, then b's 128-frame queue.
@@ -436,7 +461,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
     // a, who kept up, is unaffected.
     wa.assert_quiet().await;
     // b finds messages in order, then a resync, then the close.
-    let mut last = 0;
+    let mut last = notice;
     loop {
         let f = wb.next().await;
         match f["type"].as_str() {
@@ -449,7 +474,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
             other => panic!("unexpected {other:?}: {f}"),
         }
     }
-    assert!(last < n, "b could not have kept up");
+    assert!(last < notice + n, "b could not have kept up");
     assert_eq!(wb.next().await, Value::Null, "closed after resync");
     // After the resync the client catches up with sync: nothing was lost.
     let (mut again, _) = app.ws(&b.token).await;
@@ -457,7 +482,7 @@ async fn slow_consumers_get_resync_and_are_closed() {
         .send(json!({"type": "sync", "since": 0, "limit": 1}))
         .await;
     let s = again.next().await;
-    assert_eq!(s["rooms"][room.to_string()]["events"][0]["seq"], n);
+    assert_eq!(s["rooms"][room.to_string()]["events"][0]["seq"], notice + n);
     assert_eq!(s["rooms"][room.to_string()]["limited"], true);
 }
 

@@ -45,6 +45,35 @@ macro_rules! backend_tests {
     };
 }
 
+/// As [`backend_tests!`], and each test once more with the follow-graph
+/// cache in Redis (`ROOMY_TEST_REDIS_URL`): modules `redis_sqlite` and `redis_postgres`.
+#[macro_export]
+macro_rules! cache_backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!($($name),*);
+        mod redis_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::harness::TestApp::spawn_with_redis($crate::harness::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod redis_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::harness::TestApp::spawn_with_redis($crate::harness::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// A running server.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -120,6 +149,25 @@ impl TestApp {
     /// Starts a server with default settings; `None` when the backend is not available.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server whose follow-graph cache is the Redis at
+    /// `ROOMY_TEST_REDIS_URL`; `None` (skipped, unless services are
+    /// required) when that is unset. Each test's fresh database has its own
+    /// instance id, so tests never share cache keys.
+    pub async fn spawn_with_redis(backend: Backend) -> Option<TestApp> {
+        let Ok(url) = std::env::var("ROOMY_TEST_REDIS_URL") else {
+            assert!(
+                std::env::var("ROOMY_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "ROOMY_TEST_REDIS_URL is unset but services are required"
+            );
+            eprintln!("skipped: Redis cache suite (ROOMY_TEST_REDIS_URL unset)");
+            return None;
+        };
+        Self::spawn_with(backend, |c| {
+            c.redis_url = Some(roomy_core::config::Redacted::new(url));
+        })
+        .await
     }
 
     /// Starts a server after letting `adjust` change its configuration.
@@ -215,6 +263,10 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::PUT, path, token, None).await
+    }
+
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
         self.call(Method::PATCH, path, token, Some(body)).await
     }
@@ -262,6 +314,7 @@ impl TestApp {
 
     /// The direct room of `a` and `b` (opened by `a`).
     pub async fn direct(&self, a: &Login, b: &Login) -> i64 {
+        self.befriend(a, b).await;
         self.post(
             "/api/v1/rooms/direct",
             Some(&a.token),
@@ -271,6 +324,54 @@ impl TestApp {
         .json()["id"]
             .as_i64()
             .expect("room id")
+    }
+
+    /// Makes `a` and `b` friends the way users do: `a` asks, `b` agrees.
+    /// Their direct room then exists, with the "friends now" notice at seq 1.
+    pub async fn befriend(&self, a: &Login, b: &Login) {
+        let sent = self
+            .post(
+                "/api/v1/friend-requests",
+                Some(&a.token),
+                json!({"user_id": b.id}),
+            )
+            .await;
+        assert_eq!(sent.status, 201, "{}", sent.text);
+        let id = sent.json()["id"].as_i64().expect("request id");
+        let answered = self
+            .post(
+                &format!("/api/v1/friend-requests/{id}/answer"),
+                Some(&b.token),
+                json!({"decision": "agree"}),
+            )
+            .await;
+        assert_eq!(answered.status, 200, "{}", answered.text);
+    }
+
+    /// Runs raw SQL on this server's database (failure injection only).
+    pub async fn sql(&self, statements: &str) {
+        use sqlx::Connection;
+        let url = self.config.effective_database_url();
+        if url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect("sql");
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statements.to_owned()))
+                .execute(&mut conn)
+                .await
+                .expect("sql");
+        }
+    }
+
+    /// Is the app running on PostgreSQL?
+    pub fn on_postgres(&self) -> bool {
+        self.config.effective_database_url().starts_with("postgres")
     }
 
     /// Creates an administrator directly in the store (as `roomy admin create-user` does) and logs in.

@@ -11,6 +11,37 @@ crate::backend_tests!(
     sync_returns_missed_messages_room_by_room,
 );
 
+/// The system message friendship writes in the pair's direct room.
+pub(crate) const FRIENDS_NOW: &str = "You are friends now. Start chatting!";
+
+/// The seq of the "friends now" notice in a direct room just opened by
+/// `TestApp::direct`, asserting it is all the room holds so far: a test's
+/// own messages come right after it.
+pub(crate) async fn friends_notice(app: &TestApp, who: &Login, room: i64) -> i64 {
+    let h = app
+        .get(&format!("/api/v1/rooms/{room}/messages"), Some(&who.token))
+        .await
+        .json();
+    let items = h["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "only the notice so far: {h}");
+    assert_eq!(
+        (items[0]["kind"].clone(), items[0]["body"].clone()),
+        (json!("system"), json!(FRIENDS_NOW)),
+        "{h}"
+    );
+    items[0]["seq"].as_i64().expect("seq")
+}
+
+/// The bodies of a page of messages, in order.
+fn bodies(page: &Value) -> Vec<Value> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect()
+}
+
 async fn send(app: &TestApp, who: &Login, room: i64, client_id: &str, body: &str) -> Value {
     let r = app
         .post(
@@ -27,8 +58,9 @@ async fn http_send_returns_the_committed_message(app: TestApp) {
     let a = app.user("hs_alice").await;
     let b = app.user("hs_bobby").await;
     let room = app.direct(&a, &b).await;
+    let notice = friends_notice(&app, &a, room).await;
     let m = send(&app, &a, room, "c-1", "  hello 👋  ").await;
-    assert_eq!(m["seq"], 1);
+    assert_eq!(m["seq"], notice + 1);
     assert_eq!(m["room_id"], room);
     assert_eq!(m["body"], "hello 👋");
     assert_eq!(m["kind"], "text");
@@ -43,16 +75,19 @@ async fn http_send_returns_the_committed_message(app: TestApp) {
             json!({"client_id": "c-1", "kind": "emoji", "body": "🎉"}),
         )
         .await;
-    assert_eq!(emoji.json()["seq"], 2);
+    assert_eq!(emoji.json()["seq"], notice + 2);
     assert_eq!(emoji.json()["kind"], "text");
     // It is there for the other side, and the room list shows it.
     let h = app
         .get(&format!("/api/v1/rooms/{room}/messages"), Some(&b.token))
         .await
         .json();
-    assert_eq!(h["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        bodies(&h),
+        vec![json!(FRIENDS_NOW), json!("hello 👋"), json!("🎉")]
+    );
     let rooms = app.get("/api/v1/rooms", Some(&b.token)).await.json();
-    assert_eq!(rooms["items"][0]["last_seq"], 2);
+    assert_eq!(rooms["items"][0]["last_seq"], notice + 2);
     assert_eq!(rooms["items"][0]["last_message"]["body"], "🎉");
 }
 
@@ -60,6 +95,7 @@ async fn a_repeated_client_id_stores_nothing_new(app: TestApp) {
     let a = app.user("rp_alice").await;
     let b = app.user("rp_bobby").await;
     let room = app.direct(&a, &b).await;
+    friends_notice(&app, &a, room).await;
     let first = send(&app, &a, room, "retry-me", "once").await;
     let again = send(&app, &a, room, "retry-me", "twice?").await;
     assert_eq!(first, again);
@@ -67,13 +103,14 @@ async fn a_repeated_client_id_stores_nothing_new(app: TestApp) {
         .get(&format!("/api/v1/rooms/{room}/messages"), Some(&a.token))
         .await
         .json();
-    assert_eq!(h["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(bodies(&h), vec![json!(FRIENDS_NOW), json!("once")]);
 }
 
 async fn bad_messages_are_refused_field_by_field(app: TestApp) {
     let a = app.user("bm_alice").await;
     let b = app.user("bm_bobby").await;
     let room = app.direct(&a, &b).await;
+    friends_notice(&app, &a, room).await;
     let path = format!("/api/v1/rooms/{room}/messages");
     let post = |body: Value| app.post(&path, Some(&a.token), body);
     let r = post(json!({"client_id": "", "kind": "text", "body": "   "})).await;
@@ -103,9 +140,16 @@ async fn bad_messages_are_refused_field_by_field(app: TestApp) {
         .get(&format!("{path}?limit=10"), Some(&a.token))
         .await
         .json();
+    // The friendship notice, then only the valid one.
+    let stored: Vec<_> = h["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| (m["kind"].clone(), m["client_id"].clone()))
+        .collect();
     assert_eq!(
-        h["items"].as_array().map(Vec::len),
-        Some(1),
+        stored,
+        vec![(json!("system"), Value::Null), (json!("text"), json!("a"))],
         "only the valid one: {h}"
     );
 }
@@ -114,9 +158,14 @@ async fn history_pages_both_ways_with_cursors(app: TestApp) {
     let a = app.user("hp_alice").await;
     let b = app.user("hp_bobby").await;
     let room = app.direct(&a, &b).await;
-    for i in 1..=5 {
-        send(&app, &a, room, &format!("h{i}"), &format!("m{i}")).await;
+    // The room's history: the friendship notice, then four messages; five
+    // entries in all, so that pages of two end on a partial page.
+    let mut all = vec![friends_notice(&app, &a, room).await];
+    for i in 1..=4 {
+        let m = send(&app, &a, room, &format!("h{i}"), &format!("m{i}")).await;
+        all.push(m["seq"].as_i64().expect("seq"));
     }
+    assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "{all:?}");
     let path = format!("/api/v1/rooms/{room}/messages");
     let seqs = |v: &Value| -> Vec<i64> {
         v["items"]
@@ -130,37 +179,41 @@ async fn history_pages_both_ways_with_cursors(app: TestApp) {
         .get(&format!("{path}?limit=2"), Some(&b.token))
         .await
         .json();
-    assert_eq!(seqs(&latest), vec![4, 5]);
+    assert_eq!(seqs(&latest), all[3..5]);
     let cursor = latest["next_cursor"].as_str().expect("older pages");
     let older = app
         .get(&format!("{path}?limit=2&cursor={cursor}"), Some(&b.token))
         .await
         .json();
-    assert_eq!(seqs(&older), vec![2, 3]);
+    assert_eq!(seqs(&older), all[1..3]);
     let cursor = older["next_cursor"].as_str().expect("more");
     let oldest = app
         .get(&format!("{path}?limit=2&cursor={cursor}"), Some(&b.token))
         .await
         .json();
-    assert_eq!(seqs(&oldest), vec![1]);
+    assert_eq!(seqs(&oldest), all[0..1]);
+    assert_eq!(oldest["items"][0]["body"], FRIENDS_NOW);
     assert!(oldest["next_cursor"].is_null());
 
     let forward = app
-        .get(&format!("{path}?after_seq=1&limit=3"), Some(&b.token))
+        .get(
+            &format!("{path}?after_seq={}&limit=3", all[0]),
+            Some(&b.token),
+        )
         .await
         .json();
-    assert_eq!(seqs(&forward), vec![2, 3, 4]);
+    assert_eq!(seqs(&forward), all[1..4]);
     let cursor = forward["next_cursor"].as_str().expect("newer pages");
     let rest = app
         .get(&format!("{path}?limit=3&cursor={cursor}"), Some(&b.token))
         .await
         .json();
-    assert_eq!(seqs(&rest), vec![5]);
+    assert_eq!(seqs(&rest), all[4..5]);
     let before = app
-        .get(&format!("{path}?before_seq=3"), Some(&b.token))
+        .get(&format!("{path}?before_seq={}", all[2]), Some(&b.token))
         .await
         .json();
-    assert_eq!(seqs(&before), vec![1, 2]);
+    assert_eq!(seqs(&before), all[0..2]);
 
     app.get(&format!("{path}?before_seq=3&after_seq=1"), Some(&b.token))
         .await
@@ -182,28 +235,55 @@ async fn sync_returns_missed_messages_room_by_room(app: TestApp) {
     send(&app, &a, ab, "x0", "before").await;
     let first = app.get("/api/v1/sync", Some(&b.token)).await.json();
     let since = first["next"].as_i64().expect("next");
+    let events = |s: &Value, room: i64, field: &str| -> Vec<Value> {
+        s["rooms"][room.to_string()]["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|m| m[field].clone())
+            .collect()
+    };
     assert_eq!(
-        first["rooms"][ab.to_string()]["events"][0]["body"],
-        "before"
+        events(&first, ab, "body"),
+        vec![json!(FRIENDS_NOW), json!("before")]
     );
+    assert_eq!(events(&first, bc, "body"), vec![json!(FRIENDS_NOW)]);
+    // b's friendships came too: a's request, then both acceptances.
+    let notices: Vec<_> = first["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .map(|n| (n["type"].clone(), n["room_id"].clone()))
+        .collect();
+    assert_eq!(
+        notices,
+        vec![
+            (json!("friend_request"), Value::Null),
+            (json!("friend_accepted"), json!(ab)),
+            (json!("friend_accepted"), json!(bc)),
+        ],
+        "{first}"
+    );
+    assert_eq!(first["notices_limited"], false);
 
+    let mut missed = Vec::new();
     for i in 0..3 {
-        send(&app, &a, ab, &format!("a{i}"), &format!("from a {i}")).await;
+        let m = send(&app, &a, ab, &format!("a{i}"), &format!("from a {i}")).await;
+        missed.push(m["seq"].clone());
     }
     send(&app, &c, bc, "c0", "from c").await;
     let s = app
         .get(&format!("/api/v1/sync?since={since}"), Some(&b.token))
         .await
         .json();
-    let ab_events: Vec<_> = s["rooms"][ab.to_string()]["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap_or_default())
-        .collect();
-    assert_eq!(ab_events, vec![2, 3, 4]);
+    assert_eq!(events(&s, ab, "seq"), missed);
+    assert_eq!(
+        events(&s, ab, "body"),
+        vec![json!("from a 0"), json!("from a 1"), json!("from a 2")]
+    );
     assert_eq!(s["rooms"][ab.to_string()]["limited"], false);
-    assert_eq!(s["rooms"][bc.to_string()]["events"][0]["body"], "from c");
+    assert_eq!(events(&s, bc, "body"), vec![json!("from c")]);
+    assert_eq!(s["notices"], json!([]), "no new friendships: {s}");
     let next = s["next"].as_i64().expect("next");
     assert!(next > since);
 
@@ -215,13 +295,14 @@ async fn sync_returns_missed_messages_room_by_room(app: TestApp) {
         .await
         .json();
     assert_eq!(cut["rooms"][ab.to_string()]["limited"], true);
-    assert_eq!(cut["rooms"][ab.to_string()]["events"][0]["seq"], 3);
+    assert_eq!(events(&cut, ab, "seq"), missed[1..3]);
 
     let none = app
         .get(&format!("/api/v1/sync?since={next}"), Some(&b.token))
         .await
         .json();
     assert_eq!(none["rooms"], json!({}));
+    assert_eq!(none["notices"], json!([]));
     assert_eq!(none["next"], next);
     app.get("/api/v1/sync?since=-1", Some(&b.token))
         .await

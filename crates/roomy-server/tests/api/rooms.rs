@@ -1,6 +1,6 @@
 //! Rooms over HTTP: direct rooms, groups, members, roles, visibility.
 
-use crate::harness::TestApp;
+use crate::{harness::TestApp, messages::FRIENDS_NOW};
 use serde_json::json;
 
 crate::backend_tests!(
@@ -15,6 +15,23 @@ crate::backend_tests!(
 async fn direct_rooms_are_found_or_created(app: TestApp) {
     let a = app.user("dr_alice").await;
     let b = app.user("dr_bobby").await;
+    // Strangers cannot open a direct room (`direct_messages = "friends"`),
+    // and the refusal leaves nothing behind.
+    app.post(
+        "/api/v1/rooms/direct",
+        Some(&a.token),
+        json!({"user_id": b.id}),
+    )
+    .await
+    .assert_error(403, "not_friends");
+    for who in [&a, &b] {
+        let rooms = app.get("/api/v1/rooms", Some(&who.token)).await.json();
+        assert_eq!(rooms["items"], json!([]), "{rooms}");
+    }
+
+    // Becoming friends creates the room, with the notice at seq 1: opening
+    // it then finds that room.
+    app.befriend(&a, &b).await;
     let r = app
         .post(
             "/api/v1/rooms/direct",
@@ -22,12 +39,22 @@ async fn direct_rooms_are_found_or_created(app: TestApp) {
             json!({"user_id": b.id}),
         )
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.status, 200, "{}", r.text);
     let room = r.json();
     assert_eq!(room["kind"], "direct");
     assert_eq!(room["peer"]["id"], b.id);
     assert_eq!(room["member_count"], 2);
-    assert_eq!(room["last_seq"], 0);
+    assert_eq!(room["last_seq"], 1);
+    assert_eq!(room["last_message"]["seq"], 1);
+    assert_eq!(room["last_message"]["kind"], "system");
+    assert_eq!(room["last_message"]["body"], FRIENDS_NOW);
+    let listed = app.get("/api/v1/rooms", Some(&a.token)).await.json();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(listed["items"][0]["id"], room["id"]);
     let again = app
         .post(
             "/api/v1/rooms/direct",

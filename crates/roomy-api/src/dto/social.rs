@@ -1,0 +1,203 @@
+//! Follow, block, friend and notice shapes.
+
+use super::{PublicUser, UserBriefView};
+use roomy_core::{MessageId, RoomId, UserId, social_fields::RequestStatus};
+use roomy_store::{Friend, FriendRequest, Notice, NoticeKind, Related};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// The answer to follow, unfollow, block and unblock (seed 001's shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetView {
+    pub target: UserId,
+}
+
+/// A user in a following, followers or mutual list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowedUser {
+    #[serde(flatten)]
+    pub user: PublicUser,
+    /// When the follow was made (for mutual: when the list's owner followed them).
+    #[serde(with = "time::serde::rfc3339")]
+    pub followed_at: OffsetDateTime,
+}
+
+impl From<Related> for FollowedUser {
+    fn from(r: Related) -> Self {
+        FollowedUser {
+            user: r.user.into(),
+            followed_at: r.at,
+        }
+    }
+}
+
+/// A user in the caller's block list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockedUser {
+    #[serde(flatten)]
+    pub user: PublicUser,
+    #[serde(with = "time::serde::rfc3339")]
+    pub blocked_at: OffsetDateTime,
+}
+
+impl From<Related> for BlockedUser {
+    fn from(r: Related) -> Self {
+        BlockedUser {
+            user: r.user.into(),
+            blocked_at: r.at,
+        }
+    }
+}
+
+/// How the caller stands with a user (seed 000's follow-relationship view).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RelationshipView {
+    /// The caller follows them.
+    pub following: bool,
+    /// They follow the caller.
+    pub followed_by: bool,
+    pub friend: bool,
+    /// The caller blocked them.
+    pub blocked: bool,
+}
+
+/// `GET /users/{id}`: the public profile with follow counts and the relationship.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserProfile {
+    #[serde(flatten)]
+    pub user: PublicUser,
+    pub following_count: u64,
+    pub followers_count: u64,
+    pub relationship: RelationshipView,
+}
+
+/// `POST /friend-requests`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FriendRequestBody {
+    pub user_id: UserId,
+    /// Up to 50 characters.
+    pub note: Option<String>,
+    /// The name you give them in your friend list if they agree (up to 32 characters).
+    pub remark: Option<String>,
+}
+
+/// What the target decides.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionBody {
+    Agree,
+    Refuse,
+    Ignore,
+}
+
+/// `POST /friend-requests/{id}/answer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerBody {
+    pub decision: DecisionBody,
+    /// The name you give the sender in your friend list (agree only; up to 32 characters).
+    pub remark: Option<String>,
+}
+
+/// `GET /friend-requests` filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestListQuery {
+    /// `incoming` (default: sent to you) or `outgoing` (sent by you).
+    pub direction: Option<String>,
+    /// `pending`, `agree`, `refuse` or `ignore`; absent: all.
+    pub status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A friend request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FriendRequestView {
+    pub id: i64,
+    pub from: UserBriefView,
+    pub to: UserBriefView,
+    pub note: Option<String>,
+    pub status: RequestStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub answered_at: Option<OffsetDateTime>,
+}
+
+impl From<FriendRequest> for FriendRequestView {
+    fn from(r: FriendRequest) -> Self {
+        FriendRequestView {
+            id: r.id,
+            from: r.from.into(),
+            to: r.to.into(),
+            note: r.note,
+            status: r.status,
+            created_at: r.created_at,
+            answered_at: r.answered_at,
+        }
+    }
+}
+
+/// A friend in the caller's list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendView {
+    pub user: PublicUser,
+    /// The caller's name for them.
+    pub remark: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+}
+
+impl From<Friend> for FriendView {
+    fn from(f: Friend) -> Self {
+        FriendView {
+            user: f.user.into(),
+            remark: f.remark,
+            since: f.since,
+        }
+    }
+}
+
+/// `PATCH /friends/{user_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemarkPatch {
+    /// Up to 32 characters; null or empty clears it.
+    pub remark: Option<String>,
+}
+
+/// A notice: the same object as the live `friend_request` / `friend_accepted` frame.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NoticeView {
+    /// `friend_request` or `friend_accepted`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Position in the stream (sync's `since`/`next` count these too).
+    pub position: MessageId,
+    pub request: FriendRequestView,
+    /// `friend_accepted`: the pair's direct room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<RoomId>,
+}
+
+impl From<Notice> for NoticeView {
+    fn from(n: Notice) -> Self {
+        let (kind, request, room_id) = match n.kind {
+            NoticeKind::FriendRequest(r) => ("friend_request", r, None),
+            NoticeKind::FriendAccepted { request, room } => {
+                ("friend_accepted", request, Some(room))
+            }
+        };
+        NoticeView {
+            kind,
+            position: n.id,
+            request: request.into(),
+            room_id,
+        }
+    }
+}
