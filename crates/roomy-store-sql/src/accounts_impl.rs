@@ -1,6 +1,8 @@
 //! The account and session methods both SQL backends share, as a macro over
 //! the store type: the SQL is the same for SQLite and PostgreSQL. The
-//! invoking crate supplies `self.pool` and `self.write_tx()`.
+//! invoking crate supplies `self.pool` and `self.write_tx()`. Every write,
+//! even a single statement, goes through `write_tx`: on SQLite that is the
+//! one queue writers wait in (see the backend's `WriteTx`).
 
 /// Implements `roomy_store::AccountStore` for `$store`.
 #[macro_export]
@@ -32,6 +34,7 @@ impl ::roomy_store::AccountStore for $store {
     }
 
     async fn create_user(&self, new: NewUser, now: OffsetDateTime) -> StoreResult<User> {
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query_as::<_, UserRow>(
             "INSERT INTO users (username, nickname, role, password_hash, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING *",
@@ -41,9 +44,10 @@ impl ::roomy_store::AccountStore for $store {
         .bind(new.role.as_str())
         .bind(new.password_hash)
         .bind(to_millis(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, "username"))?;
+        tx.commit().await.map_err(db_err)?;
         row.into_user()
     }
 
@@ -87,7 +91,8 @@ impl ::roomy_store::AccountStore for $store {
             None => (false, None),
             Some(a) => (true, a.as_ref().map(|a| a.as_str().to_owned())),
         };
-        sqlx::query_as::<_, UserRow>(
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query_as::<_, UserRow>(
             "UPDATE users SET
                 nickname = COALESCE($1, nickname),
                 avatar = CASE WHEN $2 THEN $3 ELSE avatar END,
@@ -101,11 +106,12 @@ impl ::roomy_store::AccountStore for $store {
         .bind(changes.invite_confirm)
         .bind(to_millis(now))
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
-        .ok_or(StoreError::NotFound)?
-        .into_user()
+        .ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        row.into_user()
     }
 
     async fn set_password(
@@ -242,6 +248,7 @@ impl ::roomy_store::AccountStore for $store {
         now: OffsetDateTime,
         expires_at: Option<OffsetDateTime>,
     ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE sessions SET last_used_at = $1, expires_at = COALESCE($2, expires_at)
              WHERE id = $3",
@@ -249,9 +256,10 @@ impl ::roomy_store::AccountStore for $store {
         .bind(to_millis(now))
         .bind(expires_at.map(to_millis))
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -281,6 +289,7 @@ impl ::roomy_store::AccountStore for $store {
         id: SessionId,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1
              WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
@@ -288,9 +297,10 @@ impl ::roomy_store::AccountStore for $store {
         .bind(to_millis(now))
         .bind(id.0)
         .bind(user.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)
     }
 

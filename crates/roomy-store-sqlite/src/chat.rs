@@ -12,14 +12,44 @@ roomy_store_sql::social_store_impl!(SqliteStore, SqliteConnection, "");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+/// A write transaction holding the store's write turn: SQLite admits one
+/// writer at a time, and writers that collide wait in SQLite's busy handler,
+/// which sleeps in growing steps. Queueing on an async mutex first hands the
+/// lock over at once, in arrival order.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits and gives the write turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
 
 impl SqliteStore {
-    pub(crate) async fn write_tx(&self) -> StoreResult<Tx> {
-        self.pool
+    pub(crate) async fn write_tx(&self) -> StoreResult<WriteTx> {
+        let turn = self.write_turn.clone().lock_owned().await;
+        let tx = self
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 }
 

@@ -23,6 +23,8 @@ pub struct SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One write transaction at a time (see `chat::WriteTx`).
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -57,7 +59,10 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         tokio::spawn(checkpoint_wal(pool.clone()));
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            write_turn: Default::default(),
+        })
     }
 }
 
