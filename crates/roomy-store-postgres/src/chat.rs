@@ -8,7 +8,9 @@ use crate::PgStore;
 use sqlx::PgConnection;
 
 roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
-roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR UPDATE");
+// NO KEY UPDATE: serialises changes to a pair without blocking the
+// foreign-key checks (KEY SHARE) of inserts that reference the users.
+roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 

@@ -564,6 +564,9 @@ impl $store {
         now: OffsetDateTime,
     ) -> StoreResult<(Room, bool)> {
         let mut tx = self.write_tx().await?;
+        // The pair's lock, as every writer of their gate takes it: the gate
+        // computed below cannot miss a block or unfriending committing now.
+        lock_pair(&mut tx, a, b).await?;
         let facts = pair_facts_in(&mut tx, a, b).await?;
         if facts.blocked_by {
             return Err(StoreError::Refused(roomy_store::Refusal::Blocked));

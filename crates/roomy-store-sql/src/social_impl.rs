@@ -378,11 +378,12 @@ impl ::roomy_store::SocialStore for $store {
             my_edits.push(GraphEdit::RemoveFollower(target));
         }
         set_relation(&mut tx, user, target, RelationState::Blacklist, ms).await?;
-        // Their pending request would otherwise wait for an answer that the
-        // block already gave.
+        // Pending requests either way would otherwise wait for an answer
+        // the block already gave (and agreeing would reopen contact).
         sqlx::query(
             "UPDATE friend_requests SET status = 'ignore', answered_at = $1
-             WHERE from_id = $2 AND to_id = $3 AND status = 'pending'",
+             WHERE ((from_id = $2 AND to_id = $3) OR (from_id = $3 AND to_id = $2))
+               AND status = 'pending'",
         )
         .bind(ms)
         .bind(target.0)
@@ -734,14 +735,17 @@ impl $store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, "friend request"))?;
-        let mut positions = vec![insert_notice(&mut tx, to, "friend_request", id, None, ms).await?];
-        let (mut room, mut message) = (None, None);
+        // Agreeing first (when the target does not confirm) takes the room
+        // lock before the position counter, the order every batch takes them.
+        let (mut positions, mut room, mut message) = (Vec::new(), None, None);
         if !target.invite_confirm {
             let (more, r, m) = agree_in(&mut tx, id, from, to, None, notice, now).await?;
             positions.extend(more);
             room = Some(r);
             message = m;
         }
+        positions.push(insert_notice(&mut tx, to, "friend_request", id, None, ms).await?);
+        positions.sort_unstable();
         let notices = notices_by_ids(&mut tx, &positions).await?;
         let request = request_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
@@ -794,6 +798,13 @@ impl $store {
         let (mut positions, mut room, mut message) = (Vec::new(), None, None);
         match decision {
             Decision::Agree => {
+                let facts = pair_facts_in(&mut tx, to, from).await?;
+                if facts.blocked_by {
+                    return Err(StoreError::Refused(Refusal::Blocked));
+                }
+                if facts.blocked {
+                    return Err(StoreError::Refused(Refusal::YouBlocked));
+                }
                 let (p, r, m) = agree_in(
                     &mut tx,
                     id,

@@ -321,6 +321,35 @@ pub async fn friend_requests_are_answered_once(store: &impl Store) {
         .unwrap()
         .unwrap();
     assert_eq!(r.status, RequestStatus::Ignore);
+    // And the blocker's own, so the blocked user cannot agree their way back in.
+    store.unblock(u[1], u[0], t0()).await.unwrap();
+    let mine = store
+        .send_friend_request(request(u[1], u[0], "sorry"), "n".into(), t0())
+        .await
+        .unwrap();
+    store.block(u[1], u[0], t0()).await.unwrap();
+    let r = store
+        .friend_request(mine.request.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, RequestStatus::Ignore);
+    assert_eq!(
+        refusal(
+            store
+                .answer_friend_request(
+                    mine.request.id,
+                    u[0],
+                    Decision::Agree,
+                    None,
+                    "n".into(),
+                    t0()
+                )
+                .await
+        ),
+        Refusal::AlreadyAnswered
+    );
+    assert!(!store.pair_facts(u[0], u[1]).await.unwrap().friend);
 }
 
 /// Agreeing writes both friendship rows, the direct room with its system

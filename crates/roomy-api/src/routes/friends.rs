@@ -59,20 +59,31 @@ fn envelopes(change: &FriendChange, members: Vec<roomy_store::Member>) -> Vec<En
             origin: None,
         });
     }
+    // Positioned events go out in position order, so a client that has
+    // seen position N has seen everything below it.
+    let mut positioned: Vec<(i64, Envelope)> = Vec::new();
     if let Some(message) = &change.message {
-        out.push(Envelope {
-            recipients: vec![change.request.from.id, change.request.to.id],
-            event: Event::Message(message.clone()),
-            origin: None,
-        });
+        positioned.push((
+            message.id.0,
+            Envelope {
+                recipients: vec![change.request.from.id, change.request.to.id],
+                event: Event::Message(message.clone()),
+                origin: None,
+            },
+        ));
     }
     for n in &change.notices {
-        out.push(Envelope {
-            recipients: vec![n.user],
-            event: Event::Notice(n.clone()),
-            origin: None,
-        });
+        positioned.push((
+            n.id.0,
+            Envelope {
+                recipients: vec![n.user],
+                event: Event::Notice(n.clone()),
+                origin: None,
+            },
+        ));
     }
+    positioned.sort_by_key(|(position, _)| *position);
+    out.extend(positioned.into_iter().map(|(_, e)| e));
     out
 }
 

@@ -304,9 +304,12 @@ async fn requests_agree_at_once_without_confirmation(app: TestApp) {
     let sent = ask(&app, &a, b.id, json!({})).await;
     assert_eq!(sent.status, 201);
     assert_eq!(sent.json()["status"], "agree");
+    // Positions order the frames: the agreement is written first, then the
+    // (already agreed) request's own notice.
+    let (accepted, _) = until(&mut bws, "friend_accepted").await;
     let (request, _) = until(&mut bws, "friend_request").await;
     assert_eq!(request["request"]["status"], "agree");
-    let (accepted, _) = until(&mut bws, "friend_accepted").await;
+    assert!(request["position"].as_i64() > accepted["position"].as_i64());
     let room = accepted["room_id"].as_i64().expect("room");
     let r = app
         .post(
@@ -401,21 +404,22 @@ async fn agreeing_is_all_or_nothing(app: TestApp) {
     let id = ask(&app, &a, b.id, json!({})).await.json()["id"]
         .as_i64()
         .expect("id");
-    // The second friendship row written (the requester's) fails.
+    // The last write of the agreement fails: B's `friend_accepted` notice,
+    // after the status, both friendship rows, the room, its system message
+    // and A's notice were written.
+    let condition = format!("NEW.user_id = {} AND NEW.kind = 'friend_accepted'", b.id);
     if app.on_postgres() {
         app.sql(&format!(
             "CREATE FUNCTION roomy_injected_failure() RETURNS trigger AS $$
              BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER injected BEFORE INSERT ON friends FOR EACH ROW
-             WHEN (NEW.user_id = {}) EXECUTE FUNCTION roomy_injected_failure();",
-            a.id
+             CREATE TRIGGER injected BEFORE INSERT ON notices FOR EACH ROW
+             WHEN ({condition}) EXECUTE FUNCTION roomy_injected_failure();"
         ))
         .await;
     } else {
         app.sql(&format!(
-            "CREATE TRIGGER injected BEFORE INSERT ON friends WHEN NEW.user_id = {}
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-            a.id
+            "CREATE TRIGGER injected BEFORE INSERT ON notices WHEN {condition}
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
         ))
         .await;
     }
@@ -447,9 +451,17 @@ async fn agreeing_is_all_or_nothing(app: TestApp) {
         sync["notices"].as_array().expect("notices").is_empty(),
         "{sync}"
     );
+    assert!(
+        sync["rooms"].as_object().expect("rooms").is_empty(),
+        "{sync}"
+    );
+    let b_sync = app.get("/api/v1/sync?since=0", Some(&b.token)).await.json();
+    let b_notices = b_sync["notices"].as_array().expect("notices");
+    assert_eq!(b_notices.len(), 1, "only the request itself: {b_sync}");
+    assert_eq!(b_notices[0]["request"]["status"], "pending");
     // Once the fault is gone the same answer goes through whole.
     app.sql(if app.on_postgres() {
-        "DROP TRIGGER injected ON friends"
+        "DROP TRIGGER injected ON notices"
     } else {
         "DROP TRIGGER injected"
     })
