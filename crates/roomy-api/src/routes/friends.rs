@@ -100,7 +100,12 @@ where
                 Err(e) => return (Err(e), Vec::new()),
             };
             let members = match &change.room {
-                Some((room, true)) => store.members(room.id, None, 2).await.unwrap_or_default(),
+                // The change is committed: a failure here only loses the
+                // live `member_joined` (sync still has the room), so say so.
+                Some((room, true)) => store.members(room.id, None, 2).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, room = room.id.0, "new direct room announced to nobody");
+                    Vec::new()
+                }),
                 _ => Vec::new(),
             };
             let out = envelopes(&change, members);

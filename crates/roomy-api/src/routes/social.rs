@@ -40,6 +40,45 @@ fn not_yourself(what: &str) -> ApiError {
     ApiError::field("user_id", format!("you cannot {what} yourself"))
 }
 
+/// Which graph change a handler makes.
+#[derive(Clone, Copy)]
+enum Change {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
+}
+
+/// The shared body of follow, unfollow, block and unblock: refuse yourself,
+/// change the store, bring the cache along, answer `{"target": id}`.
+async fn change_graph(
+    st: &AppState,
+    me: UserId,
+    target: i64,
+    change: Change,
+) -> Result<axum::Json<TargetView>, ApiError> {
+    let target = UserId(target);
+    let verb = match change {
+        Change::Follow => "follow",
+        Change::Unfollow => "unfollow",
+        Change::Block => "block",
+        Change::Unblock => "unblock",
+    };
+    if target == me {
+        return Err(not_yourself(verb));
+    }
+    let now = st.clock.now();
+    let deltas = match change {
+        Change::Follow => st.store.follow(me, target, now).await,
+        Change::Unfollow => st.store.unfollow(me, target, now).await,
+        Change::Block => st.store.block(me, target, now).await,
+        Change::Unblock => st.store.unblock(me, target, now).await.map(|()| Vec::new()),
+    }
+    .map_err(missing_user)?;
+    st.graph.applied(&deltas).await;
+    Ok(axum::Json(TargetView { target }))
+}
+
 /// Follow a user. Following again changes nothing.
 #[utoipa::path(put, path = "/api/v1/me/following/{user_id}", tag = "social", security(("bearer" = [])),
     params(("user_id" = i64, Path, description = "the user to follow")),
@@ -54,17 +93,7 @@ pub async fn follow(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    let target = UserId(user_id);
-    if target == auth.user.id {
-        return Err(not_yourself("follow"));
-    }
-    let deltas = st
-        .store
-        .follow(auth.user.id, target, st.clock.now())
-        .await
-        .map_err(missing_user)?;
-    st.graph.applied(&deltas).await;
-    Ok(axum::Json(TargetView { target }))
+    change_graph(&st, auth.user.id, user_id, Change::Follow).await
 }
 
 /// Stop following a user. Unfollowing someone you do not follow changes nothing.
@@ -76,17 +105,7 @@ pub async fn unfollow(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    let target = UserId(user_id);
-    if target == auth.user.id {
-        return Err(not_yourself("unfollow"));
-    }
-    let deltas = st
-        .store
-        .unfollow(auth.user.id, target, st.clock.now())
-        .await
-        .map_err(missing_user)?;
-    st.graph.applied(&deltas).await;
-    Ok(axum::Json(TargetView { target }))
+    change_graph(&st, auth.user.id, user_id, Change::Unfollow).await
 }
 
 /// Block a user: follows both ways end, and they can no longer follow you,
@@ -99,17 +118,7 @@ pub async fn block(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    let target = UserId(user_id);
-    if target == auth.user.id {
-        return Err(not_yourself("block"));
-    }
-    let deltas = st
-        .store
-        .block(auth.user.id, target, st.clock.now())
-        .await
-        .map_err(missing_user)?;
-    st.graph.applied(&deltas).await;
-    Ok(axum::Json(TargetView { target }))
+    change_graph(&st, auth.user.id, user_id, Change::Block).await
 }
 
 /// Lift a block.
@@ -121,15 +130,7 @@ pub async fn unblock(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    let target = UserId(user_id);
-    if target == auth.user.id {
-        return Err(not_yourself("unblock"));
-    }
-    st.store
-        .unblock(auth.user.id, target, st.clock.now())
-        .await
-        .map_err(missing_user)?;
-    Ok(axum::Json(TargetView { target }))
+    change_graph(&st, auth.user.id, user_id, Change::Unblock).await
 }
 
 fn related_cursor(r: &Related) -> String {
@@ -170,6 +171,35 @@ async fn existing(st: &AppState, id: i64) -> Result<UserId, ApiError> {
         .ok_or_else(user_not_found)
 }
 
+/// Which follow list a handler pages.
+#[derive(Clone, Copy)]
+enum List {
+    Following,
+    Followers,
+}
+
+/// The shared body of the following and followers lists.
+async fn follow_list(
+    st: &AppState,
+    id: i64,
+    page: &PageParams,
+    list: List,
+) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
+    let limit = page.limit()?;
+    let after = cursor_pair(page)?;
+    let user = existing(st, id).await?;
+    let rows = match list {
+        List::Following => st.store.following(user, after, limit + 1).await?,
+        List::Followers => st.store.followers(user, after, limit + 1).await?,
+    };
+    Ok(axum::Json(page_with(
+        rows,
+        limit,
+        related_cursor,
+        FollowedUser::from,
+    )))
+}
+
 /// Whom a user follows, newest follow first.
 #[utoipa::path(get, path = "/api/v1/users/{id}/following", tag = "social", security(("bearer" = [])),
     params(("id" = i64, Path, description = "user id"), PageParams),
@@ -180,16 +210,7 @@ pub async fn following(
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
-    let limit = page.limit()?;
-    let after = cursor_pair(&page)?;
-    let user = existing(&st, id).await?;
-    let rows = st.store.following(user, after, limit + 1).await?;
-    Ok(axum::Json(page_with(
-        rows,
-        limit,
-        related_cursor,
-        FollowedUser::from,
-    )))
+    follow_list(&st, id, &page, List::Following).await
 }
 
 /// Who follows a user, newest follow first.
@@ -202,16 +223,7 @@ pub async fn followers(
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
-    let limit = page.limit()?;
-    let after = cursor_pair(&page)?;
-    let user = existing(&st, id).await?;
-    let rows = st.store.followers(user, after, limit + 1).await?;
-    Ok(axum::Json(page_with(
-        rows,
-        limit,
-        related_cursor,
-        FollowedUser::from,
-    )))
+    follow_list(&st, id, &page, List::Followers).await
 }
 
 /// Users who follow a user and whom that user follows back ("互相关注"),
