@@ -126,6 +126,15 @@ impl ApiError {
         ApiError::Forbidden { code, message }
     }
 
+    /// 409 with a specific code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+            fields: FieldErrors::new(),
+        }
+    }
+
     /// Wraps an unexpected failure.
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
         ApiError::Internal(Box::new(e))

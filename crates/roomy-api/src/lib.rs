@@ -24,7 +24,9 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use routes::{accounts, admin, friends, me, messages, ops, rooms, social, users};
+use routes::{
+    accounts, admin, favorites, friends, lifecycle, me, messages, ops, rooms, social, users,
+};
 use std::sync::Arc;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::{
@@ -94,13 +96,24 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(friends::list_friends))
         .routes(routes!(friends::patch_friend, friends::unfriend))
         .routes(routes!(admin::patch_user))
+        .routes(routes!(admin::messages))
+        .routes(routes!(admin::remove_message))
+        .routes(routes!(admin::audit))
         .routes(routes!(rooms::open_direct))
         .routes(routes!(rooms::create_group, rooms::list_rooms))
-        .routes(routes!(rooms::get_room, rooms::patch_room))
+        .routes(routes!(rooms::get_room, rooms::patch_room, rooms::dissolve))
         .routes(routes!(rooms::list_members, rooms::add_members))
         .routes(routes!(rooms::remove_member, rooms::patch_member))
         .routes(routes!(messages::send_message, messages::history))
-        .routes(routes!(messages::sync));
+        .routes(routes!(messages::sync))
+        .routes(routes!(lifecycle::read))
+        .routes(routes!(lifecycle::revoke))
+        .routes(routes!(lifecycle::delete_for_me))
+        .routes(routes!(lifecycle::delete_batch))
+        .routes(routes!(lifecycle::sent))
+        .routes(routes!(lifecycle::received))
+        .routes(routes!(favorites::list))
+        .routes(routes!(favorites::add, favorites::remove));
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -36,6 +36,8 @@ pub struct ApiSettings {
     pub ws_send_queue: usize,
     /// Who may open direct rooms and write in them.
     pub direct_messages: DirectPolicy,
+    /// How long after sending a sender may revoke a message.
+    pub revoke_window: Duration,
 }
 
 impl ApiSettings {
@@ -52,6 +54,7 @@ impl ApiSettings {
             ws_heartbeat: StdDuration::from_secs(c.ws_heartbeat_secs),
             ws_send_queue: c.ws_send_queue,
             direct_messages: c.direct_messages,
+            revoke_window: Duration::seconds(c.revoke_window_secs as i64),
         }
     }
 }

@@ -26,8 +26,17 @@ pub enum Event {
     MemberLeft { room: Room, user: UserId },
     /// A room's profile or a member's role changed.
     RoomUpdated { room: Room, members: Vec<Member> },
-    /// A notice for one user (friend request, acceptance), at its stream position.
+    /// A per-user event (friend request, acceptance, read position, ...),
+    /// at its stream position. `origin` on the envelope names the
+    /// connection that asked for it, which gets it with its request id.
     Notice(Notice),
+    /// A message was revoked by its sender (or removed by an admin):
+    /// `message` without its body, and the notice announcing it.
+    Revoked {
+        message: Message,
+        notice: Message,
+        by_admin: bool,
+    },
     /// Sessions of a user ended (logout, password change, disabled account):
     /// their live connections close. All sessions, all but `except`, or only `only`.
     SessionsEnded {
@@ -142,6 +151,7 @@ mod tests {
             updated_at: time::OffsetDateTime::UNIX_EPOCH,
             last_seq: 0,
             member_count: 1,
+            dissolved_at: None,
         }
     }
 

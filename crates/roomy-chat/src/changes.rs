@@ -16,7 +16,7 @@ pub enum ChangeKind {
 }
 
 /// The structural event, then the notice message (if one was written), each
-/// for everyone the change concerns.
+/// for everyone the change concerns, then the per-user events (in position order).
 pub fn change_envelopes(change: &RoomChange, kind: ChangeKind) -> Vec<Envelope> {
     let event = match kind {
         ChangeKind::Joined => Event::MembersJoined {
@@ -41,6 +41,13 @@ pub fn change_envelopes(change: &RoomChange, kind: ChangeKind) -> Vec<Envelope> 
         out.push(Envelope {
             recipients: change.recipients.clone(),
             event: Event::Message(notice.clone()),
+            origin: None,
+        });
+    }
+    for notice in &change.notices {
+        out.push(Envelope {
+            recipients: vec![notice.user],
+            event: Event::Notice(notice.clone()),
             origin: None,
         });
     }

@@ -45,6 +45,8 @@ pub struct Config {
     pub cache_max_members: u64,
     /// Who may open direct rooms and send in them: `friends` or `anyone`.
     pub direct_messages: crate::social_fields::DirectPolicy,
+    /// How long after sending a sender may revoke a message (seconds).
+    pub revoke_window_secs: u64,
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
         "redis_url",
         "cache_max_members",
         "direct_messages",
+        "revoke_window_secs",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -106,6 +109,9 @@ impl Config {
         }) {
             return Err("redis_url must start with redis:// or rediss://".into());
         }
+        if self.revoke_window_secs > 7 * 24 * 3600 {
+            return Err("revoke_window_secs must be at most 604800 (a week)".into());
+        }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be at least 1".into());
         }
@@ -141,6 +147,7 @@ impl Default for Config {
             redis_url: None,
             cache_max_members: 4_000_000,
             direct_messages: crate::social_fields::DirectPolicy::Friends,
+            revoke_window_secs: 300,
         }
     }
 }

@@ -122,12 +122,17 @@ cache_max_members = {cache_members}
 # Who may open a direct conversation and write in it: "friends" (after a
 # friend request was agreed) or "anyone". A block always stops it.
 direct_messages = "friends"
+
+# Seconds after sending during which a sender may revoke a message
+# (0: never). Judged by the server's clock.
+revoke_window_secs = {revoke}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
         ttl = d.token_ttl_secs,
         json = d.max_json_bytes,
         conns = d.db_max_connections,
+        revoke = d.revoke_window_secs,
         max_chars = d.max_message_chars,
         max_members = d.max_group_members,
         batch = d.write_batch_max,

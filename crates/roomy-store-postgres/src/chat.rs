@@ -11,6 +11,7 @@ roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
 // NO KEY UPDATE: serialises changes to a pair without blocking the
 // foreign-key checks (KEY SHARE) of inserts that reference the users.
 roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
+roomy_store_sql::lifecycle_store_impl!(PgStore, PgConnection);
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 

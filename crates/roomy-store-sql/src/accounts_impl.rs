@@ -97,14 +97,16 @@ impl ::roomy_store::AccountStore for $store {
                 nickname = COALESCE($1, nickname),
                 avatar = CASE WHEN $2 THEN $3 ELSE avatar END,
                 invite_confirm = COALESCE($4, invite_confirm),
-                updated_at = $5
-             WHERE id = $6 RETURNING *",
+                updated_at = $5,
+                read_receipts = COALESCE($6, read_receipts)
+             WHERE id = $7 RETURNING *",
         )
         .bind(changes.nickname.as_ref().map(|n| n.as_str().to_owned()))
         .bind(set_avatar)
         .bind(avatar)
         .bind(changes.invite_confirm)
         .bind(to_millis(now))
+        .bind(changes.read_receipts)
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await
@@ -153,25 +155,21 @@ impl ::roomy_store::AccountStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<User> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query_as::<_, UserRow>(
-            "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3 RETURNING *",
-        )
-        .bind(disabled)
-        .bind(to_millis(now))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .ok_or(StoreError::NotFound)?;
-        if disabled {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
+        let row = sqlx::query_as::<_, UserRow>($crate::SET_DISABLED)
+            .bind(disabled)
             .bind(to_millis(now))
             .bind(id.0)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        if disabled {
+            sqlx::query($crate::REVOKE_SESSIONS)
+                .bind(to_millis(now))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         row.into_user()

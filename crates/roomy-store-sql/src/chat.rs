@@ -9,8 +9,8 @@ use roomy_core::{
     social_fields::DirectPolicy,
 };
 use roomy_store::{
-    AppendOutcome, AppendRejection, Member, Message, NewMessage, Room, RoomSummary, StoreError,
-    UserBrief,
+    AppendOutcome, AppendRejection, Member, Message, NewMessage, NoticeEvent, Room, RoomSummary,
+    StoreError, UserBrief,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -21,8 +21,11 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 
 /// Columns of a message joined with its sender (`m` and `u`).
 pub const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.seq, m.sender_id, m.client_id, m.kind, \
-     m.body, m.created_at, m.revoked_at, u.nickname AS sender_nickname, \
+     m.body, m.created_at, m.revoked_at, m.event, m.ref_id, u.nickname AS sender_nickname, \
      u.avatar AS sender_avatar";
+
+/// `messages m JOIN users u` with [`MESSAGE_COLUMNS`].
+pub const MESSAGE_FROM: &str = "FROM messages m JOIN users u ON u.id = m.sender_id";
 
 /// A message row with its sender's nickname and avatar.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,6 +39,8 @@ pub struct MessageRow {
     pub body: Option<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    pub event: Option<String>,
+    pub ref_id: Option<i64>,
     pub sender_nickname: String,
     pub sender_avatar: Option<String>,
 }
@@ -58,6 +63,11 @@ impl MessageRow {
             body: self.body,
             created_at: from_millis(self.created_at),
             revoked: self.revoked_at.is_some(),
+            event: self
+                .event
+                .map(|e| NoticeEvent::parse(&e).ok_or_else(|| corrupt("notice event", &e)))
+                .transpose()?,
+            ref_id: self.ref_id.map(MessageId),
         })
     }
 }
@@ -74,11 +84,12 @@ pub struct RoomRow {
     pub updated_at: i64,
     pub last_seq: i64,
     pub member_count: i64,
+    pub dissolved_at: Option<i64>,
 }
 
 /// Columns for [`RoomRow`] from `rooms r`.
 pub const ROOM_COLUMNS: &str = "r.id, r.kind, r.name, r.avatar, r.created_by, r.created_at, \
-     r.updated_at, r.last_seq, r.member_count";
+     r.updated_at, r.last_seq, r.member_count, r.dissolved_at";
 
 impl RoomRow {
     /// The domain room.
@@ -93,6 +104,7 @@ impl RoomRow {
             updated_at: from_millis(self.updated_at),
             last_seq: self.last_seq,
             member_count: self.member_count,
+            dissolved_at: self.dissolved_at.map(from_millis),
         })
     }
 }
@@ -106,12 +118,21 @@ pub struct MemberRow {
     pub joined_at: i64,
     pub nickname: String,
     pub avatar: Option<String>,
+    pub group_nickname: Option<String>,
+    pub group_avatar: Option<String>,
+    pub read_seq: Option<i64>,
 }
 
+/// Select and joins of [`MemberRow`] (`rm`, `u`); the read position only
+/// for members who share it.
+pub const MEMBER_SELECT: &str = "SELECT rm.room_id, rm.user_id, rm.role, rm.joined_at, \
+     u.nickname, u.avatar, rm.nickname AS group_nickname, rm.avatar AS group_avatar, \
+     CASE WHEN u.read_receipts THEN rm.read_seq END AS read_seq \
+     FROM room_members rm JOIN users u ON u.id = rm.user_id";
+
 /// Members of a room, by ascending user id after $2, at most $3.
-pub const MEMBERS_PAGE: &str = "SELECT rm.room_id, rm.user_id, rm.role, rm.joined_at, \
-     u.nickname, u.avatar FROM room_members rm JOIN users u ON u.id = rm.user_id \
-     WHERE rm.room_id = $1 AND rm.user_id > $2 ORDER BY rm.user_id LIMIT $3";
+pub const MEMBERS_PAGE: &str =
+    "WHERE rm.room_id = $1 AND rm.user_id > $2 ORDER BY rm.user_id LIMIT $3";
 
 impl MemberRow {
     /// The domain member.
@@ -125,6 +146,9 @@ impl MemberRow {
             },
             role: MemberRole::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?,
             joined_at: from_millis(self.joined_at),
+            group_nickname: self.group_nickname,
+            group_avatar: self.group_avatar,
+            read_seq: self.read_seq,
         })
     }
 }
@@ -144,25 +168,41 @@ pub struct SummaryRow {
     pub lm_body: Option<String>,
     pub lm_created_at: Option<i64>,
     pub lm_revoked_at: Option<i64>,
+    pub lm_event: Option<String>,
+    pub lm_ref_id: Option<i64>,
     pub lm_sender_nickname: Option<String>,
     pub lm_sender_avatar: Option<String>,
     pub peer_id: Option<i64>,
     pub peer_nickname: Option<String>,
     pub peer_avatar: Option<String>,
+    pub read_seq: i64,
+    pub unread: i64,
+    pub peer_read_seq: Option<i64>,
 }
 
 /// The select and joins of [`SummaryRow`]; `rm` is the viewer's membership.
+///
+/// The last message is left out when the viewer deleted it for themself.
+/// `unread` counts others' live messages after the read position; seqs
+/// have no gaps, so bounding the seq bounds the scan ([`roomy_store::UNREAD_CAP`]).
 pub const SUMMARY_FROM: &str = "SELECT r.id, r.kind, r.name, r.avatar, r.created_by, \
-     r.created_at, r.updated_at, r.last_seq, r.member_count, \
+     r.created_at, r.updated_at, r.last_seq, r.member_count, r.dissolved_at, \
      COALESCE(r.last_message_id, 0) AS activity, rm.role AS my_role, \
      m.id AS lm_id, m.seq AS lm_seq, m.sender_id AS lm_sender_id, m.client_id AS lm_client_id, \
      m.kind AS lm_kind, m.body AS lm_body, m.created_at AS lm_created_at, \
-     m.revoked_at AS lm_revoked_at, mu.nickname AS lm_sender_nickname, \
+     m.revoked_at AS lm_revoked_at, m.event AS lm_event, m.ref_id AS lm_ref_id, \
+     mu.nickname AS lm_sender_nickname, \
      mu.avatar AS lm_sender_avatar, p.id AS peer_id, p.nickname AS peer_nickname, \
-     p.avatar AS peer_avatar \
+     p.avatar AS peer_avatar, rm.read_seq, \
+     (SELECT count(*) FROM messages um WHERE um.room_id = r.id AND um.seq > rm.read_seq \
+        AND um.seq <= rm.read_seq + 10000 AND um.sender_id <> rm.user_id \
+        AND um.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM hidden_messages uh \
+            WHERE uh.user_id = rm.user_id AND uh.message_id = um.id)) AS unread, \
+     CASE WHEN p.read_receipts THEN pm.read_seq END AS peer_read_seq \
      FROM room_members rm \
      JOIN rooms r ON r.id = rm.room_id \
-     LEFT JOIN messages m ON m.id = r.last_message_id \
+     LEFT JOIN messages m ON m.id = r.last_message_id AND NOT EXISTS \
+          (SELECT 1 FROM hidden_messages h WHERE h.user_id = rm.user_id AND h.message_id = m.id) \
      LEFT JOIN users mu ON mu.id = m.sender_id \
      LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id \
           AND pm.user_id <> rm.user_id \
@@ -194,6 +234,8 @@ impl SummaryRow {
                     body: self.lm_body,
                     created_at: self.lm_created_at.unwrap_or_default(),
                     revoked_at: self.lm_revoked_at,
+                    event: self.lm_event,
+                    ref_id: self.lm_ref_id,
                     sender_nickname: self.lm_sender_nickname.unwrap_or_default(),
                     sender_avatar: self.lm_sender_avatar,
                 }
@@ -213,18 +255,29 @@ impl SummaryRow {
                 my_role,
                 last_message,
                 peer,
+                read_seq: self.read_seq,
+                unread: self.unread,
+                peer_read_seq: self.peer_read_seq,
             },
         ))
     }
 }
 
-/// Newest messages of room $1 before seq $2, at most $3 (descending).
-pub const HISTORY_BEFORE: &str = "WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3";
-/// Oldest messages of room $1 after seq $2, at most $3 (ascending).
-pub const HISTORY_AFTER: &str = "WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3";
-/// Newest messages of room $1 with positions in ($2, $3], at most $4 (descending).
-pub const SYNC_ROOM: &str =
-    "WHERE m.room_id = $1 AND m.id > $2 AND m.id <= $3 ORDER BY m.id DESC LIMIT $4";
+/// Newest messages of room $1 before seq $2 but those viewer $3 deleted
+/// for themself, at most $4 (descending).
+pub const HISTORY_BEFORE: &str = "WHERE m.room_id = $1 AND m.seq < $2 AND NOT EXISTS \
+     (SELECT 1 FROM hidden_messages h WHERE h.user_id = $3 AND h.message_id = m.id) \
+     ORDER BY m.seq DESC LIMIT $4";
+/// Oldest messages of room $1 after seq $2 but those viewer $3 deleted for
+/// themself, at most $4 (ascending).
+pub const HISTORY_AFTER: &str = "WHERE m.room_id = $1 AND m.seq > $2 AND NOT EXISTS \
+     (SELECT 1 FROM hidden_messages h WHERE h.user_id = $3 AND h.message_id = m.id) \
+     ORDER BY m.seq ASC LIMIT $4";
+/// Newest messages of room $1 with positions in ($2, $3] but those viewer
+/// $4 deleted for themself, at most $5 (descending).
+pub const SYNC_ROOM: &str = "WHERE m.room_id = $1 AND m.id > $2 AND m.id <= $3 AND NOT EXISTS \
+     (SELECT 1 FROM hidden_messages h WHERE h.user_id = $4 AND h.message_id = m.id) \
+     ORDER BY m.id DESC LIMIT $5";
 /// Rooms of user $1 with messages after position $2.
 pub const SYNC_ROOMS: &str = "SELECT r.id FROM room_members rm JOIN rooms r ON r.id = rm.room_id \
      WHERE rm.user_id = $1 AND r.last_message_id > $2 ORDER BY r.id";
@@ -241,6 +294,8 @@ struct RoomState {
 pub const GATE_NOT_FRIENDS: i64 = 1;
 /// `rooms.direct_gate` bit: one of the pair blocked the other.
 pub const GATE_BLOCKED: i64 = 2;
+/// `rooms.direct_gate` bit (groups): the group is dissolved, read-only.
+pub const GATE_DISSOLVED: i64 = 4;
 
 /// Recomputes `rooms.direct_gate` of the direct room with key $3 of users $1 and $2.
 pub const REFRESH_GATE: &str = "UPDATE rooms SET direct_gate = \
@@ -356,13 +411,19 @@ pub fn plan_batch(
                 continue;
             }
         };
-        if !state.members.contains(&new.sender_id) {
+        // Server notices may come from outside the room (an admin's removal).
+        if new.kind != MessageKind::System && !state.members.contains(&new.sender_id) {
             plan.outcomes
                 .push(AppendOutcome::Rejected(AppendRejection::NotAMember));
             continue;
         }
         // Server notices ("you are friends now") are not conversation.
         if new.kind != MessageKind::System {
+            if state.gate & GATE_DISSOLVED != 0 {
+                plan.outcomes
+                    .push(AppendOutcome::Rejected(AppendRejection::Dissolved));
+                continue;
+            }
             if state.gate & GATE_BLOCKED != 0 {
                 plan.outcomes
                     .push(AppendOutcome::Rejected(AppendRejection::Blocked));
@@ -400,6 +461,8 @@ pub fn plan_batch(
             body: new.body.as_ref().map(|b| b.as_str().to_owned()),
             created_at: now,
             revoked: false,
+            event: None,
+            ref_id: None,
         };
         if let Some(k) = key {
             originals.insert(k, message.clone());

@@ -14,15 +14,16 @@ macro_rules! chat_store_impl {
             social_fields::DirectPolicy,
         };
         use roomy_store::{
-            AppendOutcome, Member, Message, NewGroup, NewMessage, Room, RoomChange,
-            RoomProfileChanges, RoomSummary, StoreError, StoreResult, SyncBatch, SyncRoom,
-            UserBrief,
+            AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage,
+            NoticeEvent, Room, RoomChange, RoomProfileChanges, RoomSummary, StoreError,
+            StoreResult, SyncBatch, SyncRoom, UserBrief,
         };
         use $crate::{
             chat::{
-                HISTORY_AFTER, HISTORY_BEFORE, MEMBERS_PAGE, MESSAGE_COLUMNS, MemberRow,
-                MessageRow, ROOM_COLUMNS, RoomRow, SUMMARY_FROM, SUMMARY_ONE,
-                SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key,
+                GATE_DISSOLVED, HISTORY_AFTER, HISTORY_BEFORE, MEMBER_SELECT, MEMBERS_PAGE,
+                MESSAGE_COLUMNS, MESSAGE_FROM, MemberRow, MessageRow, ROOM_COLUMNS, RoomRow,
+                SUMMARY_FROM, SUMMARY_ONE, SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow,
+                direct_key,
             },
             conflict_or, db_err, UserRow,
         };
@@ -60,11 +61,9 @@ async fn member_in(
     room: RoomId,
     user: UserId,
 ) -> StoreResult<Option<Member>> {
-    sqlx::query_as::<_, MemberRow>(
-        "SELECT rm.room_id, rm.user_id, rm.role, rm.joined_at, u.nickname, u.avatar
-         FROM room_members rm JOIN users u ON u.id = rm.user_id
-         WHERE rm.room_id = $1 AND rm.user_id = $2",
-    )
+    sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
+        "{MEMBER_SELECT} WHERE rm.room_id = $1 AND rm.user_id = $2"
+    )))
     .bind(room.0)
     .bind(user.0)
     .fetch_optional(conn)
@@ -137,6 +136,21 @@ async fn notice_in(
     text: String,
     now: OffsetDateTime,
 ) -> StoreResult<Option<Message>> {
+    event_notice_in(conn, room, actor, text, None, None, now).await
+}
+
+/// Writes one system notice that records a change (and the message it is
+/// about). The event columns are set after the append, so the group
+/// commit's hot insert stays as narrow as it is.
+async fn event_notice_in(
+    conn: &mut $conn,
+    room: RoomId,
+    actor: UserId,
+    text: String,
+    event: Option<NoticeEvent>,
+    ref_id: Option<MessageId>,
+    now: OffsetDateTime,
+) -> StoreResult<Option<Message>> {
     let new = NewMessage {
         room_id: room,
         sender_id: actor,
@@ -144,15 +158,56 @@ async fn notice_in(
         kind: MessageKind::System,
         body: Some(roomy_core::chat_fields::MessageBody::system(text)),
     };
-    Ok(
-        match append_in(conn, std::slice::from_ref(&new), DirectPolicy::Anyone, now)
+    let mut message =
+        match append_in(&mut *conn, std::slice::from_ref(&new), DirectPolicy::Anyone, now)
             .await?
             .pop()
         {
-            Some(AppendOutcome::Stored { message, .. }) => Some(message),
-            _ => None,
-        },
-    )
+            Some(AppendOutcome::Stored { message, .. }) => message,
+            _ => return Ok(None),
+        };
+    if event.is_some() {
+        sqlx::query("UPDATE messages SET event = $1, ref_id = $2 WHERE id = $3")
+            .bind(event.map(NoticeEvent::as_str))
+            .bind(ref_id.map(|r| r.0))
+            .bind(message.id.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        message.event = event;
+        message.ref_id = ref_id;
+    }
+    Ok(Some(message))
+}
+
+/// One structural change to a room in the caller's transaction: its
+/// notice, the members it concerns, everyone to tell, and the room after.
+async fn room_change_in(
+    conn: &mut $conn,
+    room: RoomId,
+    changed: &[UserId],
+    notice: Option<Message>,
+) -> StoreResult<RoomChange> {
+    let members = members_of(&mut *conn, room, changed).await?;
+    let recipients = member_ids(&mut *conn, room).await?;
+    let room = room_in(conn, room).await?.ok_or(StoreError::NotFound)?;
+    Ok(RoomChange {
+        room,
+        members,
+        notice,
+        recipients,
+        notices: Vec::new(),
+    })
+}
+
+async fn touch_room(conn: &mut $conn, room: RoomId, ms: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
+        .bind(ms)
+        .bind(room.0)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn members_of(conn: &mut $conn, room: RoomId, ids: &[UserId]) -> StoreResult<Vec<Member>> {
@@ -210,16 +265,10 @@ impl ::roomy_store::ChatStore for $store {
         }
         refresh_member_count(&mut tx, room).await?;
         let notice = notice_in(&mut tx, room, new.owner, new.notice, now).await?;
-        let recipients = member_ids(&mut tx, room).await?;
-        let members = members_of(&mut tx, room, &recipients).await?;
-        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        let everyone = member_ids(&mut tx, room).await?;
+        let change = room_change_in(&mut tx, room, &everyone, notice).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(RoomChange {
-            room,
-            members,
-            notice,
-            recipients,
-        })
+        Ok(change)
     }
 
     async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
@@ -287,7 +336,7 @@ impl ::roomy_store::ChatStore for $store {
         after: Option<UserId>,
         limit: u32,
     ) -> StoreResult<Vec<Member>> {
-        sqlx::query_as::<_, MemberRow>(MEMBERS_PAGE)
+        sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!("{MEMBER_SELECT} {MEMBERS_PAGE}")))
             .bind(room.0)
             .bind(after.map_or(0, |u| u.0))
             .bind(i64::from(limit))
@@ -322,24 +371,12 @@ impl ::roomy_store::ChatStore for $store {
             None
         } else {
             refresh_member_count(&mut tx, room).await?;
-            sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
-                .bind(ms)
-                .bind(room.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            touch_room(&mut tx, room, ms).await?;
             notice_in(&mut tx, room, actor, notice, now).await?
         };
-        let members = members_of(&mut tx, room, &added).await?;
-        let recipients = member_ids(&mut tx, room).await?;
-        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        let change = room_change_in(&mut tx, room, &added, notice).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(RoomChange {
-            room,
-            members,
-            notice,
-            recipients,
-        })
+        Ok(change)
     }
 
     async fn remove_member(
@@ -363,6 +400,14 @@ impl ::roomy_store::ChatStore for $store {
             .await
             .map_err(db_err)?;
         refresh_member_count(&mut tx, room).await?;
+        // Their devices that are offline learn it from sync.
+        let left = insert_event(
+            &mut tx,
+            UserEvent::Left { room, by: actor },
+            user,
+            to_millis(now),
+        )
+        .await?;
         let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
         recipients.sort();
@@ -371,6 +416,7 @@ impl ::roomy_store::ChatStore for $store {
             members: vec![member],
             notice,
             recipients,
+            notices: vec![left],
         })
     }
 
@@ -393,22 +439,10 @@ impl ::roomy_store::ChatStore for $store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
-            .bind(to_millis(now))
-            .bind(room.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let members = members_of(&mut tx, room, &[user]).await?;
-        let recipients = member_ids(&mut tx, room).await?;
-        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = room_change_in(&mut tx, room, &[user], None).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(RoomChange {
-            room,
-            members,
-            notice: None,
-            recipients,
-        })
+        Ok(change)
     }
 
     async fn update_room(
@@ -441,15 +475,129 @@ impl ::roomy_store::ChatStore for $store {
             return Err(StoreError::NotFound);
         }
         let notice = notice_in(&mut tx, room, actor, notice, now).await?;
-        let recipients = member_ids(&mut tx, room).await?;
-        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        let change = room_change_in(&mut tx, room, &[], notice).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(RoomChange {
+        Ok(change)
+    }
+
+    async fn member(&self, room: RoomId, user: UserId) -> StoreResult<Option<Member>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        member_in(&mut conn, room, user).await
+    }
+
+    async fn dissolve_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        // The notice goes first: once the gate is set, the room takes only notices.
+        let notice = event_notice_in(
+            &mut tx,
             room,
-            members: Vec::new(),
+            actor,
             notice,
-            recipients,
-        })
+            Some(NoticeEvent::Dissolved),
+            None,
+            now,
+        )
+        .await?;
+        let done = sqlx::query(
+            "UPDATE rooms SET dissolved_at = $1, updated_at = $1,
+                 direct_gate = direct_gate | $2
+             WHERE id = $3 AND kind = 'group' AND dissolved_at IS NULL",
+        )
+        .bind(ms)
+        .bind(GATE_DISSOLVED)
+        .bind(room.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let change = room_change_in(&mut tx, room, &[], notice).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
+    }
+
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        from: UserId,
+        to: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let mut tx = self.write_tx().await?;
+        if member_in(&mut tx, room, to).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        // The notice (position) before member rows: the lock order `mark_read` keeps too.
+        let notice = notice_in(&mut tx, room, from, notice, now).await?;
+        let done = sqlx::query(
+            "UPDATE room_members SET role = 'owner' WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(to.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE room_members SET role = 'admin' WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(from.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = room_change_in(&mut tx, room, &[to, from], notice).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
+    }
+
+    async fn update_member_profile(
+        &self,
+        room: RoomId,
+        user: UserId,
+        changes: MemberProfileChanges,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange> {
+        let (set_nickname, nickname) = match changes.nickname {
+            None => (false, None),
+            Some(n) => (true, n),
+        };
+        let (set_avatar, avatar) = match changes.avatar {
+            None => (false, None),
+            Some(a) => (true, a),
+        };
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE room_members SET nickname = CASE WHEN $1 THEN $2 ELSE nickname END,
+                 avatar = CASE WHEN $3 THEN $4 ELSE avatar END
+             WHERE room_id = $5 AND user_id = $6",
+        )
+        .bind(set_nickname)
+        .bind(nickname)
+        .bind(set_avatar)
+        .bind(avatar)
+        .bind(room.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = room_change_in(&mut tx, room, &[user], None).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
     }
 
     async fn append_messages(
@@ -467,6 +615,7 @@ impl ::roomy_store::ChatStore for $store {
     async fn history(
         &self,
         room: RoomId,
+        viewer: UserId,
         before_seq: Option<i64>,
         after_seq: Option<i64>,
         limit: u32,
@@ -475,12 +624,11 @@ impl ::roomy_store::ChatStore for $store {
             (Some(after), _) => (HISTORY_AFTER, after),
             (None, before) => (HISTORY_BEFORE, before.unwrap_or(i64::MAX)),
         };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id {clause}"
-        );
+        let sql = format!("SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {clause}");
         let mut rows = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
             .bind(room.0)
             .bind(bound)
+            .bind(viewer.0)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
@@ -516,14 +664,13 @@ impl ::roomy_store::ChatStore for $store {
             .await
             .map_err(db_err)?;
         let mut rooms = Vec::new();
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id {SYNC_ROOM}"
-        );
+        let sql = format!("SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {SYNC_ROOM}");
         for id in room_ids {
             let mut rows = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql.clone()))
                 .bind(id)
                 .bind(since.0)
                 .bind(next.0)
+                .bind(user.0)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(&mut *tx)
                 .await
@@ -543,8 +690,15 @@ impl ::roomy_store::ChatStore for $store {
                 limited,
             });
         }
-        let (notices, notices_limited) =
+        let (mut notices, friend_limited) =
             notices_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
+        let (events, events_limited) =
+            events_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
+        notices.extend(events);
+        notices.sort_by_key(|n| n.id);
+        let cut = notices.len().saturating_sub(SYNC_NOTICES_MAX as usize);
+        notices.drain(..cut);
+        let notices_limited = friend_limited || events_limited || cut > 0;
         tx.commit().await.map_err(db_err)?;
         Ok(SyncBatch {
             next,

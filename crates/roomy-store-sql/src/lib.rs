@@ -8,6 +8,8 @@
 mod accounts_impl;
 pub mod chat;
 mod chat_impl;
+pub mod lifecycle;
+mod lifecycle_impl;
 pub mod social;
 mod social_impl;
 
@@ -22,6 +24,7 @@ pub struct UserRow {
     pub nickname: String,
     pub avatar: Option<String>,
     pub invite_confirm: bool,
+    pub read_receipts: bool,
     pub role: String,
     pub password_hash: Option<String>,
     pub disabled: bool,
@@ -46,6 +49,7 @@ impl UserRow {
                 nickname: self.nickname,
                 avatar: self.avatar,
                 invite_confirm: self.invite_confirm,
+                read_receipts: self.read_receipts,
                 role,
                 disabled: self.disabled,
                 created_at: from_millis(self.created_at),
@@ -137,6 +141,14 @@ pub fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
         _ => db_err(e),
     }
 }
+
+/// Sets user $3's `disabled` to $1 at $2, returning the row.
+pub const SET_DISABLED: &str =
+    "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3 RETURNING *";
+
+/// Revokes, at $1, every live session of user $2.
+pub const REVOKE_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";
 
 /// Escapes `\`, `%` and `_` for a `LIKE ... ESCAPE '\'` pattern.
 pub fn escape_like(s: &str) -> String {

@@ -28,6 +28,8 @@ pub struct Room {
     /// Seq of the newest message; 0 when there is none.
     pub last_seq: i64,
     pub member_count: i64,
+    /// Groups: when the owner dissolved it (read-only since).
+    pub dissolved_at: Option<OffsetDateTime>,
 }
 
 /// A room as one of its members sees it in a list.
@@ -38,7 +40,17 @@ pub struct RoomSummary {
     pub last_message: Option<Message>,
     /// Direct rooms: the other member.
     pub peer: Option<UserBrief>,
+    /// The viewer's read position (a seq).
+    pub read_seq: i64,
+    /// Messages after the read position that others sent, not revoked or
+    /// hidden, counted up to [`UNREAD_CAP`].
+    pub unread: i64,
+    /// Direct rooms: the peer's read position, unless they hide it.
+    pub peer_read_seq: Option<i64>,
 }
+
+/// Unread counts stop here ("10000+"): counting is a range scan.
+pub const UNREAD_CAP: i64 = 10_000;
 
 /// A member of a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +59,20 @@ pub struct Member {
     pub user: UserBrief,
     pub role: MemberRole,
     pub joined_at: OffsetDateTime,
+    /// Group-specific nickname and avatar (seed 002 group_users).
+    pub group_nickname: Option<String>,
+    pub group_avatar: Option<String>,
+    /// How far the member has read, unless they hide read positions.
+    pub read_seq: Option<i64>,
+}
+
+impl Member {
+    /// The name others see in this room: group nickname, else nickname.
+    pub fn display_name(&self) -> &str {
+        self.group_nickname
+            .as_deref()
+            .unwrap_or(&self.user.nickname)
+    }
 }
 
 /// A stored message.
@@ -62,6 +88,43 @@ pub struct Message {
     pub body: Option<String>,
     pub created_at: OffsetDateTime,
     pub revoked: bool,
+    /// System notices that record a change: which change.
+    pub event: Option<NoticeEvent>,
+    /// The message a `revoked`/`removed` notice is about.
+    pub ref_id: Option<MessageId>,
+}
+
+/// The change a system notice records, for clients that update state from
+/// the timeline (sync included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeEvent {
+    /// The sender revoked message `ref_id`.
+    Revoked,
+    /// An admin removed message `ref_id`.
+    Removed,
+    /// The owner dissolved the group.
+    Dissolved,
+}
+
+impl NoticeEvent {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeEvent::Revoked => "revoked",
+            NoticeEvent::Removed => "removed",
+            NoticeEvent::Dissolved => "dissolved",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<NoticeEvent> {
+        match s {
+            "revoked" => Some(NoticeEvent::Revoked),
+            "removed" => Some(NoticeEvent::Removed),
+            "dissolved" => Some(NoticeEvent::Dissolved),
+            _ => None,
+        }
+    }
 }
 
 /// A message to store.
@@ -98,6 +161,8 @@ pub enum AppendRejection {
     NotAMember,
     /// A direct room where one of the pair has blocked the other.
     Blocked,
+    /// A dissolved group: read-only.
+    Dissolved,
     /// A direct room whose pair are not friends, under the `friends` policy.
     NotFriends,
 }
@@ -145,6 +210,8 @@ pub struct RoomChange {
     pub notice: Option<Message>,
     /// Who must hear of it: the members after the change, plus anyone who left.
     pub recipients: Vec<UserId>,
+    /// Per-user events written with it (a removed member's `left`).
+    pub notices: Vec<crate::Notice>,
 }
 
 /// Changes to a group's profile; `None` leaves a field alone.
@@ -153,4 +220,116 @@ pub struct RoomProfileChanges {
     pub name: Option<RoomName>,
     /// `Some(None)` clears the avatar.
     pub avatar: Option<Option<String>>,
+}
+
+/// Changes to a member's own group profile; `None` leaves a field alone,
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct MemberProfileChanges {
+    pub nickname: Option<Option<String>>,
+    pub avatar: Option<Option<String>>,
+}
+
+/// Who takes a message back, and how.
+#[derive(Debug, Clone)]
+pub enum Revoker {
+    /// Its sender (the window was checked by the caller).
+    Sender,
+    /// An admin, for everyone, with a reason for the audit log.
+    Admin {
+        admin: UserId,
+        reason: Option<String>,
+    },
+}
+
+/// What a revocation wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The message as it is now (revoked, without its body).
+    pub message: Message,
+    /// The system notice announcing it; `None` when it was already revoked.
+    pub notice: Option<Message>,
+    /// The room's members at commit time.
+    pub recipients: Vec<UserId>,
+}
+
+/// A read position that moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    pub room_id: RoomId,
+    pub user: UserId,
+    /// The new position (unchanged when the one asked for was not ahead).
+    pub read_seq: i64,
+    /// Unread messages left for the reader.
+    pub unread: i64,
+    /// The per-user events written (the reader's devices; a direct room's
+    /// peer when the reader shares read positions), in position order.
+    pub events: Vec<crate::Notice>,
+}
+
+/// Which of a user's messages a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageList {
+    /// Sent by the user.
+    Sent,
+    /// Sent by others in the user's rooms (system notices excluded).
+    Received,
+}
+
+/// Filters of the sent/received lists.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub room: Option<RoomId>,
+    pub kind: Option<MessageKind>,
+    /// Sent: not yet read by every other member; received: after my read position.
+    pub unread: Option<bool>,
+    /// Messages with ids below this (the page cursor).
+    pub before: Option<MessageId>,
+}
+
+/// Filters of the admin message search.
+#[derive(Debug, Clone, Default)]
+pub struct AdminMessageFilter {
+    pub room: Option<RoomId>,
+    pub sender: Option<UserId>,
+    /// Body contains, case-insensitively, taken literally.
+    pub text: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub kind: Option<MessageKind>,
+    pub before: Option<MessageId>,
+}
+
+/// A favorite message, as it is now (revoked ones without their body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Favorite {
+    pub message: Message,
+    pub favorited_at: OffsetDateTime,
+}
+
+/// An entry of the moderation audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor: UserId,
+    /// `remove_message`, `disable_user`, `enable_user`.
+    pub action: String,
+    /// `message` or `user`.
+    pub target_type: String,
+    pub target_id: i64,
+    pub reason: Option<String>,
+    /// What the target was (JSON text): room, sender, kind, time.
+    pub detail: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// An audit record to write.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor: UserId,
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: i64,
+    pub reason: Option<String>,
+    pub detail: String,
 }

@@ -559,7 +559,11 @@ pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
         .unwrap();
     assert_eq!(stored(&other[0]).seq, 2);
     assert_eq!(
-        store.history(room.id, None, None, 10).await.unwrap().len(),
+        store
+            .history(room.id, u[0], None, None, 10)
+            .await
+            .unwrap()
+            .len(),
         2
     );
 }
@@ -604,24 +608,39 @@ pub async fn history_pages_both_ways(store: &impl Store) {
     store.append_messages(batch, ANYONE, t0()).await.unwrap();
     let seqs = |v: Vec<crate::Message>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(store.history(room.id, None, None, 3).await.unwrap()),
+        seqs(store.history(room.id, u[0], None, None, 3).await.unwrap()),
         vec![5, 6, 7]
     );
     assert_eq!(
-        seqs(store.history(room.id, Some(5), None, 3).await.unwrap()),
+        seqs(
+            store
+                .history(room.id, u[0], Some(5), None, 3)
+                .await
+                .unwrap()
+        ),
         vec![2, 3, 4]
     );
     assert_eq!(
-        seqs(store.history(room.id, Some(2), None, 3).await.unwrap()),
+        seqs(
+            store
+                .history(room.id, u[0], Some(2), None, 3)
+                .await
+                .unwrap()
+        ),
         vec![1]
     );
     assert_eq!(
-        seqs(store.history(room.id, None, Some(4), 2).await.unwrap()),
+        seqs(
+            store
+                .history(room.id, u[0], None, Some(4), 2)
+                .await
+                .unwrap()
+        ),
         vec![5, 6]
     );
     assert!(
         store
-            .history(room.id, None, Some(7), 2)
+            .history(room.id, u[0], None, Some(7), 2)
             .await
             .unwrap()
             .is_empty()

@@ -492,7 +492,7 @@ pub async fn friendship_gates_direct_rooms_under_the_friends_policy(store: &impl
         .await
         .unwrap();
     assert_eq!(out[0], AppendOutcome::Rejected(AppendRejection::NotFriends));
-    let history = store.history(room.id, None, None, 50).await.unwrap();
+    let history = store.history(room.id, u[0], None, None, 50).await.unwrap();
     assert!(history.iter().any(|m| m.id == kept));
 }
 

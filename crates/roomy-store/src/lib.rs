@@ -28,10 +28,10 @@ use roomy_core::{
 };
 use time::OffsetDateTime;
 
-/// Everything Roomy persists: a backend implements all three parts.
-pub trait Store: AccountStore + ChatStore + SocialStore {}
+/// Everything Roomy persists: a backend implements all the parts.
+pub trait Store: AccountStore + ChatStore + LifecycleStore + SocialStore {}
 
-impl<T: AccountStore + ChatStore + SocialStore> Store for T {}
+impl<T: AccountStore + ChatStore + LifecycleStore + SocialStore> Store for T {}
 
 /// Accounts and sessions. Every method is one transaction.
 #[async_trait]
@@ -197,6 +197,39 @@ pub trait ChatStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
+    /// A member of a room, `None` when not a member.
+    async fn member(&self, room: RoomId, user: UserId) -> StoreResult<Option<Member>>;
+
+    /// Dissolves a group with a notice (event `dissolved`) by `actor`: it
+    /// stays readable, refuses new messages, and its members stay.
+    async fn dissolve_room(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    /// Makes `to` the owner and the owner `from` an admin, with a notice.
+    /// `NotFound` when `to` is not a member.
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        from: UserId,
+        to: UserId,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
+    /// Changes a member's own group nickname or avatar; `NotFound` when not a member.
+    async fn update_member_profile(
+        &self,
+        room: RoomId,
+        user: UserId,
+        changes: MemberProfileChanges,
+        now: OffsetDateTime,
+    ) -> StoreResult<RoomChange>;
+
     // --- messages ---
 
     /// Stores a batch in ONE transaction (the group commit): seqs are gap-free
@@ -211,10 +244,12 @@ pub trait ChatStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<AppendOutcome>>;
 
     /// A page of a room's history in ascending seq order: the newest `limit`
-    /// before `before_seq`, or the oldest `limit` after `after_seq`.
+    /// before `before_seq`, or the oldest `limit` after `after_seq`; without
+    /// the messages `viewer` deleted for themself.
     async fn history(
         &self,
         room: RoomId,
+        viewer: UserId,
         before_seq: Option<i64>,
         after_seq: Option<i64>,
         limit: u32,
@@ -232,6 +267,100 @@ pub trait ChatStore: Send + Sync + 'static {
         upto: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<SyncBatch>;
+}
+
+/// Read positions, revocation, delete-for-me, favorites, the sent and
+/// received lists, and moderation. Every method is one transaction.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync + 'static {
+    /// A message by id, whatever its room.
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+
+    /// Moves `user`'s read position in `room` up to `seq` (clamped to the
+    /// room's last seq; never backwards) and writes the events for the
+    /// user's devices and, in a direct room whose reader shares read
+    /// positions, the peer. `NotFound` when not a member.
+    async fn mark_read(
+        &self,
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<ReadMark>;
+
+    /// Revokes a message for everyone: the body goes, the message stays
+    /// marked revoked, and a system notice (`notice` text, event `revoked`
+    /// or `removed`) goes to the room. An admin's removal is audited in the
+    /// same transaction. Revoking a revoked message writes nothing.
+    /// `NotFound` for a missing message.
+    async fn revoke_message(
+        &self,
+        id: MessageId,
+        revoker: Revoker,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<Revocation>;
+
+    /// Hides messages from `user`'s view only, all or nothing: the ids that
+    /// are not visible to `user` (missing, or in a room they are not in) are
+    /// returned and nothing is written; otherwise the `hidden` event for the
+    /// user's devices (none when all were hidden already).
+    async fn hide_messages(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<Option<Notice>, Vec<MessageId>>>;
+
+    /// `user`'s sent or received messages in their current rooms, newest
+    /// first, without those they deleted for themself.
+    async fn user_messages(
+        &self,
+        user: UserId,
+        list: MessageList,
+        filter: MessageFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// Favorites a message `user` can see now; `None` when they cannot.
+    /// The favorite and whether it is new.
+    async fn add_favorite(
+        &self,
+        user: UserId,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(Favorite, bool)>>;
+
+    /// Forgets a favorite; false when there was none.
+    async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool>;
+
+    /// `user`'s favorites, newest first, after the `(ms, message id)`
+    /// cursor, without messages they deleted for themself.
+    async fn favorites(
+        &self,
+        user: UserId,
+        after: Option<(i64, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Favorite>>;
+
+    /// All messages matching the filter, newest first (admins).
+    async fn admin_messages(
+        &self,
+        filter: AdminMessageFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// Disables or re-enables an account and audits it, in one transaction
+    /// (disabling revokes every session).
+    async fn moderate_user(
+        &self,
+        entry: NewAudit,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> StoreResult<User>;
+
+    /// The audit log, newest first, ids below `before`.
+    async fn audit_log(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Follows, blocks, friends and friend requests. Every method is one transaction.

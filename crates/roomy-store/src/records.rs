@@ -16,6 +16,8 @@ pub struct User {
     pub avatar: Option<String>,
     /// Whether friend requests to this user need approval.
     pub invite_confirm: bool,
+    /// Whether others may see how far the user has read.
+    pub read_receipts: bool,
     pub role: Role,
     pub disabled: bool,
     pub created_at: OffsetDateTime,
@@ -55,6 +57,7 @@ pub struct ProfileChanges {
     /// `Some(None)` clears the avatar.
     pub avatar: Option<Option<AvatarUrl>>,
     pub invite_confirm: Option<bool>,
+    pub read_receipts: Option<bool>,
 }
 
 /// A login session; access tokens name one, so ending it ends them.

@@ -133,6 +133,17 @@ pub enum NoticeKind {
         request: FriendRequest,
         room: RoomId,
     },
+    /// `reader`'s read position in `room` moved to `seq` (the user's own
+    /// devices, or a direct room's peer: a read receipt).
+    Read {
+        room: RoomId,
+        reader: UserId,
+        seq: i64,
+    },
+    /// The user deleted these messages for themself (their other devices drop them).
+    Hidden { messages: Vec<MessageId> },
+    /// The user left `room`, or `by` removed them.
+    Left { room: RoomId, by: UserId },
 }
 
 /// What sending or answering a friend request wrote.

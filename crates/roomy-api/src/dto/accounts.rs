@@ -43,6 +43,9 @@ pub struct ProfilePatch {
     pub avatar: Option<Option<String>>,
     /// 1: friend requests need my approval; 0: accepted at once.
     pub invite_confirm: Option<u8>,
+    /// false: others do not see how far I have read (no read receipts,
+    /// no `read_seq` in member lists).
+    pub read_receipts: Option<bool>,
 }
 
 /// Distinguishes `"avatar": null` (Some(None)) from an absent field (None).
@@ -65,6 +68,8 @@ pub struct PasswordChange {
 #[serde(deny_unknown_fields)]
 pub struct AdminUserPatch {
     pub disabled: Option<bool>,
+    /// Why, for the audit log (at most 500 characters).
+    pub reason: Option<String>,
 }
 
 /// `GET /users?q=`.
@@ -86,6 +91,8 @@ pub struct Me {
     pub avatar: Option<String>,
     /// 1: friend requests need approval; 0: accepted at once.
     pub invite_confirm: u8,
+    /// Whether others see how far I have read.
+    pub read_receipts: bool,
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,6 +106,7 @@ impl From<User> for Me {
             nickname: u.nickname,
             avatar: u.avatar,
             invite_confirm: u8::from(u.invite_confirm),
+            read_receipts: u.read_receipts,
             role: u.role,
             created_at: u.created_at,
         }

@@ -49,8 +49,17 @@ pub struct AddMembersRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
-    /// `admin` or `member`; only the owner may change roles.
+    /// `admin` or `member` (owner only); `owner` hands the group over (the
+    /// owner becomes an admin).
     pub role: Option<MemberRole>,
+    /// My nickname in this group (yourself only); null or "" clears it.
+    #[serde(default, deserialize_with = "super::accounts::present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub nickname: Option<Option<String>>,
+    /// My avatar in this group (yourself only); null or "" clears it.
+    #[serde(default, deserialize_with = "super::accounts::present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub avatar: Option<Option<String>>,
 }
 
 /// `POST /rooms/{id}/messages` (and the body of the WebSocket `send` frame).
@@ -120,7 +129,14 @@ pub struct MessageView {
     pub body: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Revoked by its sender or removed by an admin: the body is gone.
     pub revoked: bool,
+    /// System notices that record a change: `revoked`, `removed` or `dissolved`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'static str>,
+    /// `revoked`/`removed` notices: the message they are about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<MessageId>,
 }
 
 impl From<Message> for MessageView {
@@ -135,6 +151,8 @@ impl From<Message> for MessageView {
             body: m.body,
             created_at: m.created_at,
             revoked: m.revoked,
+            event: m.event.map(|e| e.as_str()),
+            ref_id: m.ref_id,
         }
     }
 }
@@ -159,6 +177,18 @@ pub struct RoomView {
     /// Direct rooms: the other member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserBriefView>,
+    /// Groups: dissolved by the owner (read-only) since then.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub dissolved_at: Option<OffsetDateTime>,
+    /// My read position (a seq).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_seq: Option<i64>,
+    /// Messages others sent after my read position (at most 10,000 are counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<i64>,
+    /// Direct rooms: how far the other member has read, unless they hide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_read_seq: Option<i64>,
 }
 
 impl From<Room> for RoomView {
@@ -175,6 +205,10 @@ impl From<Room> for RoomView {
             my_role: None,
             last_message: None,
             peer: None,
+            dissolved_at: r.dissolved_at,
+            read_seq: None,
+            unread: None,
+            peer_read_seq: None,
         }
     }
 }
@@ -185,6 +219,9 @@ impl From<RoomSummary> for RoomView {
             my_role: Some(s.my_role),
             last_message: s.last_message.map(Into::into),
             peer: s.peer.map(Into::into),
+            read_seq: Some(s.read_seq),
+            unread: Some(s.unread),
+            peer_read_seq: s.peer_read_seq,
             ..s.room.into()
         }
     }
@@ -197,6 +234,13 @@ pub struct MemberView {
     pub role: MemberRole,
     #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
+    /// The member's nickname and avatar in this group, if they set one.
+    pub group_nickname: Option<String>,
+    pub group_avatar: Option<String>,
+    /// How far the member has read; null when they hide read positions.
+    pub read_seq: Option<i64>,
+    /// Has a live connection now (member lists only; events say false).
+    pub online: bool,
 }
 
 impl From<Member> for MemberView {
@@ -205,6 +249,10 @@ impl From<Member> for MemberView {
             user: m.user.into(),
             role: m.role,
             joined_at: m.joined_at,
+            group_nickname: m.group_nickname,
+            group_avatar: m.group_avatar,
+            read_seq: m.read_seq,
+            online: false,
         }
     }
 }

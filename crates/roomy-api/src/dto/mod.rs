@@ -3,8 +3,10 @@
 
 mod accounts;
 mod chat;
+mod lifecycle;
 mod social;
 
 pub use accounts::*;
 pub use chat::*;
+pub use lifecycle::*;
 pub use social::*;

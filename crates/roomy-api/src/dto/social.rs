@@ -171,33 +171,85 @@ pub struct RemarkPatch {
     pub remark: Option<String>,
 }
 
-/// A notice: the same object as the live `friend_request` / `friend_accepted` frame.
+/// A per-user event, as sync returns it and as its live frame carries it
+/// (`type` is the frame type). `position` is its place in the stream:
+/// sync's `since`/`next` count these too.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NoticeView {
-    /// `friend_request` or `friend_accepted`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Position in the stream (sync's `since`/`next` count these too).
-    pub position: MessageId,
-    pub request: FriendRequestView,
-    /// `friend_accepted`: the pair's direct room.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub room_id: Option<RoomId>,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NoticeView {
+    /// Someone asked to be my friend.
+    FriendRequest {
+        position: MessageId,
+        request: FriendRequestView,
+    },
+    /// A request between me and another was agreed; `room_id` is our direct room.
+    FriendAccepted {
+        position: MessageId,
+        request: FriendRequestView,
+        room_id: RoomId,
+    },
+    /// `user_id` read `room_id` up to `seq`: me on another device, or the
+    /// other member of a direct room (a read receipt).
+    Read {
+        position: MessageId,
+        room_id: RoomId,
+        user_id: UserId,
+        seq: i64,
+    },
+    /// I deleted these messages for myself (on another device).
+    MessagesDeleted {
+        position: MessageId,
+        message_ids: Vec<MessageId>,
+    },
+    /// I left `room_id`, or `by` removed me.
+    RoomLeft {
+        position: MessageId,
+        room_id: RoomId,
+        by: UserId,
+    },
+}
+
+impl NoticeView {
+    /// Its stream position.
+    pub fn position(&self) -> MessageId {
+        match self {
+            NoticeView::FriendRequest { position, .. }
+            | NoticeView::FriendAccepted { position, .. }
+            | NoticeView::Read { position, .. }
+            | NoticeView::MessagesDeleted { position, .. }
+            | NoticeView::RoomLeft { position, .. } => *position,
+        }
+    }
 }
 
 impl From<Notice> for NoticeView {
     fn from(n: Notice) -> Self {
-        let (kind, request, room_id) = match n.kind {
-            NoticeKind::FriendRequest(r) => ("friend_request", r, None),
-            NoticeKind::FriendAccepted { request, room } => {
-                ("friend_accepted", request, Some(room))
-            }
-        };
-        NoticeView {
-            kind,
-            position: n.id,
-            request: request.into(),
-            room_id,
+        let position = n.id;
+        match n.kind {
+            NoticeKind::FriendRequest(r) => NoticeView::FriendRequest {
+                position,
+                request: r.into(),
+            },
+            NoticeKind::FriendAccepted { request, room } => NoticeView::FriendAccepted {
+                position,
+                request: request.into(),
+                room_id: room,
+            },
+            NoticeKind::Read { room, reader, seq } => NoticeView::Read {
+                position,
+                room_id: room,
+                user_id: reader,
+                seq,
+            },
+            NoticeKind::Hidden { messages } => NoticeView::MessagesDeleted {
+                position,
+                message_ids: messages,
+            },
+            NoticeKind::Left { room, by } => NoticeView::RoomLeft {
+                position,
+                room_id: room,
+                by,
+            },
         }
     }
 }

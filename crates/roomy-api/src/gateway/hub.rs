@@ -244,9 +244,35 @@ impl Hub {
                     frame: protocol::message(&view).into(),
                 }
             }
-            Event::Notice(n) => Outbound::Message {
-                position: n.id.0,
-                frame: protocol::notice(&n.clone().into()).into(),
+            Event::Notice(n) => {
+                let view = crate::dto::NoticeView::from(n.clone());
+                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
+                    let id = origin
+                        .request
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str(r).ok());
+                    ack = Some(Outbound::Message {
+                        position: n.id.0,
+                        frame: protocol::notice_reply(id, &view).into(),
+                    });
+                }
+                Outbound::Message {
+                    position: n.id.0,
+                    frame: protocol::notice(&view).into(),
+                }
+            }
+            Event::Revoked {
+                message,
+                notice,
+                by_admin,
+            } => Outbound::Message {
+                position: notice.id.0,
+                frame: protocol::revoked(
+                    &MessageView::from(message.clone()),
+                    &MessageView::from(notice.clone()),
+                    *by_admin,
+                )
+                .into(),
             },
             Event::MembersJoined { room, members } => Outbound::Frame(
                 protocol::member_joined(

@@ -179,9 +179,29 @@ pub fn sync(id: Option<Value>, sync: SyncView) -> String {
     frame("sync", v)
 }
 
-/// `friend_request` / `friend_accepted`: a notice, as sync returns it.
+/// A per-user event (`friend_request`, `read`, ...), as sync returns it.
 pub fn notice(notice: &crate::dto::NoticeView) -> String {
     serde_json::to_string(notice).unwrap_or_default()
+}
+
+/// A per-user event caused by this connection's request: the event with the request id.
+pub fn notice_reply(id: Option<Value>, notice: &crate::dto::NoticeView) -> String {
+    let mut v = serde_json::to_value(notice).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut v {
+        map.insert("id".into(), id.unwrap_or(Value::Null));
+    }
+    v.to_string()
+}
+
+/// `revoked`: a message's content is gone for everyone; `notice` is the
+/// system message announcing it (sync returns that notice, with `event`
+/// `revoked` or `removed` and `ref_id`, instead of this frame).
+pub fn revoked(message: &MessageView, notice: &MessageView, by_admin: bool) -> String {
+    frame(
+        "revoked",
+        json!({"room_id": message.room_id, "message_id": message.id, "message": message,
+               "notice": notice, "by_admin": by_admin}),
+    )
 }
 
 /// `pong`.

@@ -52,6 +52,7 @@ pub async fn patch_me(
                 None
             }
         },
+        read_receipts: patch.read_receipts,
     };
     errors.into_result()?;
     let user = st

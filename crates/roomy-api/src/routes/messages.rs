@@ -83,7 +83,16 @@ pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiErro
         AppendOutcome::Rejected(AppendRejection::NotFriends) => {
             Err(crate::error::refusal(roomy_store::Refusal::NotFriends))
         }
+        AppendOutcome::Rejected(AppendRejection::Dissolved) => Err(room_dissolved()),
     }
+}
+
+/// 403 for writing to a dissolved group.
+pub(crate) fn room_dissolved() -> ApiError {
+    ApiError::forbidden(
+        "room_dissolved",
+        "this group was dissolved: it can be read, not changed",
+    )
 }
 
 /// 404 for a room that does not exist or that the caller is not in.
@@ -167,7 +176,10 @@ pub async fn history(
     if st.store.member_role(room, auth.user.id).await?.is_none() {
         return Err(room_not_found());
     }
-    let messages = st.store.history(room, before, after, limit + 1).await?;
+    let messages = st
+        .store
+        .history(room, auth.user.id, before, after, limit + 1)
+        .await?;
     let more = messages.len() > limit as usize;
     let forward = after.is_some();
     let mut messages = messages;

@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod favorites;
 pub mod friends;
+pub mod lifecycle;
 pub mod me;
 pub mod messages;
 pub mod ops;

@@ -6,7 +6,7 @@
 //! Changes that write a notice run on the writer task, so notices and
 //! messages reach clients in seq order.
 
-use super::messages::room_not_found;
+use super::messages::{room_dissolved, room_not_found};
 use crate::{
     auth::Auth,
     dto::{
@@ -25,9 +25,11 @@ use roomy_chat::{ChangeKind, change_envelopes};
 use roomy_core::{
     FieldErrors, Role, RoomId, UserId,
     chat_fields::{MemberRole, RoomKind, RoomName},
-    user_fields::AvatarUrl,
+    user_fields::{AvatarUrl, Nickname},
 };
-use roomy_store::{NewGroup, Room, RoomChange, RoomProfileChanges, Store, User};
+use roomy_store::{
+    MemberProfileChanges, NewGroup, Room, RoomChange, RoomProfileChanges, Store, StoreError, User,
+};
 use std::sync::Arc;
 
 fn guests_cannot(what: &'static str) -> ApiError {
@@ -54,6 +56,23 @@ async fn my_role(store: &dyn Store, room: RoomId, me: UserId) -> Result<MemberRo
         .member_role(room, me)
         .await?
         .ok_or_else(room_not_found)
+}
+
+/// 403 unless the group is still open to changes.
+fn writable(room: &Room) -> Result<(), ApiError> {
+    if room.dissolved_at.is_some() {
+        Err(room_dissolved())
+    } else {
+        Ok(())
+    }
+}
+
+fn not_room_owner() -> ApiError {
+    ApiError::forbidden("not_room_owner", "only the group's owner may do this")
+}
+
+fn member_not_found() -> ApiError {
+    ApiError::not_found("member_not_found", "no such member of this room")
 }
 
 /// The caller's role in a group it belongs to, and the group; 422 for direct rooms.
@@ -364,9 +383,11 @@ pub async fn patch_room(
     let now = st.clock.now();
     let actor = auth.user.id;
     change(&st, ChangeKind::Updated, move |store| async move {
-        if !my_group_role(&*store, room, actor).await?.0.manages() {
+        let (role, current) = my_group_role(&*store, room, actor).await?;
+        if !role.manages() {
             return Err(not_room_admin());
         }
+        writable(&current)?;
         let changes = RoomProfileChanges { name, avatar };
         Ok(store.update_room(room, actor, changes, notice, now).await?)
     })
@@ -391,11 +412,15 @@ pub async fn list_members(
         .store
         .members(room, page.after()?.map(UserId), limit + 1)
         .await?;
+    let hub = st.hub.clone();
     Ok(axum::Json(crate::pagination::page_of(
         members,
         limit,
         |m| m.user.id.0,
-        MemberView::from,
+        move |m| MemberView {
+            online: hub.is_online(m.user.id),
+            ..m.into()
+        },
     )))
 }
 
@@ -430,6 +455,7 @@ pub async fn add_members(
         if !role.manages() {
             return Err(not_room_admin());
         }
+        writable(&current)?;
         if current.member_count as usize + ids.len() > max {
             return Err(ApiError::Conflict {
                 code: "group_full",
@@ -460,12 +486,17 @@ pub async fn remove_member(
     let actor_name = auth.user.nickname.clone();
     let now = st.clock.now();
     change(&st, ChangeKind::Left(target), move |store| async move {
-        let (mine, _) = my_group_role(&*store, room, actor).await?;
-        let theirs = store.member_role(room, target).await?.ok_or_else(|| {
-            ApiError::not_found("member_not_found", "no such member of this room")
-        })?;
+        let (mine, current) = my_group_role(&*store, room, actor).await?;
+        let theirs = store
+            .member_role(room, target)
+            .await?
+            .ok_or_else(member_not_found)?;
         let leaving = target == actor;
-        if leaving && mine == MemberRole::Owner {
+        // Anyone may leave a dissolved group, its owner included; nobody is removed.
+        if !leaving {
+            writable(&current)?;
+        }
+        if leaving && mine == MemberRole::Owner && current.dissolved_at.is_none() {
             return Err(ApiError::Conflict {
                 code: "owner_cannot_leave",
                 message: "the owner must hand the group to someone else before leaving".into(),
@@ -495,7 +526,9 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change a member's role (owner only): `admin` or `member`.
+/// Change a member: their role (owner only: `admin` or `member`, or
+/// `owner` to hand the group over, the owner becoming an admin), or my own
+/// group nickname and avatar (yourself only).
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
     params(("id" = i64, Path, description = "room id"), ("user_id" = i64, Path, description = "member")),
     request_body = MemberPatch,
@@ -508,41 +541,157 @@ pub async fn patch_member(
 ) -> Result<axum::Json<MemberView>, ApiError> {
     let room = RoomId(id);
     let target = UserId(user_id);
-    let Some(role) = patch.role else {
-        return Err(ApiError::field("role", "give the new role"));
-    };
-    if role == MemberRole::Owner {
-        return Err(ApiError::field("role", "must be admin or member"));
-    }
-    let now = st.clock.now();
-    let actor = auth.user.id;
-    let changed = change(&st, ChangeKind::Updated, move |store| async move {
-        if my_group_role(&*store, room, actor).await?.0 != MemberRole::Owner {
-            return Err(ApiError::forbidden(
-                "not_room_owner",
-                "only the group's owner changes roles",
+    let profile = patch.nickname.is_some() || patch.avatar.is_some();
+    let changed = match (patch.role, profile) {
+        (Some(_), true) => {
+            return Err(ApiError::field(
+                "role",
+                "change a role or a group profile, not both at once",
             ));
         }
+        (None, false) => {
+            return Err(ApiError::field(
+                "role",
+                "give a role, or a nickname or avatar to change",
+            ));
+        }
+        (Some(role), false) => change_role(&st, &auth, room, target, role).await?,
+        (None, true) => change_profile(&st, &auth, room, target, patch).await?,
+    };
+    let member = changed
+        .members
+        .into_iter()
+        .find(|m| m.user.id == target)
+        .ok_or_else(member_not_found)?;
+    Ok(axum::Json(MemberView {
+        online: st.hub.is_online(member.user.id),
+        ..member.into()
+    }))
+}
+
+async fn change_role(
+    st: &AppState,
+    auth: &Auth,
+    room: RoomId,
+    target: UserId,
+    role: MemberRole,
+) -> Result<RoomChange, ApiError> {
+    let now = st.clock.now();
+    let actor = auth.user.id;
+    let actor_name = auth.user.nickname.clone();
+    change(st, ChangeKind::Updated, move |store| async move {
+        let (mine, current) = my_group_role(&*store, room, actor).await?;
+        if mine != MemberRole::Owner {
+            return Err(not_room_owner());
+        }
+        writable(&current)?;
         if target == actor {
             return Err(ApiError::field(
                 "role",
-                "the owner's role does not change here",
+                "the owner's role changes by handing the group to another member",
             ));
+        }
+        let not_found = |e| match e {
+            StoreError::NotFound => member_not_found(),
+            other => other.into(),
+        };
+        if role == MemberRole::Owner {
+            let heir = store
+                .member(room, target)
+                .await?
+                .ok_or_else(member_not_found)?;
+            let notice = format!(
+                "{actor_name} made {} the owner of the group",
+                heir.display_name()
+            );
+            return store
+                .transfer_ownership(room, actor, target, notice, now)
+                .await
+                .map_err(not_found);
         }
         store
             .set_member_role(room, target, role, now)
             .await
-            .map_err(|e| match e {
-                roomy_store::StoreError::NotFound => {
-                    ApiError::not_found("member_not_found", "no such member of this room")
-                }
-                other => other.into(),
-            })
+            .map_err(not_found)
+    })
+    .await
+}
+
+/// Parses an optional clearable text: absent, null or "" (clear), or a value.
+fn clearable<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    given: Option<Option<String>>,
+    parse: impl Fn(&str) -> Result<T, String>,
+    text: impl Fn(T) -> String,
+) -> Option<Option<String>> {
+    match given {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(v)) if v.is_empty() => Some(None),
+        Some(Some(v)) => errors.check(field, parse(&v)).map(|t| Some(text(t))),
+    }
+}
+
+async fn change_profile(
+    st: &AppState,
+    auth: &Auth,
+    room: RoomId,
+    target: UserId,
+    patch: MemberPatch,
+) -> Result<RoomChange, ApiError> {
+    if target != auth.user.id {
+        return Err(ApiError::forbidden(
+            "not_yourself",
+            "members set only their own group nickname and avatar",
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let nickname = clearable(
+        &mut errors,
+        "nickname",
+        patch.nickname,
+        Nickname::parse,
+        |n| n.as_str().to_owned(),
+    );
+    let avatar = clearable(&mut errors, "avatar", patch.avatar, AvatarUrl::parse, |a| {
+        a.as_str().to_owned()
+    });
+    errors.into_result()?;
+    let now = st.clock.now();
+    change(st, ChangeKind::Updated, move |store| async move {
+        let (_, current) = my_group_role(&*store, room, target).await?;
+        writable(&current)?;
+        let changes = MemberProfileChanges { nickname, avatar };
+        Ok(store
+            .update_member_profile(room, target, changes, now)
+            .await?)
+    })
+    .await
+}
+
+/// Dissolve a group (owner only): every member gets `room_updated` and a
+/// notice; the group stays readable but takes no new messages or members.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn dissolve(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let room = RoomId(id);
+    let actor = auth.user.id;
+    let notice = format!("{} dissolved the group", auth.user.nickname);
+    let now = st.clock.now();
+    change(&st, ChangeKind::Updated, move |store| async move {
+        let (mine, current) = my_group_role(&*store, room, actor).await?;
+        if mine != MemberRole::Owner {
+            return Err(not_room_owner());
+        }
+        writable(&current)?;
+        Ok(store.dissolve_room(room, actor, notice, now).await?)
     })
     .await?;
-    let member =
-        changed.members.into_iter().next().ok_or_else(|| {
-            ApiError::not_found("member_not_found", "no such member of this room")
-        })?;
-    Ok(axum::Json(member.into()))
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -278,6 +278,17 @@ async fn membership_changes_apply_to_live_connections(app: TestApp) {
         wb.next().await["message"]["body"],
         "mc_owner removed mc_bobby"
     );
+    // b's own event, which sync would also return to b's offline devices.
+    let gone = wb.next().await;
+    assert_eq!(
+        (
+            gone["type"].clone(),
+            gone["room_id"].clone(),
+            gone["by"].clone()
+        ),
+        (json!("room_left"), json!(room), json!(a.id)),
+        "{gone}"
+    );
     app.post(
         &format!("/api/v1/rooms/{room}/messages"),
         Some(&a.token),

@@ -290,7 +290,7 @@ async fn owners_set_roles_and_admins_rename(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["role"], "admin");
-    app.patch(&member(c.id), Some(&a.token), json!({"role": "owner"}))
+    app.patch(&member(a.id), Some(&a.token), json!({"role": "admin"}))
         .await
         .assert_error(422, "validation_failed");
     app.patch(&member(999_999), Some(&a.token), json!({"role": "admin"}))

@@ -1,0 +1,76 @@
+//! Favorite messages (seed 004). A favorite names a message; message rows
+//! only ever change by revocation, so a favorite shows the message as it was
+//! favorited, or as revoked, even after its owner left the room.
+
+use super::lifecycle::message_not_found;
+use crate::{
+    auth::Auth,
+    dto::FavoriteView,
+    error::{ApiError, ErrorBody},
+    extract::{Path, Query},
+    pagination::{Page, PageParams, after_pair, encode_pair_cursor, page_with},
+    state::AppState,
+};
+use axum::{extract::State, http::StatusCode};
+use roomy_core::{MessageId, clock::to_millis};
+
+/// Favorite a message I can see now.
+#[utoipa::path(put, path = "/api/v1/me/favorites/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("message_id" = i64, Path, description = "message id")),
+    responses(
+        (status = 201, description = "favorited", body = FavoriteView),
+        (status = 200, description = "already a favorite", body = FavoriteView),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn add(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(message_id): Path<i64>,
+) -> Result<(StatusCode, axum::Json<FavoriteView>), ApiError> {
+    let (favorite, new) = st
+        .store
+        .add_favorite(auth.user.id, MessageId(message_id), st.clock.now())
+        .await?
+        .ok_or_else(message_not_found)?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(favorite.into())))
+}
+
+/// Forget a favorite (nothing happens when it was none).
+#[utoipa::path(delete, path = "/api/v1/me/favorites/{message_id}", tag = "messages", security(("bearer" = [])),
+    params(("message_id" = i64, Path, description = "message id")),
+    responses((status = 204)))]
+pub async fn remove(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(message_id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    st.store
+        .remove_favorite(auth.user.id, MessageId(message_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// My favorites, newest first.
+#[utoipa::path(get, path = "/api/v1/me/favorites", tag = "messages", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<FavoriteView>)))]
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<FavoriteView>>, ApiError> {
+    let limit = page.limit()?;
+    let after = after_pair(&page)?.map(|(ms, id)| (ms, MessageId(id)));
+    let rows = st.store.favorites(auth.user.id, after, limit + 1).await?;
+    Ok(axum::Json(page_with(
+        rows,
+        limit,
+        |f| encode_pair_cursor(to_millis(f.favorited_at), f.message.id.0),
+        Into::into,
+    )))
+}

@@ -1,0 +1,597 @@
+//! The `LifecycleStore` methods both SQL backends share, as a macro expanded
+//! in the same module as `chat_store_impl!` and `social_store_impl!`: it
+//! uses their helpers (`member_ids`, `event_notice_in`, `next_position`,
+//! `write_tx`) and defines `insert_event`/`events_in`, which the chat half
+//! uses for `left` events and sync.
+//!
+//! Lock order on PostgreSQL: the position counter before any member row.
+//! Writers that append (group commit, notices) lock rooms, then the counter,
+//! then touch members; `mark_read` takes its position before updating its
+//! member row, so the two can never wait on each other in a circle.
+
+/// Expands to the `roomy_store::LifecycleStore` implementation of `$store`.
+#[macro_export]
+macro_rules! lifecycle_store_impl {
+    ($store:ty, $conn:ty) => {
+        use roomy_store::{
+            AdminMessageFilter, AuditEntry, Favorite, MessageFilter, MessageList, NewAudit,
+            ReadMark, Revocation, Revoker,
+        };
+        use $crate::lifecycle::{
+            AuditRow, Conditions, EVENTS_RANGE, FAVORITE_FROM, FavoriteRow, INSERT_AUDIT,
+            UNREAD_COUNT, UserEvent, UserEventRow, VISIBLE,
+        };
+
+/// Writes a per-user event at the next stream position.
+async fn insert_event(
+    conn: &mut $conn,
+    event: UserEvent,
+    user: UserId,
+    ms: i64,
+) -> StoreResult<Notice> {
+    if let UserEvent::Read { room, reader, .. } = &event {
+        // Only the newest read position matters: it supersedes the older row.
+        sqlx::query(
+            "DELETE FROM user_events WHERE user_id = $1 AND kind = 'read'
+             AND room_id = $2 AND actor_id = $3",
+        )
+        .bind(user.0)
+        .bind(room.0)
+        .bind(reader.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    let id = next_position(&mut *conn).await?;
+    let (room, actor, seq, data) = event.columns();
+    let row: UserEventRow = sqlx::query_as(
+        "INSERT INTO user_events (id, user_id, kind, room_id, actor_id, seq, data, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING id, user_id, kind, room_id, actor_id, seq, data, created_at",
+    )
+    .bind(id)
+    .bind(user.0)
+    .bind(event.kind())
+    .bind(room)
+    .bind(actor)
+    .bind(seq)
+    .bind(data)
+    .bind(ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    row.into_notice()
+}
+
+/// The user's events in `(since, upto]`, oldest first: the newest `limit`,
+/// and whether there were more.
+async fn events_in(
+    conn: &mut $conn,
+    user: UserId,
+    since: MessageId,
+    upto: MessageId,
+    limit: u32,
+) -> StoreResult<(Vec<Notice>, bool)> {
+    let mut rows: Vec<UserEventRow> = sqlx::query_as(EVENTS_RANGE)
+        .bind(user.0)
+        .bind(since.0)
+        .bind(upto.0)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let limited = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    Ok((
+        rows.into_iter()
+            .map(UserEventRow::into_notice)
+            .collect::<Result<_, _>>()?,
+        limited,
+    ))
+}
+
+async fn unread_in(conn: &mut $conn, room: RoomId, user: UserId, read_seq: i64) -> StoreResult<i64> {
+    sqlx::query_scalar(UNREAD_COUNT)
+        .bind(room.0)
+        .bind(read_seq)
+        .bind(user.0)
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)
+}
+
+async fn message_in(conn: &mut $conn, id: MessageId) -> StoreResult<Option<Message>> {
+    sqlx::query_as::<_, MessageRow>(AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} WHERE m.id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(MessageRow::into_message)
+    .transpose()
+}
+
+/// The room of message `id` if `user` can see it now.
+async fn visible_in(conn: &mut $conn, user: UserId, id: MessageId) -> StoreResult<Option<RoomId>> {
+    Ok(sqlx::query_scalar::<_, i64>(VISIBLE)
+        .bind(user.0)
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .map(RoomId))
+}
+
+/// Messages matching `conditions` (placeholders from `$1`, bound by
+/// `bind`), newest first, at most `limit`.
+async fn messages_where(
+    pool: &sqlx::Pool<<$conn as sqlx::Connection>::Database>,
+    joins: &str,
+    conditions: Conditions,
+    binds: Vec<Bound>,
+    limit: u32,
+) -> StoreResult<Vec<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {joins} WHERE TRUE{} ORDER BY m.id DESC LIMIT ${}",
+        conditions.and_clause(),
+        conditions.next()
+    );
+    let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+    for b in binds {
+        q = match b {
+            Bound::Int(i) => q.bind(i),
+            Bound::Text(t) => q.bind(t),
+        };
+    }
+    q.bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(MessageRow::into_message)
+        .collect()
+}
+
+/// A value bound to an optional filter.
+enum Bound {
+    Int(i64),
+    Text(String),
+}
+
+#[::async_trait::async_trait]
+impl ::roomy_store::LifecycleStore for $store {
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        message_in(&mut conn, id).await
+    }
+
+    async fn mark_read(
+        &self,
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<ReadMark> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        let found: Option<(i64, i64, String, bool)> = sqlx::query_as(
+            "SELECT rm.read_seq, r.last_seq, r.kind, u.read_receipts
+             FROM room_members rm JOIN rooms r ON r.id = rm.room_id
+             JOIN users u ON u.id = rm.user_id
+             WHERE rm.room_id = $1 AND rm.user_id = $2",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (current, last_seq, kind, shares) = found.ok_or(StoreError::NotFound)?;
+        let target = seq.min(last_seq);
+        if target <= current {
+            let unread = unread_in(&mut tx, room, user, current).await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(ReadMark {
+                room_id: room,
+                user,
+                read_seq: current,
+                unread,
+                events: Vec::new(),
+            });
+        }
+        let read = UserEvent::Read {
+            room,
+            reader: user,
+            seq: target,
+        };
+        // The position first (see the lock order above).
+        let mut events = vec![insert_event(&mut tx, read.clone(), user, ms).await?];
+        sqlx::query(
+            "UPDATE room_members SET read_seq = $1
+             WHERE room_id = $2 AND user_id = $3 AND read_seq < $1",
+        )
+        .bind(target)
+        .bind(room.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if kind == "direct" && shares {
+            let peer = member_ids(&mut tx, room)
+                .await?
+                .into_iter()
+                .find(|m| *m != user);
+            if let Some(peer) = peer {
+                events.push(insert_event(&mut tx, read, peer, ms).await?);
+            }
+        }
+        let unread = unread_in(&mut tx, room, user, target).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ReadMark {
+            room_id: room,
+            user,
+            read_seq: target,
+            unread,
+            events,
+        })
+    }
+
+    async fn revoke_message(
+        &self,
+        id: MessageId,
+        revoker: Revoker,
+        notice: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<Revocation> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        let original = message_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let room = original.room_id;
+        if original.revoked {
+            let recipients = member_ids(&mut tx, room).await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Revocation {
+                message: original,
+                notice: None,
+                recipients,
+            });
+        }
+        let (event, actor, reason) = match revoker {
+            Revoker::Sender => (NoticeEvent::Revoked, original.sender.id, None),
+            Revoker::Admin { admin, reason } => (NoticeEvent::Removed, admin, Some(reason)),
+        };
+        let notice =
+            event_notice_in(&mut tx, room, actor, notice, Some(event), Some(id), now).await?;
+        sqlx::query(
+            "UPDATE messages SET body = NULL, revoked_at = $1, revoked_by = $2
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(ms)
+        .bind(actor.0)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(reason) = reason {
+            // What was removed, without what it said: the content is gone for everyone.
+            let detail = format!(
+                "{{\"room_id\":{},\"sender_id\":{},\"seq\":{},\"kind\":\"{}\",\"created_at_ms\":{}}}",
+                room.0,
+                original.sender.id.0,
+                original.seq,
+                original.kind.as_str(),
+                to_millis(original.created_at)
+            );
+            sqlx::query(INSERT_AUDIT)
+                .bind(actor.0)
+                .bind("remove_message")
+                .bind("message")
+                .bind(id.0)
+                .bind(reason)
+                .bind(detail)
+                .bind(ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let recipients = member_ids(&mut tx, room).await?;
+        let message = message_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Revocation {
+            message,
+            notice,
+            recipients,
+        })
+    }
+
+    async fn hide_messages(
+        &self,
+        user: UserId,
+        ids: &[MessageId],
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<Option<Notice>, Vec<MessageId>>> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        let mut missing = Vec::new();
+        for id in ids {
+            // A message hidden already is still "visible" for this check's purpose.
+            let member: Option<i64> = sqlx::query_scalar(
+                "SELECT m.id FROM messages m JOIN room_members rm
+                     ON rm.room_id = m.room_id AND rm.user_id = $1
+                 WHERE m.id = $2",
+            )
+            .bind(user.0)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if member.is_none() {
+                missing.push(*id);
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Err(missing));
+        }
+        let mut hidden = Vec::new();
+        for id in ids {
+            let done = sqlx::query(
+                "INSERT INTO hidden_messages (user_id, message_id, hidden_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, message_id) DO NOTHING",
+            )
+            .bind(user.0)
+            .bind(id.0)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 1 {
+                hidden.push(*id);
+            }
+        }
+        let event = if hidden.is_empty() {
+            None
+        } else {
+            Some(insert_event(&mut tx, UserEvent::Hidden(hidden), user, ms).await?)
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(event))
+    }
+
+    async fn user_messages(
+        &self,
+        user: UserId,
+        list: MessageList,
+        filter: MessageFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut c = Conditions::starting_at(1);
+        let mut binds = vec![Bound::Int(user.0)];
+        // $1 is the user throughout.
+        c.push("rm.user_id = ?");
+        match list {
+            MessageList::Sent => c.push("m.sender_id = rm.user_id"),
+            MessageList::Received => c.push("m.sender_id <> rm.user_id"),
+        }
+        c.push("m.kind <> 'system'");
+        c.push(
+            "NOT EXISTS (SELECT 1 FROM hidden_messages h \
+             WHERE h.user_id = rm.user_id AND h.message_id = m.id)",
+        );
+        if let Some(room) = filter.room {
+            c.push("m.room_id = ?");
+            binds.push(Bound::Int(room.0));
+        }
+        if let Some(kind) = filter.kind {
+            c.push("m.kind = ?");
+            binds.push(Bound::Text(kind.as_str().to_owned()));
+        }
+        if let Some(before) = filter.before {
+            c.push("m.id < ?");
+            binds.push(Bound::Int(before.0));
+        }
+        match (list, filter.unread) {
+            (_, None) => {}
+            (MessageList::Received, Some(true)) => c.push("m.seq > rm.read_seq"),
+            (MessageList::Received, Some(false)) => c.push("m.seq <= rm.read_seq"),
+            (MessageList::Sent, Some(unread)) => c.push(&format!(
+                "{} EXISTS (SELECT 1 FROM room_members o WHERE o.room_id = m.room_id \
+                 AND o.user_id <> rm.user_id AND o.read_seq < m.seq)",
+                if unread { "" } else { "NOT" }
+            )),
+        }
+        let joins = "JOIN room_members rm ON rm.room_id = m.room_id";
+        messages_where(&self.pool, joins, c, binds, limit).await
+    }
+
+    async fn add_favorite(
+        &self,
+        user: UserId,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(Favorite, bool)>> {
+        let mut tx = self.write_tx().await?;
+        let existing = favorite_in(&mut tx, user, message).await?;
+        if let Some(f) = existing {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Some((f, false)));
+        }
+        if visible_in(&mut tx, user, message).await?.is_none() {
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO favorites (user_id, message_id, created_at) VALUES ($1, $2, $3)")
+            .bind(user.0)
+            .bind(message.0)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let favorite = favorite_in(&mut tx, user, message)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some((favorite, true)))
+    }
+
+    async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND message_id = $2")
+            .bind(user.0)
+            .bind(message.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn favorites(
+        &self,
+        user: UserId,
+        after: Option<(i64, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Favorite>> {
+        let (ms, id) = after.map_or((i64::MAX, i64::MAX), |(ms, id)| (ms, id.0));
+        sqlx::query_as::<_, FavoriteRow>(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS}, f.created_at AS favorited_at {FAVORITE_FROM}
+             WHERE f.user_id = $1
+               AND (f.created_at < $2 OR (f.created_at = $2 AND f.message_id < $3))
+               AND NOT EXISTS (SELECT 1 FROM hidden_messages h
+                               WHERE h.user_id = $1 AND h.message_id = m.id)
+             ORDER BY f.created_at DESC, f.message_id DESC LIMIT $4"
+        )))
+        .bind(user.0)
+        .bind(ms)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(FavoriteRow::into_favorite)
+        .collect()
+    }
+
+    async fn admin_messages(
+        &self,
+        filter: AdminMessageFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut c = Conditions::starting_at(1);
+        let mut binds = Vec::new();
+        if let Some(room) = filter.room {
+            c.push("m.room_id = ?");
+            binds.push(Bound::Int(room.0));
+        }
+        if let Some(sender) = filter.sender {
+            c.push("m.sender_id = ?");
+            binds.push(Bound::Int(sender.0));
+        }
+        if let Some(kind) = filter.kind {
+            c.push("m.kind = ?");
+            binds.push(Bound::Text(kind.as_str().to_owned()));
+        }
+        if let Some(text) = filter.text {
+            c.push("lower(m.body) LIKE lower(?) ESCAPE '\\'");
+            binds.push(Bound::Text(format!("%{}%", $crate::escape_like(&text))));
+        }
+        if let Some(from) = filter.from {
+            c.push("m.created_at >= ?");
+            binds.push(Bound::Int(to_millis(from)));
+        }
+        if let Some(to) = filter.to {
+            c.push("m.created_at <= ?");
+            binds.push(Bound::Int(to_millis(to)));
+        }
+        if let Some(before) = filter.before {
+            c.push("m.id < ?");
+            binds.push(Bound::Int(before.0));
+        }
+        messages_where(&self.pool, "", c, binds, limit).await
+    }
+
+    async fn moderate_user(
+        &self,
+        entry: NewAudit,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> StoreResult<::roomy_store::User> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        let user = set_disabled_in(&mut tx, UserId(entry.target_id), disabled, ms).await?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(entry.actor.0)
+            .bind(entry.action)
+            .bind(entry.target_type)
+            .bind(entry.target_id)
+            .bind(entry.reason)
+            .bind(entry.detail)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(user)
+    }
+
+    async fn audit_log(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        Ok(sqlx::query_as::<_, AuditRow>(
+            "SELECT id, actor_id, action, target_type, target_id, reason, detail, created_at
+             FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(AuditRow::into_entry)
+        .collect())
+    }
+}
+
+/// Disables or re-enables an account; disabling revokes every session.
+async fn set_disabled_in(
+    conn: &mut $conn,
+    id: UserId,
+    disabled: bool,
+    ms: i64,
+) -> StoreResult<::roomy_store::User> {
+    let row = sqlx::query_as::<_, $crate::UserRow>($crate::SET_DISABLED)
+        .bind(disabled)
+        .bind(ms)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+    if disabled {
+        sqlx::query($crate::REVOKE_SESSIONS)
+            .bind(ms)
+            .bind(id.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    row.into_user()
+}
+
+async fn favorite_in(
+    conn: &mut $conn,
+    user: UserId,
+    message: MessageId,
+) -> StoreResult<Option<Favorite>> {
+    sqlx::query_as::<_, FavoriteRow>(AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS}, f.created_at AS favorited_at {FAVORITE_FROM}
+         WHERE f.user_id = $1 AND f.message_id = $2"
+    )))
+    .bind(user.0)
+    .bind(message.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(FavoriteRow::into_favorite)
+    .transpose()
+}
+    };
+}
