@@ -45,6 +45,9 @@ pub struct Config {
     pub cache_max_members: u64,
     /// Who may open direct rooms and send in them: `friends` or `anyone`.
     pub direct_messages: crate::social_fields::DirectPolicy,
+    /// Seconds a user whose last WebSocket closed still counts as online, so
+    /// a quick reconnect announces nothing.
+    pub presence_grace_secs: u64,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
         "redis_url",
         "cache_max_members",
         "direct_messages",
+        "presence_grace_secs",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -141,6 +145,7 @@ impl Default for Config {
             redis_url: None,
             cache_max_members: 4_000_000,
             direct_messages: crate::social_fields::DirectPolicy::Friends,
+            presence_grace_secs: 5,
         }
     }
 }

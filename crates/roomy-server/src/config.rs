@@ -122,6 +122,10 @@ cache_max_members = {cache_members}
 # Who may open a direct conversation and write in it: "friends" (after a
 # friend request was agreed) or "anyone". A block always stops it.
 direct_messages = "friends"
+
+# Seconds a user whose last WebSocket connection closed still counts as
+# online: reconnecting within them announces nothing to the others.
+presence_grace_secs = {presence_grace}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -134,6 +138,7 @@ direct_messages = "friends"
         heartbeat = d.ws_heartbeat_secs,
         queue = d.ws_send_queue,
         cache_members = d.cache_max_members,
+        presence_grace = d.presence_grace_secs,
     )
 }
 
