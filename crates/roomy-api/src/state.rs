@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{LoginLimiter, Passwords, Tokens},
-    gateway::Hub,
+    gateway::{Hub, typing::TypingLimiter},
     metrics::Metrics,
 };
 use roomy_bus::Bus;
@@ -38,6 +38,8 @@ pub struct ApiSettings {
     pub direct_messages: DirectPolicy,
     /// How long after sending a sender may revoke a message.
     pub revoke_window: Duration,
+    /// How long a user whose last connection closed still counts as online.
+    pub presence_grace: StdDuration,
 }
 
 impl ApiSettings {
@@ -55,6 +57,7 @@ impl ApiSettings {
             ws_send_queue: c.ws_send_queue,
             direct_messages: c.direct_messages,
             revoke_window: Duration::seconds(c.revoke_window_secs as i64),
+            presence_grace: StdDuration::from_secs(c.presence_grace_secs),
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub writer: Writer,
     pub hub: Arc<Hub>,
+    /// The limit on forwarded `typing` frames.
+    pub typing: Arc<TypingLimiter>,
     /// Follow-graph reads through the cache; call `applied` after graph writes.
     pub graph: FollowGraph,
     /// Fires when the server stops: live connections close.
@@ -102,7 +107,14 @@ impl AppState {
             },
         );
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::start(bus.subscribe(), metrics.clone(), shutdown.clone());
+        let hub = Hub::start(
+            bus.subscribe(),
+            store.clone(),
+            bus.clone(),
+            settings.presence_grace,
+            metrics.clone(),
+            shutdown.clone(),
+        );
         AppState {
             graph: FollowGraph::new(store.clone(), cache),
             store,
@@ -115,6 +127,7 @@ impl AppState {
             bus,
             writer,
             hub,
+            typing: Arc::new(TypingLimiter::new()),
             shutdown,
         }
     }

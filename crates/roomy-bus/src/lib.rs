@@ -5,12 +5,14 @@
 //! the envelope's recipients. The gateway never asks the store who should get
 //! what: recipients travel with the event, computed in the committing
 //! transaction, so a membership change applies to the very next event.
+//! Live state (presence, typing) is not committed: the gateway publishes it
+//! with the recipients it read from the store when it happened.
 //!
 //! [`InProcessBus`] serves a single node. Order: events published by one task
 //! are received in that order.
 
 use async_trait::async_trait;
-use roomy_core::{SessionId, UserId};
+use roomy_core::{RoomId, SessionId, UserId};
 use roomy_store::{Member, Message, Notice, Room};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -44,6 +46,11 @@ pub enum Event {
         except: Option<SessionId>,
         only: Option<SessionId>,
     },
+    /// A user came online (its first live connection) or went offline (its
+    /// last one closed and the grace period passed). Live state, never stored.
+    Presence { user: UserId, online: bool },
+    /// A member is typing in a room. Live state, never stored.
+    Typing { room: RoomId, user: UserId },
 }
 
 /// The connection an event was caused by, so it is answered there with an
@@ -138,7 +145,7 @@ impl Subscription for InProcessSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roomy_core::{RoomId, chat_fields::RoomKind};
+    use roomy_core::chat_fields::RoomKind;
 
     fn room() -> Room {
         Room {

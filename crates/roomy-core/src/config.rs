@@ -47,6 +47,9 @@ pub struct Config {
     pub direct_messages: crate::social_fields::DirectPolicy,
     /// How long after sending a sender may revoke a message (seconds).
     pub revoke_window_secs: u64,
+    /// Seconds a user whose last WebSocket closed still counts as online, so
+    /// a quick reconnect announces nothing.
+    pub presence_grace_secs: u64,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
         "cache_max_members",
         "direct_messages",
         "revoke_window_secs",
+        "presence_grace_secs",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -148,6 +152,7 @@ impl Default for Config {
             cache_max_members: 4_000_000,
             direct_messages: crate::social_fields::DirectPolicy::Friends,
             revoke_window_secs: 300,
+            presence_grace_secs: 5,
         }
     }
 }

@@ -126,6 +126,10 @@ direct_messages = "friends"
 # Seconds after sending during which a sender may revoke a message
 # (0: never). Judged by the server's clock.
 revoke_window_secs = {revoke}
+
+# Seconds a user whose last WebSocket connection closed still counts as
+# online: reconnecting within them announces nothing to the others.
+presence_grace_secs = {presence_grace}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -139,6 +143,7 @@ revoke_window_secs = {revoke}
         heartbeat = d.ws_heartbeat_secs,
         queue = d.ws_send_queue,
         cache_members = d.cache_max_members,
+        presence_grace = d.presence_grace_secs,
     )
 }
 

@@ -60,6 +60,7 @@ pub async fn build_state(
         ws_send_queue: config.ws_send_queue,
         direct_messages: config.direct_messages,
         revoke_window: time::Duration::seconds(config.revoke_window_secs as i64),
+        presence_grace: std::time::Duration::from_secs(config.presence_grace_secs),
     };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub

@@ -497,3 +497,9 @@ pub fn direct_key(a: UserId, b: UserId) -> String {
     let (lo, hi) = if a.0 < b.0 { (a, b) } else { (b, a) };
     format!("{}:{}", lo.0, hi.0)
 }
+
+/// The distinct users sharing a room with user $1, without $1, ascending
+/// (both sides of the join use the `(user_id, room_id)` and primary-key indexes).
+pub const CO_MEMBERS: &str = "SELECT DISTINCT other.user_id FROM room_members mine \
+     JOIN room_members other ON other.room_id = mine.room_id \
+     WHERE mine.user_id = $1 AND other.user_id <> $1 ORDER BY other.user_id";

@@ -707,6 +707,10 @@ impl ::roomy_store::ChatStore for $store {
             notices_limited,
         })
     }
+
+    async fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>> {
+        co_members_of(&self.pool, user).await
+    }
 }
 
 impl $store {
@@ -778,6 +782,21 @@ async fn direct_room_in(
     refresh_gate(conn, a, b).await?;
     let room = room_in(conn, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
     Ok((room, true))
+}
+
+/// [`ChatStore::co_members`](roomy_store::ChatStore::co_members): one statement, read on the pool.
+async fn co_members_of(
+    pool: &sqlx::Pool<<$conn as sqlx::Connection>::Database>,
+    user: UserId,
+) -> StoreResult<Vec<UserId>> {
+    Ok(sqlx::query_scalar::<_, i64>($crate::chat::CO_MEMBERS)
+        .bind(user.0)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(UserId)
+        .collect())
 }
     };
 }

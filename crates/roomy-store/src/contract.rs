@@ -57,6 +57,7 @@ macro_rules! contract_tests {
             requests_agree_at_once_without_confirmation,
             friendship_gates_direct_rooms_under_the_friends_policy,
             unfriending_forgets_the_requests,
+            co_members_are_everyone_sharing_a_room,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -834,4 +835,43 @@ pub async fn roles_and_profiles_change(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(enabled.len(), 2);
+}
+
+/// Who shares a room with a user: direct and group rooms alike, each user
+/// once, the user itself never, and a member who left no longer.
+pub async fn co_members_are_everyone_sharing_a_room(store: &impl Store) {
+    let u = users(
+        store,
+        &["ivy_0001", "jon_0001", "kim_0001", "lee_0001", "max_0001"],
+    )
+    .await;
+    let room = group(store, u[0], &[u[1], u[2]]).await;
+    store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
+    store
+        .find_or_create_direct(u[2], u[3], ANYONE, t0())
+        .await
+        .unwrap();
+    assert_eq!(store.co_members(u[0]).await.unwrap(), vec![u[1], u[2]]);
+    assert_eq!(
+        store.co_members(u[2]).await.unwrap(),
+        vec![u[0], u[1], u[3]]
+    );
+    assert_eq!(store.co_members(u[3]).await.unwrap(), vec![u[2]]);
+    assert!(store.co_members(u[4]).await.unwrap().is_empty());
+    assert!(
+        store
+            .co_members(UserId(9_999_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .remove_member(room, u[0], u[2], "ivy removed kim".into(), t0())
+        .await
+        .unwrap();
+    assert_eq!(store.co_members(u[0]).await.unwrap(), vec![u[1]]);
+    assert_eq!(store.co_members(u[2]).await.unwrap(), vec![u[3]]);
 }

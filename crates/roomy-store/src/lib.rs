@@ -267,6 +267,10 @@ pub trait ChatStore: Send + Sync + 'static {
         upto: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<SyncBatch>;
+
+    /// The distinct users sharing at least one room (direct or group) with
+    /// `user`, `user` excluded, by ascending id: who hears of its presence.
+    async fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>>;
 }
 
 /// Read positions, revocation, delete-for-me, favorites, the sent and

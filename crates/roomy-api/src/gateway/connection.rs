@@ -18,7 +18,7 @@ use crate::{
     dto::{MessageView, SyncView},
     error::ApiError,
     pagination::{DEFAULT_LIMIT, MAX_LIMIT},
-    routes::messages::{outcome_message, parse_send},
+    routes::messages::{outcome_message, parse_send, room_not_found},
     state::AppState,
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -26,9 +26,9 @@ use futures_util::{
     SinkExt, StreamExt,
     stream::{FuturesOrdered, SplitSink, SplitStream},
 };
-use roomy_bus::Origin;
-use roomy_core::MessageId;
-use roomy_store::AppendOutcome;
+use roomy_bus::{Envelope, Event, Origin};
+use roomy_core::{MessageId, RoomId, UserId};
+use roomy_store::{AppendOutcome, StoreError};
 use serde_json::Value;
 use std::{
     sync::Arc,
@@ -222,6 +222,21 @@ async fn read_loop(
                             break;
                         }
                     }
+                    Ok(ClientFrame::Typing { id, room_id }) => {
+                        if let Err(e) = typing(st, auth.user.id, RoomId(room_id)).await {
+                            let frame = match e {
+                                Typing::Limited => protocol::error(
+                                    id,
+                                    "rate_limited",
+                                    "one typing frame per room every 2 seconds",
+                                ),
+                                Typing::Failed(e) => protocol::api_error(id, &e),
+                            };
+                            if !handle.reply(Outbound::Frame(frame.into())) {
+                                break;
+                            }
+                        }
+                    }
                     Ok(ClientFrame::Send { id, room_id, client_id, kind, body, file_id }) => {
                         let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id);
                         let origin = Origin {
@@ -279,6 +294,62 @@ async fn read_loop(
     }
 }
 
+/// Why a `typing` frame was not forwarded.
+enum Typing {
+    /// The user's previous one in the room was forwarded less than a window ago.
+    Limited,
+    /// Not a member of the room, or the store failed.
+    Failed(ApiError),
+}
+
+/// Forwards `user`'s typing in `room` to the room's other members (all
+/// their devices, on every node), within the limit of [`TypingLimiter`].
+///
+/// [`TypingLimiter`]: super::typing::TypingLimiter
+async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing> {
+    let now = st.clock.now();
+    // The limit is judged before the store is read, so a flood costs no queries.
+    if !st.typing.try_take(user, room, now) {
+        return Err(Typing::Limited);
+    }
+    let members = match member_ids(st, room).await {
+        Ok(m) if m.contains(&user) => m,
+        other => {
+            st.typing.give_back(user, room, now);
+            return Err(Typing::Failed(match other {
+                Err(e) => e.into(),
+                Ok(_) => room_not_found(),
+            }));
+        }
+    };
+    let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
+    if !recipients.is_empty() {
+        st.bus.publish(Envelope {
+            recipients,
+            event: Event::Typing { room, user },
+            origin: None,
+        });
+    }
+    Ok(())
+}
+
+/// Every member of `room`: one query for any room within `max_group_members`
+/// (pages of that size; a room can only outgrow it if the limit was lowered).
+async fn member_ids(st: &AppState, room: RoomId) -> Result<Vec<UserId>, StoreError> {
+    let page = u32::try_from(st.settings.max_group_members.max(2)).unwrap_or(u32::MAX);
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let members = st.store.members(room, after, page).await?;
+        let full = members.len() >= page as usize;
+        ids.extend(members.into_iter().map(|m| m.user.id));
+        if !full {
+            return Ok(ids);
+        }
+        after = ids.last().copied();
+    }
+}
+
 /// Answers the frames that need no commit.
 async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> String {
     match frame {
@@ -316,8 +387,8 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
                 Err(e) => protocol::api_error(id, &e.into()),
             }
         }
-        ClientFrame::Send { id, .. } => {
-            protocol::error(id, "internal", "send is handled by the reader")
+        ClientFrame::Send { id, .. } | ClientFrame::Typing { id, .. } => {
+            protocol::error(id, "internal", "handled by the reader")
         }
     }
 }

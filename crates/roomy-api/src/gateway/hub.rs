@@ -5,18 +5,23 @@
 //! recipient connection (`try_send`, never waiting): a connection whose queue
 //! is full is marked for resync and closed, so one slow client can neither
 //! block the others nor make the server buffer without bound.
+//!
+//! The hub also counts each user's connections for presence (`presence.rs`:
+//! the grace period and the announcer task).
 
-use super::protocol;
+use super::{presence::Presence, protocol};
 use crate::{dto::MessageView, metrics::Metrics};
 use axum::extract::ws::Utf8Bytes;
-use roomy_bus::{Envelope, Event, Origin, RecvError, Subscription};
+use roomy_bus::{Bus, Envelope, Event, Origin, RecvError, Subscription};
 use roomy_core::{SessionId, UserId};
+use roomy_store::Store;
 use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
+    time::Duration,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -108,13 +113,20 @@ pub struct Hub {
     node: u64,
     next_conn: AtomicU64,
     by_user: RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>,
+    presence: Presence,
     metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    /// A hub delivering what `subscription` receives until `shutdown`.
+    /// A hub delivering what `subscription` receives until `shutdown`, and
+    /// announcing presence changes on `bus` to the users `store` says share
+    /// a room with the user; a user stays online for `grace` after its last
+    /// connection closed.
     pub fn start(
         mut subscription: Box<dyn Subscription>,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        grace: Duration,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Arc<Hub> {
@@ -122,8 +134,12 @@ impl Hub {
             node: rand::random(),
             next_conn: AtomicU64::new(1),
             by_user: RwLock::new(HashMap::new()),
+            presence: Presence::new(grace),
             metrics,
         });
+        let announcer = hub.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move { announcer.presence.run(&*store, &*bus, stop).await });
         let worker = hub.clone();
         tokio::spawn(async move {
             loop {
@@ -166,6 +182,7 @@ impl Hub {
             reason: AtomicU8::new(CloseReason::None as u8),
         });
         self.write().entry(user).or_default().push(handle.clone());
+        self.presence.connected(user);
         self.metrics.ws_connections.inc();
         (handle, rx)
     }
@@ -173,13 +190,21 @@ impl Hub {
     /// Forgets a connection.
     pub fn unregister(&self, handle: &ConnHandle) {
         let mut map = self.write();
-        if let Some(list) = map.get_mut(&handle.user) {
-            list.retain(|h| h.id != handle.id);
-            if list.is_empty() {
-                map.remove(&handle.user);
-            }
+        let Some(list) = map.get_mut(&handle.user) else {
+            return;
+        };
+        let before = list.len();
+        list.retain(|h| h.id != handle.id);
+        let removed = list.len() < before;
+        if list.is_empty() {
+            map.remove(&handle.user);
         }
-        self.metrics.ws_connections.dec();
+        drop(map);
+        // Forgetting a connection twice must not count its user out twice.
+        if removed {
+            self.presence.disconnected(handle.user);
+            self.metrics.ws_connections.dec();
+        }
     }
 
     /// Closes the connections of `user`'s sessions: all of them, all but
@@ -194,9 +219,22 @@ impl Hub {
         }
     }
 
-    /// Whether `user` has a live connection on this node.
+    /// Whether `user` has a live connection on this node, or had one less
+    /// than the presence grace period ago.
     pub fn is_online(&self, user: UserId) -> bool {
-        self.read().contains_key(&user)
+        self.presence.is_online(user)
+    }
+
+    /// How many live connections `user` has on this node.
+    pub fn connections(&self, user: UserId) -> usize {
+        self.presence.connections(user)
+    }
+
+    /// Resolves once `user` has exactly `n` live connections on this node:
+    /// how a caller (a test) learns that the server has seen a client go,
+    /// without polling.
+    pub async fn wait_connections(&self, user: UserId, n: usize) {
+        self.presence.wait_connections(user, n).await
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Arc<ConnHandle>>>> {
@@ -291,6 +329,12 @@ impl Hub {
                 )
                 .into(),
             ),
+            Event::Presence { user, online } => {
+                Outbound::Frame(protocol::presence(user.0, *online).into())
+            }
+            Event::Typing { room, user } => {
+                Outbound::Frame(protocol::typing(room.0, user.0).into())
+            }
         };
         let map = self.read();
         let mut delivered = 0u64;

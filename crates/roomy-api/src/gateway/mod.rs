@@ -6,7 +6,9 @@
 
 pub mod connection;
 pub mod hub;
+mod presence;
 pub mod protocol;
+pub mod typing;
 
 pub use hub::Hub;
 

@@ -39,6 +39,10 @@ pub enum ClientFrame {
     Ping {
         id: Option<Value>,
     },
+    Typing {
+        id: Option<Value>,
+        room_id: i64,
+    },
 }
 
 /// Why a client frame was refused, with the request id when one could be read.
@@ -64,7 +68,8 @@ impl ClientFrame {
             ClientFrame::Auth { id, .. }
             | ClientFrame::Send { id, .. }
             | ClientFrame::Sync { id, .. }
-            | ClientFrame::Ping { id } => id.as_ref(),
+            | ClientFrame::Ping { id }
+            | ClientFrame::Typing { id, .. } => id.as_ref(),
         }
     }
 }
@@ -98,7 +103,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             message: "id must be a number or a string of at most 64 bytes".into(),
         });
     }
-    let known = ["auth", "send", "sync", "ping"];
+    let known = ["auth", "send", "sync", "ping", "typing"];
     match value.get("type").and_then(Value::as_str) {
         None => {
             return Err(FrameError {
@@ -235,6 +240,16 @@ pub fn member_left(room: RoomView, user_id: i64) -> String {
     )
 }
 
+/// `presence`: `user_id` came online or went offline.
+pub fn presence(user_id: i64, online: bool) -> String {
+    frame("presence", json!({"user_id": user_id, "online": online}))
+}
+
+/// `typing`: `user_id` is typing in `room_id`.
+pub fn typing(room_id: i64, user_id: i64) -> String {
+    frame("typing", json!({"room_id": room_id, "user_id": user_id}))
+}
+
 /// `error`: `{id?, error: {code, message}}`.
 pub fn error(id: Option<Value>, code: &str, message: &str) -> String {
     frame(
@@ -278,6 +293,16 @@ mod tests {
             "unknown_type"
         );
         assert_eq!(parse(r#"{"id":1}"#).expect_err("bad").code, "invalid_frame");
+        assert!(matches!(
+            parse(r#"{"type":"typing","id":"t","room_id":4}"#),
+            Ok(ClientFrame::Typing { room_id: 4, .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"type":"typing","room_id":4}"#),
+            Ok(ClientFrame::Typing { id: None, .. })
+        ));
+        let e = parse(r#"{"type":"typing","id":"t"}"#).expect_err("no room");
+        assert_eq!((e.code, e.id), ("invalid_frame", Some(Value::from("t"))));
         let big = format!(
             r#"{{"type":"ping","pad":"{}"}}"#,
             "x".repeat(MAX_CLIENT_FRAME)

@@ -18,15 +18,16 @@ pub enum Backend {
     Postgres,
 }
 
-/// Generates one test per backend for each listed `async fn(TestApp)`.
+/// Generates one test per backend for each listed `async fn(TestApp)`;
+/// `with <closure>;` first adjusts every server's configuration.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    (with $adjust:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await {
+                    if let Some(app) = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Sqlite, $adjust).await {
                         super::$name(app).await;
                     }
                 }
@@ -36,12 +37,15 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await {
+                    if let Some(app) = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Postgres, $adjust).await {
                         super::$name(app).await;
                     }
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!(with |_| {}; $($name),*);
     };
 }
 
@@ -404,6 +408,8 @@ pub struct Ws {
     inner: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// Whether `presence` frames are returned (see [`Ws::with_presence`]).
+    presence: bool,
 }
 
 /// How long a test waits for a frame before failing (a guard against hangs,
@@ -417,7 +423,10 @@ impl TestApp {
             tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?token={token}", self.addr))
                 .await
                 .expect("websocket connect");
-        let mut ws = Ws { inner };
+        let mut ws = Ws {
+            inner,
+            presence: false,
+        };
         let ready = ws.next().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         (ws, ready)
@@ -428,7 +437,26 @@ impl TestApp {
         let (inner, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
             .await
             .expect("websocket connect");
-        Ws { inner }
+        Ws {
+            inner,
+            presence: false,
+        }
+    }
+
+    /// Waits until the server has seen `user` with exactly `n` live
+    /// connections (say, after a client dropped one).
+    pub async fn wait_connections(&self, user: i64, n: usize) {
+        tokio::time::timeout(
+            FRAME_DEADLINE,
+            self.state.hub.wait_connections(roomy_core::UserId(user), n),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("user {user} never had {n} connections"));
+    }
+
+    /// Whether the server counts `user` as online.
+    pub fn is_online(&self, user: i64) -> bool {
+        self.state.hub.is_online(roomy_core::UserId(user))
     }
 }
 
@@ -461,7 +489,16 @@ impl Ws {
         self.inner.send(m).await.expect("send frame");
     }
 
-    /// The next JSON frame (control frames skipped); `Null` once closed.
+    /// Makes this client see `presence` frames. Others skip them: they come
+    /// and go with every connection of anyone sharing a room, so tests of
+    /// anything else would race with them.
+    pub fn with_presence(mut self) -> Ws {
+        self.presence = true;
+        self
+    }
+
+    /// The next JSON frame (control frames, and `presence` frames unless
+    /// [`Ws::with_presence`], skipped); `Null` once closed.
     pub async fn next(&mut self) -> Value {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
@@ -471,7 +508,11 @@ impl Ws {
                 .expect("a frame within the deadline");
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str(&t).expect("JSON frame");
+                    let frame: Value = serde_json::from_str(&t).expect("JSON frame");
+                    if frame["type"] == "presence" && !self.presence {
+                        continue;
+                    }
+                    return frame;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Value::Null,
                 Some(Ok(_)) => continue,
@@ -513,6 +554,9 @@ impl Ws {
             tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
         >,
     ) -> Ws {
-        Ws { inner }
+        Ws {
+            inner,
+            presence: false,
+        }
     }
 }

@@ -11,6 +11,7 @@ mod friends;
 mod gateway;
 mod messages;
 mod ops;
+mod presence;
 mod rooms;
 mod sessions;
 mod social;
