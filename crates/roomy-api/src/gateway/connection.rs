@@ -18,7 +18,10 @@ use crate::{
     dto::{MessageView, SyncView},
     error::ApiError,
     pagination::{DEFAULT_LIMIT, MAX_LIMIT},
-    routes::messages::{outcome_message, parse_send, room_not_found},
+    routes::{
+        lifecycle::mark_read,
+        messages::{outcome_message, parse_send, room_not_found},
+    },
     state::AppState,
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -222,6 +225,27 @@ async fn read_loop(
                             break;
                         }
                     }
+                    Ok(ClientFrame::Read { id, room_id, seq }) => {
+                        // A position that moved comes back through the hub, as
+                        // the `read` event of all this user's devices, with the
+                        // request id on this connection's copy.
+                        let origin = Origin {
+                            request: id.as_ref().map(Value::to_string),
+                            ..origin.clone()
+                        };
+                        let frame = match mark_read(st, auth.user.id, room_id, seq, Some(origin)).await {
+                            Ok(mark) if mark.events.is_empty() => Some(protocol::read_unchanged(
+                                id, room_id, auth.user.id.0, mark.read_seq,
+                            )),
+                            Ok(_) => None,
+                            Err(e) => Some(protocol::api_error(id, &e)),
+                        };
+                        if let Some(frame) = frame
+                            && !handle.reply(Outbound::Frame(frame.into()))
+                        {
+                            break;
+                        }
+                    }
                     Ok(ClientFrame::Typing { id, room_id }) => {
                         if let Err(e) = typing(st, auth.user.id, RoomId(room_id)).await {
                             let frame = match e {
@@ -387,9 +411,9 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
                 Err(e) => protocol::api_error(id, &e.into()),
             }
         }
-        ClientFrame::Send { id, .. } | ClientFrame::Typing { id, .. } => {
-            protocol::error(id, "internal", "handled by the reader")
-        }
+        ClientFrame::Send { id, .. }
+        | ClientFrame::Typing { id, .. }
+        | ClientFrame::Read { id, .. } => protocol::error(id, "internal", "handled by the reader"),
     }
 }
 

@@ -43,6 +43,11 @@ pub enum ClientFrame {
         id: Option<Value>,
         room_id: i64,
     },
+    Read {
+        id: Option<Value>,
+        room_id: i64,
+        seq: i64,
+    },
 }
 
 /// Why a client frame was refused, with the request id when one could be read.
@@ -69,7 +74,8 @@ impl ClientFrame {
             | ClientFrame::Send { id, .. }
             | ClientFrame::Sync { id, .. }
             | ClientFrame::Ping { id }
-            | ClientFrame::Typing { id, .. } => id.as_ref(),
+            | ClientFrame::Typing { id, .. }
+            | ClientFrame::Read { id, .. } => id.as_ref(),
         }
     }
 }
@@ -103,7 +109,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             message: "id must be a number or a string of at most 64 bytes".into(),
         });
     }
-    let known = ["auth", "send", "sync", "ping", "typing"];
+    let known = ["auth", "send", "sync", "ping", "typing", "read"];
     match value.get("type").and_then(Value::as_str) {
         None => {
             return Err(FrameError {
@@ -196,6 +202,14 @@ pub fn notice_reply(id: Option<Value>, notice: &crate::dto::NoticeView) -> Strin
         map.insert("id".into(), id.unwrap_or(Value::Null));
     }
     v.to_string()
+}
+
+/// `read` answering a `read` frame that moved nothing: the position as it is.
+pub fn read_unchanged(id: Option<Value>, room_id: i64, user_id: i64, seq: i64) -> String {
+    frame(
+        "read",
+        json!({"id": id, "room_id": room_id, "user_id": user_id, "seq": seq}),
+    )
 }
 
 /// `revoked`: a message's content is gone for everyone; `notice` is the
