@@ -16,6 +16,7 @@ use roomy_core::{
 };
 use time::{Duration, OffsetDateTime};
 
+pub use crate::contract_invites::*;
 pub use crate::contract_social::*;
 
 /// Direct rooms open to anyone: the chat checks predate friendship rules.
@@ -57,6 +58,9 @@ macro_rules! contract_tests {
             requests_agree_at_once_without_confirmation,
             friendship_gates_direct_rooms_under_the_friends_policy,
             unfriending_forgets_the_requests,
+            invites_are_created_listed_and_revoked,
+            joining_counts_uses_and_adds_the_member,
+            concurrent_joins_never_exceed_max_uses,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

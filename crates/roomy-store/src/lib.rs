@@ -7,16 +7,20 @@
 
 mod chat;
 mod error;
+mod invites;
 mod records;
 mod social;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 #[cfg(feature = "contract")]
+mod contract_invites;
+#[cfg(feature = "contract")]
 mod contract_social;
 
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
+pub use invites::*;
 pub use records::*;
 pub use social::*;
 
@@ -28,10 +32,10 @@ use roomy_core::{
 };
 use time::OffsetDateTime;
 
-/// Everything Roomy persists: a backend implements all three parts.
-pub trait Store: AccountStore + ChatStore + SocialStore {}
+/// Everything Roomy persists: a backend implements all its parts.
+pub trait Store: AccountStore + ChatStore + SocialStore + InviteStore {}
 
-impl<T: AccountStore + ChatStore + SocialStore> Store for T {}
+impl<T: AccountStore + ChatStore + SocialStore + InviteStore> Store for T {}
 
 /// Accounts and sessions. Every method is one transaction.
 #[async_trait]
