@@ -36,6 +36,8 @@ pub struct ApiSettings {
     pub ws_send_queue: usize,
     /// Who may open direct rooms and write in them.
     pub direct_messages: DirectPolicy,
+    /// Where clients reach the server (no trailing slash): invite links start with it.
+    pub public_url: String,
 }
 
 impl ApiSettings {
@@ -52,6 +54,7 @@ impl ApiSettings {
             ws_heartbeat: StdDuration::from_secs(c.ws_heartbeat_secs),
             ws_send_queue: c.ws_send_queue,
             direct_messages: c.direct_messages,
+            public_url: c.effective_public_url(),
         }
     }
 }

@@ -122,6 +122,11 @@ cache_max_members = {cache_members}
 # Who may open a direct conversation and write in it: "friends" (after a
 # friend request was agreed) or "anyone". A block always stops it.
 direct_messages = "friends"
+
+# The address clients reach this server at, without a trailing slash: invite
+# links (and their QR codes) are <public_url>/invite/<token>. Unset:
+# http://<listen>, which only suits a server used where it runs.
+# public_url = "https://chat.example.com"
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),

@@ -59,6 +59,7 @@ pub async fn build_state(
         ws_heartbeat: std::time::Duration::from_secs(config.ws_heartbeat_secs),
         ws_send_queue: config.ws_send_queue,
         direct_messages: config.direct_messages,
+        public_url: config.effective_public_url(),
     };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub

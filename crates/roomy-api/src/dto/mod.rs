@@ -3,8 +3,10 @@
 
 mod accounts;
 mod chat;
+mod invites;
 mod social;
 
 pub use accounts::*;
 pub use chat::*;
+pub use invites::*;
 pub use social::*;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod friends;
+pub mod invites;
 pub mod me;
 pub mod messages;
 pub mod ops;

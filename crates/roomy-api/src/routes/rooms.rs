@@ -41,7 +41,7 @@ fn not_a_group() -> ApiError {
     }
 }
 
-fn not_room_admin() -> ApiError {
+pub(crate) fn not_room_admin() -> ApiError {
     ApiError::forbidden(
         "not_room_admin",
         "only the group's owner and admins may do this",
@@ -57,7 +57,7 @@ async fn my_role(store: &dyn Store, room: RoomId, me: UserId) -> Result<MemberRo
 }
 
 /// The caller's role in a group it belongs to, and the group; 422 for direct rooms.
-async fn my_group_role(
+pub(crate) async fn my_group_role(
     store: &dyn Store,
     room: RoomId,
     me: UserId,
