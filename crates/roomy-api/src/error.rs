@@ -67,6 +67,12 @@ pub enum ApiError {
     /// 500: a bug or an infrastructure failure; details are logged only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 410: it existed but can no longer be used (an expired or revoked link).
+    #[error("{message}")]
+    Gone {
+        code: &'static str,
+        message: &'static str,
+    },
 }
 
 impl ApiError {
@@ -87,6 +93,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Gone { .. } => StatusCode::GONE,
         }
     }
 
@@ -99,7 +106,8 @@ impl ApiError {
             | ApiError::Unauthenticated { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. } => code,
+            | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -133,6 +141,11 @@ impl ApiError {
             message: message.into(),
             fields: FieldErrors::new(),
         }
+    }
+
+    /// 410 with a specific code.
+    pub fn gone(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::Gone { code, message }
     }
 
     /// Wraps an unexpected failure.

@@ -52,6 +52,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "rooms", description = "Direct rooms, groups and members"),
         (name = "messages", description = "Sending, history and sync (see docs/protocol.md for the WebSocket)"),
         (name = "operations", description = "Health and readiness"),
+        (name = "invites", description = "Invite links to groups and their QR codes"),
     )
 )]
 struct ApiDoc;
@@ -76,7 +77,9 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::guest))
         .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz));
+        .routes(routes!(ops::readyz))
+        .routes(routes!(routes::invites::qr_svg))
+        .routes(routes!(routes::invites::qr_png));
     let mut authenticated = OpenApiRouter::new()
         .routes(routes!(accounts::logout))
         .routes(routes!(me::get_me, me::patch_me))
@@ -113,7 +116,14 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(lifecycle::sent))
         .routes(routes!(lifecycle::received))
         .routes(routes!(favorites::list))
-        .routes(routes!(favorites::add, favorites::remove));
+        .routes(routes!(favorites::add, favorites::remove))
+        .routes(routes!(
+            routes::invites::create_invite,
+            routes::invites::list_invites
+        ))
+        .routes(routes!(routes::invites::revoke_invite))
+        .routes(routes!(routes::invites::preview_invite))
+        .routes(routes!(routes::invites::join_invite));
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),

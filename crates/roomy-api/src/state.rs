@@ -40,6 +40,8 @@ pub struct ApiSettings {
     pub revoke_window: Duration,
     /// How long a user whose last connection closed still counts as online.
     pub presence_grace: StdDuration,
+    /// Where clients reach the server (no trailing slash): invite links start with it.
+    pub public_url: String,
 }
 
 impl ApiSettings {
@@ -58,6 +60,7 @@ impl ApiSettings {
             direct_messages: c.direct_messages,
             revoke_window: Duration::seconds(c.revoke_window_secs as i64),
             presence_grace: StdDuration::from_secs(c.presence_grace_secs),
+            public_url: c.effective_public_url(),
         }
     }
 }

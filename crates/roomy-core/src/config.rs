@@ -50,6 +50,9 @@ pub struct Config {
     /// Seconds a user whose last WebSocket closed still counts as online, so
     /// a quick reconnect announces nothing.
     pub presence_grace_secs: u64,
+    /// The address clients reach this server at (`https://chat.example.com`),
+    /// which invite links and their QR codes carry; unset means `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
         "direct_messages",
         "revoke_window_secs",
         "presence_grace_secs",
+        "public_url",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -85,6 +89,14 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("roomy.db").display()
             ),
+        }
+    }
+
+    /// The public URL in effect: the configured one, or `http://<listen>`.
+    pub fn effective_public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.listen),
         }
     }
 
@@ -126,6 +138,9 @@ impl Config {
         {
             return Err("jwt_secret must be at least 32 bytes".into());
         }
+        if let Some(url) = &self.public_url {
+            check_public_url(url)?;
+        }
         Ok(())
     }
 }
@@ -153,8 +168,35 @@ impl Default for Config {
             direct_messages: crate::social_fields::DirectPolicy::Friends,
             revoke_window_secs: 300,
             presence_grace_secs: 5,
+            public_url: None,
         }
     }
+}
+
+/// An http(s) URL of a host (and maybe a path) that `/invite/<token>` can be
+/// appended to: no trailing slash, query, fragment or credentials.
+fn check_public_url(s: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "public_url must be an http(s) URL {why} (got {s:?})"
+        ))
+    };
+    let Ok(url) = url::Url::parse(s) else {
+        return bad("such as https://chat.example.com");
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return bad("with a host, such as https://chat.example.com");
+    }
+    if s.ends_with('/') {
+        return bad("without a trailing slash");
+    }
+    if url.query().is_some() || url.fragment().is_some() || s.contains(char::is_whitespace) {
+        return bad("without a query, fragment or spaces");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("without credentials");
+    }
+    Ok(())
 }
 
 /// SQLite's `synchronous` pragma, as far as Roomy lets it be chosen.
@@ -212,6 +254,39 @@ mod tests {
                 .starts_with("sqlite://./roomy-data/roomy.db")
         );
         assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn public_urls_are_http_without_a_trailing_slash() {
+        let with = |url: &str| Config {
+            public_url: Some(url.to_owned()),
+            ..Config::default()
+        };
+        assert_eq!(
+            Config::default().effective_public_url(),
+            "http://127.0.0.1:8080"
+        );
+        for good in [
+            "https://chat.example.com",
+            "http://10.0.0.5:8080",
+            "https://example.com/roomy",
+        ] {
+            assert!(with(good).check().is_ok(), "{good}");
+            assert_eq!(with(good).effective_public_url(), good);
+        }
+        for bad in [
+            "https://chat.example.com/",
+            "ftp://chat.example.com",
+            "chat.example.com",
+            "https://",
+            "https://chat.example.com?x=1",
+            "https://chat.example.com#top",
+            "https://user:pw@chat.example.com",
+            "",
+        ] {
+            let err = with(bad).check().expect_err(bad);
+            assert!(err.contains("public_url"), "{err}");
+        }
     }
 
     #[test]

@@ -130,6 +130,11 @@ revoke_window_secs = {revoke}
 # Seconds a user whose last WebSocket connection closed still counts as
 # online: reconnecting within them announces nothing to the others.
 presence_grace_secs = {presence_grace}
+
+# The address clients reach this server at, without a trailing slash: invite
+# links (and their QR codes) are <public_url>/invite/<token>. Unset:
+# http://<listen>, which only suits a server used where it runs.
+# public_url = "https://chat.example.com"
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),

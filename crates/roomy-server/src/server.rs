@@ -61,6 +61,7 @@ pub async fn build_state(
         direct_messages: config.direct_messages,
         revoke_window: time::Duration::seconds(config.revoke_window_secs as i64),
         presence_grace: std::time::Duration::from_secs(config.presence_grace_secs),
+        public_url: config.effective_public_url(),
     };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub

@@ -12,6 +12,9 @@ roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
 // foreign-key checks (KEY SHARE) of inserts that reference the users.
 roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
 roomy_store_sql::lifecycle_store_impl!(PgStore, PgConnection);
+// NO KEY UPDATE again: joins queue on the invite and the room, while inserts
+// that only reference them (members, messages) pass.
+roomy_store_sql::invite_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 

@@ -10,6 +10,7 @@ use sqlx::SqliteConnection;
 roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
 roomy_store_sql::social_store_impl!(SqliteStore, SqliteConnection, "");
 roomy_store_sql::lifecycle_store_impl!(SqliteStore, SqliteConnection);
+roomy_store_sql::invite_store_impl!(SqliteStore, SqliteConnection, "");
 
 use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
 

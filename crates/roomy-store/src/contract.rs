@@ -16,6 +16,7 @@ use roomy_core::{
 };
 use time::{Duration, OffsetDateTime};
 
+pub use crate::contract_invites::*;
 pub use crate::contract_social::*;
 
 /// Direct rooms open to anyone: the chat checks predate friendship rules.
@@ -58,6 +59,9 @@ macro_rules! contract_tests {
             friendship_gates_direct_rooms_under_the_friends_policy,
             unfriending_forgets_the_requests,
             co_members_are_everyone_sharing_a_room,
+            invites_are_created_listed_and_revoked,
+            joining_counts_uses_and_adds_the_member,
+            concurrent_joins_never_exceed_max_uses,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

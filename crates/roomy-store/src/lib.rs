@@ -7,16 +7,20 @@
 
 mod chat;
 mod error;
+mod invites;
 mod records;
 mod social;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 #[cfg(feature = "contract")]
+mod contract_invites;
+#[cfg(feature = "contract")]
 mod contract_social;
 
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
+pub use invites::*;
 pub use records::*;
 pub use social::*;
 
@@ -29,9 +33,9 @@ use roomy_core::{
 use time::OffsetDateTime;
 
 /// Everything Roomy persists: a backend implements all the parts.
-pub trait Store: AccountStore + ChatStore + LifecycleStore + SocialStore {}
+pub trait Store: AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore {}
 
-impl<T: AccountStore + ChatStore + LifecycleStore + SocialStore> Store for T {}
+impl<T: AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore> Store for T {}
 
 /// Accounts and sessions. Every method is one transaction.
 #[async_trait]

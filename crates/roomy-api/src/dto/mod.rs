@@ -3,10 +3,12 @@
 
 mod accounts;
 mod chat;
+mod invites;
 mod lifecycle;
 mod social;
 
 pub use accounts::*;
 pub use chat::*;
+pub use invites::*;
 pub use lifecycle::*;
 pub use social::*;

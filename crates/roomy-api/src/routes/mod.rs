@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod favorites;
 pub mod friends;
+pub mod invites;
 pub mod lifecycle;
 pub mod me;
 pub mod messages;

@@ -43,7 +43,7 @@ fn not_a_group() -> ApiError {
     }
 }
 
-fn not_room_admin() -> ApiError {
+pub(crate) fn not_room_admin() -> ApiError {
     ApiError::forbidden(
         "not_room_admin",
         "only the group's owner and admins may do this",
@@ -76,7 +76,7 @@ fn member_not_found() -> ApiError {
 }
 
 /// The caller's role in a group it belongs to, and the group; 422 for direct rooms.
-async fn my_group_role(
+pub(crate) async fn my_group_role(
     store: &dyn Store,
     room: RoomId,
     me: UserId,

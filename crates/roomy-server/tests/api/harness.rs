@@ -560,3 +560,28 @@ impl Ws {
         }
     }
 }
+
+impl TestApp {
+    /// Runs a query on this server's database and returns its first column,
+    /// which must be text (for checks of what is stored, never of behaviour).
+    pub async fn sql_strings(&self, query: &str) -> Vec<String> {
+        use sqlx::Connection;
+        let url = self.config.effective_database_url();
+        let query = sqlx::AssertSqlSafe(query.to_owned());
+        if url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar(query)
+                .fetch_all(&mut conn)
+                .await
+                .expect("sql")
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(query)
+                .fetch_all(&mut conn)
+                .await
+                .expect("sql")
+        }
+    }
+}

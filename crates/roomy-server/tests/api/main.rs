@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod friends;
 mod gateway;
+mod invites;
 mod messages;
 mod ops;
 mod presence;

@@ -1,0 +1,180 @@
+//! The invite-link methods both SQL backends share, as a macro.
+//!
+//! Expand it in the same module as [`crate::chat_store_impl`], after it: a
+//! join adds its member with the chat half's helpers (`insert_member`,
+//! `refresh_member_count`, `notice_in`, ...), exactly as `add_members` does.
+//! `$lock` is appended to the statements that lock the invite and its room
+//! (`" FOR UPDATE"` on PostgreSQL; SQLite's write transaction already holds
+//! the database lock).
+
+/// Expands to the `roomy_store::InviteStore` implementation of `$store`.
+#[macro_export]
+macro_rules! invite_store_impl {
+    ($store:ty, $conn:ty, $lock:literal) => {
+        use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite};
+        use $crate::invites::{INVITE_COLUMNS, InviteRow};
+
+async fn invite_by_id_in(conn: &mut $conn, id: i64) -> StoreResult<Option<Invite>> {
+    Ok(sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
+        "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(InviteRow::into_invite))
+}
+
+#[::async_trait::async_trait]
+impl ::roomy_store::InviteStore for $store {
+    async fn create_invite(&self, new: NewInvite, now: OffsetDateTime) -> StoreResult<Invite> {
+        let mut tx = self.write_tx().await?;
+        if room_in(&mut tx, new.room_id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO invites (room_id, token_hash, created_by, created_at, expires_at, max_uses)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(new.room_id.0)
+        .bind(&new.token_hash)
+        .bind(new.created_by.0)
+        .bind(to_millis(now))
+        .bind(to_millis(new.expires_at))
+        .bind(new.max_uses)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, "invite"))?;
+        let invite = invite_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(invite)
+    }
+
+    async fn room_invites(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Invite>> {
+        Ok(sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
+            "SELECT {INVITE_COLUMNS} FROM invites i
+             WHERE i.room_id = $1 AND i.revoked_at IS NULL AND i.id < $2
+             ORDER BY i.id DESC LIMIT $3"
+        )))
+        .bind(room.0)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(InviteRow::into_invite)
+        .collect())
+    }
+
+    async fn revoke_invite(&self, room: RoomId, id: i64, now: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE invites SET revoked_at = COALESCE(revoked_at, $1)
+             WHERE room_id = $2 AND id = $3",
+        )
+        .bind(to_millis(now))
+        .bind(room.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<(Invite, Room)>> {
+        // One read transaction: the invite and its room from one snapshot.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let invite = sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
+            "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.token_hash = $1"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(InviteRow::into_invite);
+        let found = match invite {
+            None => None,
+            Some(invite) => room_in(&mut tx, invite.room_id)
+                .await?
+                .map(|room| (invite, room)),
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(found)
+    }
+
+    async fn join_by_invite(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        notice: String,
+        max_members: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<JoinOutcome> {
+        let ms = to_millis(now);
+        let mut tx = self.write_tx().await?;
+        // Held until commit: concurrent joins with this invite queue here, so
+        // each sees the uses the previous one counted.
+        let invite = sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
+            "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.token_hash = $1{}",
+            $lock
+        )))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(InviteRow::into_invite)
+        .ok_or(StoreError::NotFound)?;
+        let state = invite.state(now);
+        if state != InviteState::Active {
+            return Ok(JoinOutcome::Unusable(state));
+        }
+        // The room too: the member count checked is the one this join changes,
+        // whichever node other joins or additions run on.
+        let room = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
+            $lock
+        )))
+        .bind(invite.room_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(RoomRow::into_room)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        if member_in(&mut tx, room.id, user).await?.is_some() {
+            return Ok(JoinOutcome::AlreadyMember(room));
+        }
+        if room.dissolved_at.is_some() {
+            return Ok(JoinOutcome::Dissolved);
+        }
+        if room.member_count >= max_members {
+            return Ok(JoinOutcome::GroupFull);
+        }
+        if !insert_member(&mut tx, room.id, user, MemberRole::Member, ms).await? {
+            return Ok(JoinOutcome::AlreadyMember(room));
+        }
+        sqlx::query("UPDATE invites SET uses = uses + 1 WHERE id = $1")
+            .bind(invite.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        refresh_member_count(&mut tx, room.id).await?;
+        touch_room(&mut tx, room.id, ms).await?;
+        let notice = notice_in(&mut tx, room.id, user, notice, now).await?;
+        let change = room_change_in(&mut tx, room.id, &[user], notice).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(JoinOutcome::Joined(change))
+    }
+}
+    };
+}

@@ -1,0 +1,252 @@
+//! The invite half of the store contract (see [`crate::contract`]).
+
+#![allow(clippy::unwrap_used)]
+
+use crate::{
+    InviteState, JoinOutcome, NewInvite, Store, StoreError,
+    contract::{group, t0, users},
+};
+use roomy_core::{
+    RoomId, UserId,
+    chat_fields::{MemberRole, MessageKind},
+};
+use time::Duration;
+
+fn new_invite(room: RoomId, by: UserId, hash: &str, max_uses: Option<i64>) -> NewInvite {
+    NewInvite {
+        room_id: room,
+        created_by: by,
+        token_hash: hash.to_owned(),
+        expires_at: t0() + Duration::hours(1),
+        max_uses,
+    }
+}
+
+fn joined(outcome: JoinOutcome) -> crate::RoomChange {
+    match outcome {
+        JoinOutcome::Joined(change) => change,
+        other => panic!("expected a join, got {other:?}"),
+    }
+}
+
+/// Invites are listed newest first without the revoked ones; revoking is
+/// idempotent and keeps its first time; hashes are unique; lookups by hash
+/// return the invite with its room.
+pub async fn invites_are_created_listed_and_revoked(store: &impl Store) {
+    let u = users(store, &["inv_owner", "inv_other"]).await;
+    let room = group(store, u[0], &[u[1]]).await;
+    let first = store
+        .create_invite(new_invite(room, u[0], "hash-1", None), t0())
+        .await
+        .unwrap();
+    assert_eq!(first.room_id, room);
+    assert_eq!(first.created_by, u[0]);
+    assert_eq!(first.created_at, t0());
+    assert_eq!(first.expires_at, t0() + Duration::hours(1));
+    assert_eq!(
+        (first.max_uses, first.uses, first.revoked_at),
+        (None, 0, None)
+    );
+    assert_eq!(first.state(t0()), InviteState::Active);
+    let second = store
+        .create_invite(new_invite(room, u[1], "hash-2", Some(3)), t0())
+        .await
+        .unwrap();
+    let third = store
+        .create_invite(new_invite(room, u[0], "hash-3", Some(1)), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_invite(new_invite(room, u[0], "hash-1", None), t0())
+            .await,
+        Err(StoreError::Conflict("invite"))
+    ));
+    assert!(matches!(
+        store
+            .create_invite(new_invite(RoomId(999_999), u[0], "hash-x", None), t0())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let ids = |list: Vec<crate::Invite>| list.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    let all = store.room_invites(room, None, 10).await.unwrap();
+    assert_eq!(all[1], second);
+    assert_eq!(ids(all), vec![third.id, second.id, first.id]);
+    let page = store.room_invites(room, None, 2).await.unwrap();
+    assert_eq!(ids(page), vec![third.id, second.id]);
+    let rest = store.room_invites(room, Some(second.id), 2).await.unwrap();
+    assert_eq!(ids(rest), vec![first.id]);
+
+    let later = t0() + Duration::minutes(5);
+    store.revoke_invite(room, second.id, later).await.unwrap();
+    store
+        .revoke_invite(room, second.id, later + Duration::minutes(1))
+        .await
+        .unwrap();
+    let all = store.room_invites(room, None, 10).await.unwrap();
+    assert_eq!(ids(all), vec![third.id, first.id]);
+    let (revoked, in_room) = store.invite_by_hash("hash-2").await.unwrap().unwrap();
+    assert_eq!(
+        revoked.revoked_at,
+        Some(later),
+        "the first revocation stays"
+    );
+    assert_eq!(revoked.state(later), InviteState::Revoked);
+    assert_eq!(in_room.id, room);
+    assert_eq!(in_room.member_count, 2);
+    assert!(matches!(
+        store.revoke_invite(RoomId(999_999), first.id, t0()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_invite(room, 999_999, t0()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.invite_by_hash("hash-none").await.unwrap().is_none());
+    let (found, _) = store.invite_by_hash("hash-1").await.unwrap().unwrap();
+    assert_eq!(found, first);
+    assert_eq!(found.state(t0() + Duration::hours(1)), InviteState::Expired);
+}
+
+/// A join adds a member with a notice and counts a use, in one transaction;
+/// members rejoining count nothing; expired, exhausted and revoked invites
+/// and full groups admit nobody.
+pub async fn joining_counts_uses_and_adds_the_member(store: &impl Store) {
+    let u = users(
+        store,
+        &[
+            "joi_owner",
+            "joi_ann11",
+            "joi_bob11",
+            "joi_cat11",
+            "joi_dan11",
+        ],
+    )
+    .await;
+    let room = group(store, u[0], &[]).await;
+    let invite = store
+        .create_invite(new_invite(room, u[0], "join-2", Some(2)), t0())
+        .await
+        .unwrap();
+    let change = joined(
+        store
+            .join_by_invite("join-2", u[1], "ann joined".into(), 100, t0())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(change.room.id, room);
+    assert_eq!(change.room.member_count, 2);
+    assert_eq!(change.members.len(), 1);
+    assert_eq!(change.members[0].user.id, u[1]);
+    assert_eq!(change.members[0].role, MemberRole::Member);
+    let notice = change.notice.unwrap();
+    assert_eq!(notice.kind, MessageKind::System);
+    assert_eq!(notice.body.as_deref(), Some("ann joined"));
+    assert_eq!(notice.sender.id, u[1]);
+    assert_eq!(notice.seq, 2);
+    let mut recipients = change.recipients.clone();
+    recipients.sort();
+    assert_eq!(recipients, vec![u[0], u[1]]);
+    assert_eq!(
+        store.member_role(room, u[1]).await.unwrap(),
+        Some(MemberRole::Member)
+    );
+
+    // Rejoining writes nothing and uses nothing.
+    match store
+        .join_by_invite("join-2", u[1], "again".into(), 100, t0())
+        .await
+        .unwrap()
+    {
+        JoinOutcome::AlreadyMember(r) => assert_eq!((r.id, r.last_seq), (room, 2)),
+        other => panic!("{other:?}"),
+    }
+    let (after, _) = store.invite_by_hash("join-2").await.unwrap().unwrap();
+    assert_eq!(after.uses, 1);
+
+    // A full group admits nobody, and the refused join uses nothing.
+    assert_eq!(
+        store
+            .join_by_invite("join-2", u[2], "bob".into(), 2, t0())
+            .await
+            .unwrap(),
+        JoinOutcome::GroupFull
+    );
+    joined(
+        store
+            .join_by_invite("join-2", u[2], "bob joined".into(), 100, t0())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store
+            .join_by_invite("join-2", u[3], "cat".into(), 100, t0())
+            .await
+            .unwrap(),
+        JoinOutcome::Unusable(InviteState::Exhausted)
+    );
+    let (after, r) = store.invite_by_hash("join-2").await.unwrap().unwrap();
+    assert_eq!((after.id, after.uses), (invite.id, 2));
+    assert_eq!(r.member_count, 3);
+
+    let open = store
+        .create_invite(new_invite(room, u[0], "join-open", None), t0())
+        .await
+        .unwrap();
+    let at_expiry = open.expires_at;
+    assert_eq!(
+        store
+            .join_by_invite("join-open", u[3], "cat".into(), 100, at_expiry)
+            .await
+            .unwrap(),
+        JoinOutcome::Unusable(InviteState::Expired)
+    );
+    store.revoke_invite(room, open.id, t0()).await.unwrap();
+    assert_eq!(
+        store
+            .join_by_invite("join-open", u[3], "cat".into(), 100, t0())
+            .await
+            .unwrap(),
+        JoinOutcome::Unusable(InviteState::Revoked)
+    );
+    assert!(matches!(
+        store
+            .join_by_invite("join-none", u[3], "cat".into(), 100, t0())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.member_role(room, u[3]).await.unwrap(), None);
+    let history = store.history(room, u[0], None, None, 10).await.unwrap();
+    assert_eq!(history.len(), 3, "one notice per join: {history:?}");
+}
+
+/// Two joins racing for an invite's last use: exactly one gets in.
+pub async fn concurrent_joins_never_exceed_max_uses(store: &impl Store) {
+    let u = users(store, &["race_owner", "race_ann1", "race_bob1"]).await;
+    let room = group(store, u[0], &[]).await;
+    store
+        .create_invite(new_invite(room, u[0], "race-1", Some(1)), t0())
+        .await
+        .unwrap();
+    // Open pooled connections first: otherwise the second join waits for a
+    // new connection while the first commits, and the two never overlap.
+    let (r1, r2, r3) = tokio::join!(store.room(room), store.room(room), store.room(room));
+    assert!(r1.unwrap().is_some() && r2.unwrap().is_some() && r3.unwrap().is_some());
+    let (a, b) = tokio::join!(
+        store.join_by_invite("race-1", u[1], "ann".into(), 100, t0()),
+        store.join_by_invite("race-1", u[2], "bob".into(), 100, t0()),
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, JoinOutcome::Joined(_)))
+        .count();
+    let losses = outcomes
+        .iter()
+        .filter(|o| **o == JoinOutcome::Unusable(InviteState::Exhausted))
+        .count();
+    assert_eq!((wins, losses), (1, 1), "{outcomes:?}");
+    let (invite, r) = store.invite_by_hash("race-1").await.unwrap().unwrap();
+    assert_eq!((invite.uses, r.member_count), (1, 2));
+}
