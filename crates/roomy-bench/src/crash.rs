@@ -71,10 +71,10 @@ async fn start_server(args: &CrashArgs) -> Result<Running, String> {
     let mut lines = BufReader::new(stderr).lines();
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if v["fields"]["message"] == "roomy is serving" {
-                    return v["fields"]["listen"].as_str().map(str::to_owned);
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "roomy is serving"
+            {
+                return v["fields"]["listen"].as_str().map(str::to_owned);
             }
         }
         None

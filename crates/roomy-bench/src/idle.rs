@@ -44,10 +44,10 @@ pub async fn run(args: IdleArgs) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("connect: {e} (raise the open-files limit: ulimit -n)"))?;
             while let Some(m) = ws.next().await {
-                if let Ok(Message::Text(t)) = m {
-                    if t.contains("\"ready\"") {
-                        return Ok(ws);
-                    }
+                if let Ok(Message::Text(t)) = m
+                    && t.contains("\"ready\"")
+                {
+                    return Ok(ws);
                 }
             }
             Err("closed before ready".to_owned())

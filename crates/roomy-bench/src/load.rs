@@ -141,10 +141,10 @@ async fn client(
     let (mut sink, mut stream) = ws.split();
     // Wait for ready before counting as connected.
     while let Some(Ok(m)) = stream.next().await {
-        if let Message::Text(t) = m {
-            if t.contains("\"ready\"") {
-                break;
-            }
+        if let Message::Text(t) = m
+            && t.contains("\"ready\"")
+        {
+            break;
         }
     }
     connected.add_permits(1);
@@ -428,12 +428,12 @@ pub fn verify(logs: &[(i64, ClientLog)], rooms: &[RoomSetup], report: &mut Repor
                 ));
             }
         }
-        if let (Some(first), Some(last)) = (all.first(), all.last()) {
-            if (last - first + 1) as usize != all.len() {
-                report
-                    .problems
-                    .push(format!("room {}: acked seqs have gaps", room.id));
-            }
+        if let (Some(first), Some(last)) = (all.first(), all.last())
+            && (last - first + 1) as usize != all.len()
+        {
+            report
+                .problems
+                .push(format!("room {}: acked seqs have gaps", room.id));
         }
     }
     report.problems.truncate(20);

@@ -173,7 +173,7 @@ impl ::roomy_store::InviteStore for $store {
         let notice = notice_in(&mut tx, room.id, user, notice, now).await?;
         let change = room_change_in(&mut tx, room.id, &[user], notice).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(JoinOutcome::Joined(change))
+        Ok(JoinOutcome::Joined(Box::new(change)))
     }
 }
     };

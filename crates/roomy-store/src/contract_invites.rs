@@ -24,7 +24,7 @@ fn new_invite(room: RoomId, by: UserId, hash: &str, max_uses: Option<i64>) -> Ne
 
 fn joined(outcome: JoinOutcome) -> crate::RoomChange {
     match outcome {
-        JoinOutcome::Joined(change) => change,
+        JoinOutcome::Joined(change) => *change,
         other => panic!("expected a join, got {other:?}"),
     }
 }

@@ -66,7 +66,7 @@ pub struct NewInvite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOutcome {
     /// The user became a member; the use was counted in the same transaction.
-    Joined(RoomChange),
+    Joined(Box<RoomChange>),
     /// The user was a member already: nothing was written, no use counted.
     AlreadyMember(Room),
     /// The invite cannot be used (never [`InviteState::Active`]).

@@ -16,7 +16,7 @@ use crate::{
 };
 use axum::{extract::State, http::StatusCode};
 use roomy_bus::{Envelope, Event, Origin};
-use roomy_core::{MessageId, RoomId, UserId, chat_fields::MessageKind};
+use roomy_core::{MessageId, RoomId, UserId, chat_fields::MessageKind, clock::to_millis};
 use roomy_store::{
     Message, MessageFilter, MessageList, Notice, ReadMark, Revocation, Revoker, Store, StoreError,
 };
@@ -170,7 +170,9 @@ pub async fn revoke(
                         recipients: Vec::new(),
                     });
                 }
-                if now - message.created_at > window {
+                // Sending times are stored in milliseconds: judge at that precision.
+                let elapsed = to_millis(now) - to_millis(message.created_at);
+                if elapsed > window.whole_milliseconds() as i64 {
                     return Err(ApiError::conflict(
                         "revoke_window_passed",
                         format!(

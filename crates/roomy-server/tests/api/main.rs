@@ -10,6 +10,7 @@ mod errors;
 mod friends;
 mod gateway;
 mod invites;
+mod lifecycle;
 mod messages;
 mod ops;
 mod presence;
