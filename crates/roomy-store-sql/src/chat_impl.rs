@@ -556,12 +556,20 @@ impl ::roomy_store::ChatStore for $store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("UPDATE room_members SET role = 'admin' WHERE room_id = $1 AND user_id = $2")
-            .bind(room.0)
-            .bind(from.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // Only the owner hands over: a second hand-over racing this one
+        // (another node) finds no owner row and rolls back.
+        let demoted = sqlx::query(
+            "UPDATE room_members SET role = 'admin'
+             WHERE room_id = $1 AND user_id = $2 AND role = 'owner'",
+        )
+        .bind(room.0)
+        .bind(from.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if demoted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         touch_room(&mut tx, room, to_millis(now)).await?;
         let change = room_change_in(&mut tx, room, &[to, from], notice).await?;
         tx.commit().await.map_err(db_err)?;

@@ -419,8 +419,11 @@ impl ::roomy_store::LifecycleStore for $store {
             (MessageList::Received, Some(true)) => c.push("m.seq > rm.read_seq"),
             (MessageList::Received, Some(false)) => c.push("m.seq <= rm.read_seq"),
             (MessageList::Sent, Some(unread)) => c.push(&format!(
-                "{} EXISTS (SELECT 1 FROM room_members o WHERE o.room_id = m.room_id \
-                 AND o.user_id <> rm.user_id AND o.read_seq < m.seq)",
+                // Members who hide their read position count as having read
+                // it, so the filter cannot reveal what they keep private.
+                "{} EXISTS (SELECT 1 FROM room_members o JOIN users ou ON ou.id = o.user_id \
+                 WHERE o.room_id = m.room_id AND o.user_id <> rm.user_id \
+                 AND ou.read_receipts AND o.read_seq < m.seq)",
                 if unread { "" } else { "NOT" }
             )),
         }
@@ -436,9 +439,18 @@ impl ::roomy_store::LifecycleStore for $store {
     ) -> StoreResult<Option<(Favorite, bool)>> {
         let mut tx = self.write_tx().await?;
         let existing = favorite_in(&mut tx, user, message).await?;
+        // A favorite outlives membership, not the user's own deletion.
         if let Some(f) = existing {
+            let hidden: Option<i64> = sqlx::query_scalar(
+                "SELECT message_id FROM hidden_messages WHERE user_id = $1 AND message_id = $2",
+            )
+            .bind(user.0)
+            .bind(message.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
-            return Ok(Some((f, false)));
+            return Ok(hidden.is_none().then_some((f, false)));
         }
         if visible_in(&mut tx, user, message).await?.is_none() {
             return Ok(None);
