@@ -393,12 +393,19 @@ impl ::roomy_store::ChatStore for $store {
         // the last thing of the room they are told about.
         let notice = notice_in(&mut tx, room, actor, notice, now).await?;
         let mut recipients = member_ids(&mut tx, room).await?;
-        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
+        let done = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // The member check above reads without a lock: a concurrent removal
+        // may have committed since (it held the room while we waited for the
+        // notice). Then this one is `NotFound` and its notice is rolled back,
+        // instead of a second notice and a second `left` event.
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         refresh_member_count(&mut tx, room).await?;
         // Their devices that are offline learn it from sync.
         let left = insert_event(
@@ -549,12 +556,20 @@ impl ::roomy_store::ChatStore for $store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("UPDATE room_members SET role = 'admin' WHERE room_id = $1 AND user_id = $2")
-            .bind(room.0)
-            .bind(from.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // Only the owner hands over: a second hand-over racing this one
+        // (another node) finds no owner row and rolls back.
+        let demoted = sqlx::query(
+            "UPDATE room_members SET role = 'admin'
+             WHERE room_id = $1 AND user_id = $2 AND role = 'owner'",
+        )
+        .bind(room.0)
+        .bind(from.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if demoted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         touch_room(&mut tx, room, to_millis(now)).await?;
         let change = room_change_in(&mut tx, room, &[to, from], notice).await?;
         tx.commit().await.map_err(db_err)?;

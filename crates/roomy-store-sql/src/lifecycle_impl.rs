@@ -6,8 +6,9 @@
 //!
 //! Lock order on PostgreSQL: the position counter before any member row.
 //! Writers that append (group commit, notices) lock rooms, then the counter,
-//! then touch members; `mark_read` takes its position before updating its
-//! member row, so the two can never wait on each other in a circle.
+//! then touch members; `mark_read` locks the counter before it reads or
+//! updates its member row, so the two can never wait on each other in a
+//! circle.
 
 /// Expands to the `roomy_store::LifecycleStore` implementation of `$store`.
 #[macro_export]
@@ -176,6 +177,17 @@ impl ::roomy_store::LifecycleStore for $store {
     ) -> StoreResult<ReadMark> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
+        // The position counter first (the lock order above), so concurrent
+        // marks of one member queue here and each reads the position the
+        // previous one committed. Read unlocked, two marks could both see
+        // the old position and both write events: a stale seq at a newer
+        // stream position (receipts going backwards) and read rows the
+        // superseding DELETE missed. A no-op UPDATE takes the row lock on
+        // PostgreSQL; SQLite's write transaction is serial already.
+        sqlx::query("UPDATE counters SET value = value WHERE name = 'message_id'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let found: Option<(i64, i64, String, bool)> = sqlx::query_as(
             "SELECT rm.read_seq, r.last_seq, r.kind, u.read_receipts
              FROM room_members rm JOIN rooms r ON r.id = rm.room_id
@@ -246,6 +258,18 @@ impl ::roomy_store::LifecycleStore for $store {
     ) -> StoreResult<Revocation> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
+        // Lock the message row before reading it: two revocations racing
+        // (two devices, or the sender and an admin) would otherwise both
+        // read it live and both write a notice (and an audit entry). The
+        // second now waits here and then reads it revoked. A no-op UPDATE
+        // locks on PostgreSQL; SQLite's write transaction is serial already.
+        // Nothing locks the room or the counter and then an older message
+        // row, so this cannot close a cycle with the appenders.
+        sqlx::query("UPDATE messages SET revoked_at = revoked_at WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let original = message_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         let room = original.room_id;
         if original.revoked {
@@ -395,8 +419,11 @@ impl ::roomy_store::LifecycleStore for $store {
             (MessageList::Received, Some(true)) => c.push("m.seq > rm.read_seq"),
             (MessageList::Received, Some(false)) => c.push("m.seq <= rm.read_seq"),
             (MessageList::Sent, Some(unread)) => c.push(&format!(
-                "{} EXISTS (SELECT 1 FROM room_members o WHERE o.room_id = m.room_id \
-                 AND o.user_id <> rm.user_id AND o.read_seq < m.seq)",
+                // Members who hide their read position count as having read
+                // it, so the filter cannot reveal what they keep private.
+                "{} EXISTS (SELECT 1 FROM room_members o JOIN users ou ON ou.id = o.user_id \
+                 WHERE o.room_id = m.room_id AND o.user_id <> rm.user_id \
+                 AND ou.read_receipts AND o.read_seq < m.seq)",
                 if unread { "" } else { "NOT" }
             )),
         }
@@ -412,25 +439,39 @@ impl ::roomy_store::LifecycleStore for $store {
     ) -> StoreResult<Option<(Favorite, bool)>> {
         let mut tx = self.write_tx().await?;
         let existing = favorite_in(&mut tx, user, message).await?;
+        // A favorite outlives membership, not the user's own deletion.
         if let Some(f) = existing {
+            let hidden: Option<i64> = sqlx::query_scalar(
+                "SELECT message_id FROM hidden_messages WHERE user_id = $1 AND message_id = $2",
+            )
+            .bind(user.0)
+            .bind(message.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
-            return Ok(Some((f, false)));
+            return Ok(hidden.is_none().then_some((f, false)));
         }
         if visible_in(&mut tx, user, message).await?.is_none() {
             return Ok(None);
         }
-        sqlx::query("INSERT INTO favorites (user_id, message_id, created_at) VALUES ($1, $2, $3)")
-            .bind(user.0)
-            .bind(message.0)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // A concurrent call (another device) may have inserted it since the
+        // look-up above: then it is not new, rather than a unique violation.
+        let done = sqlx::query(
+            "INSERT INTO favorites (user_id, message_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, message_id) DO NOTHING",
+        )
+        .bind(user.0)
+        .bind(message.0)
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         let favorite = favorite_in(&mut tx, user, message)
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Some((favorite, true)))
+        Ok(Some((favorite, done.rows_affected() == 1)))
     }
 
     async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool> {

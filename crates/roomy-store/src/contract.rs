@@ -17,6 +17,7 @@ use roomy_core::{
 use time::{Duration, OffsetDateTime};
 
 pub use crate::contract_invites::*;
+pub use crate::contract_lifecycle::*;
 pub use crate::contract_social::*;
 
 /// Direct rooms open to anyone: the chat checks predate friendship rules.
@@ -62,6 +63,18 @@ macro_rules! contract_tests {
             invites_are_created_listed_and_revoked,
             joining_counts_uses_and_adds_the_member,
             concurrent_joins_never_exceed_max_uses,
+            read_positions_move_forward_and_reach_the_peer,
+            concurrent_reads_never_move_backwards,
+            revoking_takes_the_body_back_for_everyone,
+            concurrent_revocations_write_one_notice,
+            hiding_is_for_me_only_and_all_or_nothing,
+            sent_and_received_lists_filter_and_page,
+            favorites_outlive_membership_and_page,
+            concurrent_favorites_are_added_once,
+            groups_dissolve_change_owner_and_member_profiles,
+            concurrent_removals_remove_once,
+            moderation_is_audited_in_the_same_transaction,
+            admin_search_filters_messages,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

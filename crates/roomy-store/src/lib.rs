@@ -16,6 +16,8 @@ pub mod contract;
 #[cfg(feature = "contract")]
 mod contract_invites;
 #[cfg(feature = "contract")]
+mod contract_lifecycle;
+#[cfg(feature = "contract")]
 mod contract_social;
 
 pub use chat::*;
