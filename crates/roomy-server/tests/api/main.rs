@@ -5,6 +5,7 @@ mod harness;
 
 mod accounts;
 mod admin;
+mod authz;
 mod cli;
 mod errors;
 mod friends;
