@@ -64,7 +64,6 @@ pub struct NewInvite {
 
 /// What became of a join by invite.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)] // one per join, returned and consumed at once: boxing buys nothing
 pub enum JoinOutcome {
     /// The user became a member; the use was counted in the same transaction.
     Joined(Box<RoomChange>),
