@@ -29,27 +29,16 @@ pub(crate) fn message_not_found() -> ApiError {
     ApiError::not_found("message_not_found", "no such message among yours")
 }
 
-/// Publishes per-user events, each to its user; `origin` (a WebSocket
-/// request) gets the caller's own event with its request id.
+/// Publishes per-user events, each to its user. `origin` (a WebSocket
+/// request) is only ever one of the caller's connections, so only the
+/// caller's own event can come back to it with the request id.
 pub(crate) fn publish_notices(st: &AppState, notices: Vec<Notice>, origin: Option<Origin>) {
     for notice in notices {
-        let mine = origin
-            .clone()
-            .filter(|_| notice.user == notice_actor(&notice));
         st.bus.publish(Envelope {
             recipients: vec![notice.user],
             event: Event::Notice(notice),
-            origin: mine,
+            origin: origin.clone(),
         });
-    }
-}
-
-/// The user an event is about (a read's reader), to tell the caller's own
-/// copy from a receipt sent to someone else.
-fn notice_actor(n: &Notice) -> UserId {
-    match &n.kind {
-        roomy_store::NoticeKind::Read { reader, .. } => *reader,
-        _ => n.user,
     }
 }
 

@@ -361,14 +361,9 @@ pub async fn patch_room(
         .name
         .as_deref()
         .and_then(|n| errors.check("name", RoomName::parse(n)));
-    let avatar = match patch.avatar {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(a)) if a.is_empty() => Some(None),
-        Some(Some(a)) => errors
-            .check("avatar", AvatarUrl::parse(&a))
-            .map(|a| Some(a.as_str().to_owned())),
-    };
+    let avatar = clearable(&mut errors, "avatar", patch.avatar, AvatarUrl::parse, |a| {
+        a.as_str().to_owned()
+    });
     errors.into_result()?;
     if name.is_none() && avatar.is_none() {
         return Err(ApiError::field(

@@ -29,19 +29,6 @@ async fn answer(app: &TestApp, who: &Login, id: i64, body: Value) -> Resp {
     .await
 }
 
-/// Frames until one of type `kind` arrives (others are returned too, in order).
-async fn until(ws: &mut crate::harness::Ws, kind: &str) -> (Value, Vec<Value>) {
-    let mut before = Vec::new();
-    loop {
-        let f = ws.next().await;
-        assert!(!f.is_null(), "connection closed waiting for {kind}");
-        if f["type"] == kind {
-            return (f, before);
-        }
-        before.push(f);
-    }
-}
-
 /// The "done" flow: A follows B, B follows back, both see each other
 /// in mutual; A asks B (offline), B gets the request on reconnect, agrees,
 /// both get the notice and the system message, and they chat.
@@ -114,7 +101,7 @@ async fn the_seed_flow_works_end_to_end(app: TestApp) {
 
     // Both hear of it live: the room, the system message, the notice.
     for ws in [&mut aws, &mut bws] {
-        let (accepted, before) = until(ws, "friend_accepted").await;
+        let (accepted, before) = ws.until("friend_accepted").await;
         assert_eq!(accepted["request"]["id"], request_id);
         let room = accepted["room_id"].as_i64().expect("room id");
         let kinds: Vec<_> = before.iter().map(|f| f["type"].clone()).collect();
@@ -306,8 +293,8 @@ async fn requests_agree_at_once_without_confirmation(app: TestApp) {
     assert_eq!(sent.json()["status"], "agree");
     // Positions order the frames: the agreement is written first, then the
     // (already agreed) request's own notice.
-    let (accepted, _) = until(&mut bws, "friend_accepted").await;
-    let (request, _) = until(&mut bws, "friend_request").await;
+    let (accepted, _) = bws.until("friend_accepted").await;
+    let (request, _) = bws.until("friend_request").await;
     assert_eq!(request["request"]["status"], "agree");
     assert!(request["position"].as_i64() > accepted["position"].as_i64());
     let room = accepted["room_id"].as_i64().expect("room");

@@ -520,6 +520,19 @@ impl Ws {
         }
     }
 
+    /// Frames until one of type `kind` arrives, and the others before it, in order.
+    pub async fn until(&mut self, kind: &str) -> (Value, Vec<Value>) {
+        let mut before = Vec::new();
+        loop {
+            let f = self.next().await;
+            assert!(!f.is_null(), "connection closed waiting for {kind}");
+            if f["type"] == kind {
+                return (f, before);
+            }
+            before.push(f);
+        }
+    }
+
     /// Sends a ping and asserts the very next frame is its pong: proof that
     /// nothing else was queued for this connection before it.
     pub async fn assert_quiet(&mut self) {

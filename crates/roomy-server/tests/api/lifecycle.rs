@@ -53,17 +53,6 @@ async fn room_view(app: &TestApp, who: &Login, room: i64) -> Value {
     r.json()
 }
 
-/// Frames until one of `kind` arrives (skipping the room's other traffic).
-async fn until(ws: &mut crate::harness::Ws, kind: &str) -> Value {
-    loop {
-        let f = ws.next().await;
-        assert!(!f.is_null(), "connection closed before a {kind} frame");
-        if f["type"] == kind {
-            return f;
-        }
-    }
-}
-
 async fn sync(app: &TestApp, who: &Login, since: i64) -> Value {
     let r = app
         .get(&format!("/api/v1/sync?since={since}"), Some(&who.token))
@@ -874,7 +863,7 @@ async fn owners_hand_over_and_members_set_group_profiles(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["role"], "owner");
-    let updated = until(&mut cws, "room_updated").await;
+    let updated = cws.until("room_updated").await.0;
     let roles: Vec<_> = updated["members"]
         .as_array()
         .expect("members")
@@ -883,7 +872,7 @@ async fn owners_hand_over_and_members_set_group_profiles(app: TestApp) {
         .collect();
     assert!(roles.contains(&(json!(a.id), json!("admin"))), "{updated}");
     assert_eq!(
-        until(&mut cws, "message").await["message"]["body"],
+        cws.until("message").await.0["message"]["body"],
         "ho_alice made ho_carol the owner of the group"
     );
     // The new owner rules; the old one cannot remove them.
