@@ -67,6 +67,16 @@ pub enum ApiError {
     /// 500: a bug or an infrastructure failure; details are logged only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 413 with a specific code: a file over the size limit or the quota.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
+    /// A status a protocol prescribes (tus: 412, 460, ...), with a code.
+    #[error("{message}")]
+    Protocol {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// 410: it existed but can no longer be used (an expired or revoked link).
     #[error("{message}")]
     Gone {
@@ -94,6 +104,8 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Protocol { status, .. } => *status,
         }
     }
 
@@ -107,7 +119,9 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Gone { code, .. } => code,
+            | ApiError::Gone { code, .. }
+            | ApiError::TooLarge { code, .. }
+            | ApiError::Protocol { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -183,6 +197,12 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Refused(why) => refusal(why),
+            StoreError::QuotaExceeded { used, quota } => ApiError::TooLarge {
+                code: "quota_exceeded",
+                message: format!(
+                    "this would exceed your storage quota ({used} of {quota} bytes used)"
+                ),
+            },
             StoreError::Conflict(what) => ApiError::Conflict {
                 code: "conflict",
                 message: format!("{what} already exists"),

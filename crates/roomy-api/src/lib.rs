@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod gateway;
 pub mod metrics;
 pub mod pagination;
@@ -79,7 +80,12 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(routes::invites::qr_svg))
-        .routes(routes!(routes::invites::qr_png));
+        .routes(routes!(routes::invites::qr_png))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(routes::uploads::options))
+                .layer(middleware::from_fn(routes::uploads::tus_layer)),
+        );
     let mut authenticated = OpenApiRouter::new()
         .routes(routes!(accounts::logout))
         .routes(routes!(me::get_me, me::patch_me))
@@ -123,7 +129,28 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(routes::invites::revoke_invite))
         .routes(routes!(routes::invites::preview_invite))
-        .routes(routes!(routes::invites::join_invite));
+        .routes(routes!(routes::invites::join_invite))
+        .routes(routes!(routes::files::meta))
+        .routes(routes!(routes::files::download))
+        .routes(routes!(routes::files::thumbnail))
+        .routes(routes!(routes::files::cover))
+        // Bodies of any size, streamed: the limits are the files' own.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(routes::files::upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(routes::uploads::create))
+                .routes(routes!(
+                    routes::uploads::head,
+                    routes::uploads::patch,
+                    routes::uploads::terminate
+                ))
+                .layer(DefaultBodyLimit::disable())
+                .layer(middleware::from_fn(routes::uploads::tus_layer)),
+        );
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -82,13 +82,17 @@ pub struct AppState {
     pub typing: Arc<TypingLimiter>,
     /// Follow-graph reads through the cache; call `applied` after graph writes.
     pub graph: FollowGraph,
+    /// Blob storage, the upload folder and file limits.
+    pub files: crate::files::Files,
     /// Fires when the server stops: live connections close.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
     /// Builds the state over `store` and `bus` and starts its background
-    /// tasks (the group-commit writer, the gateway's bus subscriber).
+    /// tasks (the group-commit writer, the gateway's bus subscriber, the
+    /// file job runners).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
@@ -96,6 +100,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         jwt_secret: &[u8],
         settings: ApiSettings,
+        files: crate::files::Files,
         shutdown: CancellationToken,
     ) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -118,7 +123,18 @@ impl AppState {
             metrics.clone(),
             shutdown.clone(),
         );
+        crate::files::jobs::spawn_runners(
+            crate::files::jobs::JobContext {
+                store: store.clone(),
+                clock: clock.clone(),
+                bus: bus.clone(),
+                files: files.clone(),
+            },
+            files.settings.job_workers,
+            shutdown.clone(),
+        );
         AppState {
+            files,
             graph: FollowGraph::new(store.clone(), cache),
             store,
             clock,
@@ -132,6 +148,18 @@ impl AppState {
             hub,
             typing: Arc::new(TypingLimiter::new()),
             shutdown,
+        }
+    }
+}
+
+impl AppState {
+    /// What the file job runners work with; tests run due jobs through it.
+    pub fn job_context(&self) -> crate::files::jobs::JobContext {
+        crate::files::jobs::JobContext {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            bus: self.bus.clone(),
+            files: self.files.clone(),
         }
     }
 }

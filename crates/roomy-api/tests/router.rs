@@ -37,6 +37,14 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
         Arc::new(SystemClock),
         &[1u8; 32],
         settings,
+        roomy_api::files::Files::new(
+            roomy_blob::Blob::open(&roomy_blob::BlobConfig::Fs {
+                root: dir.path().join("files"),
+            })
+            .expect("blob"),
+            roomy_api::files::FileSettings::defaults(dir.path().join("uploads")),
+        )
+        .expect("files"),
         CancellationToken::new(),
     );
     (state, dir)

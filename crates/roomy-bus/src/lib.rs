@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use roomy_core::{RoomId, SessionId, UserId};
-use roomy_store::{Member, Message, Notice, Room};
+use roomy_store::{FileRef, Member, Message, Notice, Room};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -51,6 +51,9 @@ pub enum Event {
     Presence { user: UserId, online: bool },
     /// A member is typing in a room. Live state, never stored.
     Typing { room: RoomId, user: UserId },
+    /// A file's thumbnail or cover frame was made: for its owner and the
+    /// members of the rooms it was sent in.
+    FileUpdated(FileRef),
 }
 
 /// The connection an event was caused by, so it is answered there with an

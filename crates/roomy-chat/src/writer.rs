@@ -285,6 +285,7 @@ mod tests {
                 client_id: Some(ClientId::parse(&format!("c{i}")).unwrap()),
                 kind: MessageKind::Text,
                 body: Some(MessageBody::parse("hi", 10).unwrap()),
+                file: None,
             };
             pending.push(writer.submit(m, None).await.unwrap());
         }

@@ -53,6 +53,39 @@ pub struct Config {
     /// The address clients reach this server at (`https://chat.example.com`),
     /// which invite links and their QR codes carry; unset means `http://<listen>`.
     pub public_url: Option<String>,
+    /// Where files live: `fs` (under `data_dir/files`), `s3` or `oss`.
+    pub storage: StorageKind,
+    /// S3-compatible endpoint (`https://s3.eu-west-1.amazonaws.com`, a MinIO URL, ...).
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket.
+    pub s3_bucket: Option<String>,
+    /// S3 region (`us-east-1` when unset).
+    pub s3_region: Option<String>,
+    /// S3 access key id.
+    pub s3_access_key_id: Option<Redacted>,
+    /// S3 secret access key.
+    pub s3_secret_access_key: Option<Redacted>,
+    /// Aliyun OSS endpoint (`https://oss-cn-hangzhou.aliyuncs.com`).
+    pub oss_endpoint: Option<String>,
+    /// Aliyun OSS bucket.
+    pub oss_bucket: Option<String>,
+    /// Aliyun OSS access key id.
+    pub oss_access_key_id: Option<Redacted>,
+    /// Aliyun OSS access key secret.
+    pub oss_access_key_secret: Option<Redacted>,
+    /// Folder where resumable uploads are assembled; unset means `data_dir/uploads`.
+    /// Nodes that share uploads share this folder.
+    pub upload_dir: Option<PathBuf>,
+    /// Largest file accepted, in bytes; refused before any byte is stored.
+    pub max_upload_bytes: u64,
+    /// Bytes each user may keep in files and unfinished uploads.
+    pub user_quota_bytes: u64,
+    /// Seconds an unfinished upload lives after its last chunk.
+    pub upload_expiry_secs: u64,
+    /// The ffmpeg program that makes video covers; videos get none when it cannot run.
+    pub ffmpeg: PathBuf,
+    /// Background job runners on this node (thumbnails, covers, upload expiry); 0 runs none.
+    pub job_workers: usize,
 }
 
 impl Config {
@@ -79,6 +112,22 @@ impl Config {
         "revoke_window_secs",
         "presence_grace_secs",
         "public_url",
+        "storage",
+        "s3_endpoint",
+        "s3_bucket",
+        "s3_region",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "oss_endpoint",
+        "oss_bucket",
+        "oss_access_key_id",
+        "oss_access_key_secret",
+        "upload_dir",
+        "max_upload_bytes",
+        "user_quota_bytes",
+        "upload_expiry_secs",
+        "ffmpeg",
+        "job_workers",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -98,6 +147,13 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// The folder resumable uploads are assembled in.
+    pub fn effective_upload_dir(&self) -> PathBuf {
+        self.upload_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("uploads"))
     }
 
     /// Rejects values no server could run with.
@@ -141,6 +197,42 @@ impl Config {
         if let Some(url) = &self.public_url {
             check_public_url(url)?;
         }
+        if self.max_upload_bytes == 0 || self.max_upload_bytes > 1 << 40 {
+            return Err("max_upload_bytes must be between 1 and 1 TiB".into());
+        }
+        if self.upload_expiry_secs < 60 {
+            return Err("upload_expiry_secs must be at least 60".into());
+        }
+        fn missing(what: &[(&'static str, bool)]) -> Vec<&'static str> {
+            what.iter()
+                .filter(|(_, set)| !set)
+                .map(|(k, _)| *k)
+                .collect()
+        }
+        let unset = match self.storage {
+            StorageKind::Fs => vec![],
+            StorageKind::S3 => missing(&[
+                ("s3_bucket", self.s3_bucket.is_some()),
+                ("s3_access_key_id", self.s3_access_key_id.is_some()),
+                ("s3_secret_access_key", self.s3_secret_access_key.is_some()),
+            ]),
+            StorageKind::Oss => missing(&[
+                ("oss_endpoint", self.oss_endpoint.is_some()),
+                ("oss_bucket", self.oss_bucket.is_some()),
+                ("oss_access_key_id", self.oss_access_key_id.is_some()),
+                (
+                    "oss_access_key_secret",
+                    self.oss_access_key_secret.is_some(),
+                ),
+            ]),
+        };
+        if !unset.is_empty() {
+            return Err(format!(
+                "storage {:?} needs {}",
+                self.storage,
+                unset.join(", ")
+            ));
+        }
         Ok(())
     }
 }
@@ -169,6 +261,22 @@ impl Default for Config {
             revoke_window_secs: 300,
             presence_grace_secs: 5,
             public_url: None,
+            storage: StorageKind::Fs,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            oss_endpoint: None,
+            oss_bucket: None,
+            oss_access_key_id: None,
+            oss_access_key_secret: None,
+            upload_dir: None,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            user_quota_bytes: 20 * 1024 * 1024 * 1024,
+            upload_expiry_secs: 86_400,
+            ffmpeg: PathBuf::from("ffmpeg"),
+            job_workers: 1,
         }
     }
 }
@@ -207,6 +315,18 @@ pub enum SqliteSynchronous {
     Full,
     /// fsync at checkpoints: survives a process crash, may lose the last commits on power loss.
     Normal,
+}
+
+/// Where files are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Local disk under the data folder.
+    Fs,
+    /// An S3-compatible object store.
+    S3,
+    /// Aliyun OSS.
+    Oss,
 }
 
 /// Log output format.

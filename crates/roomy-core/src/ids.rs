@@ -39,3 +39,7 @@ id_type!(
     /// assigned in commit order (see ARCHITECTURE.md, "Sync positions").
     MessageId
 );
+id_type!(
+    /// A stored file's id; a resumable upload has the id its file will have.
+    FileId
+);

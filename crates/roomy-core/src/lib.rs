@@ -12,6 +12,6 @@ pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use ids::{MessageId, RoomId, SessionId, UserId};
+pub use ids::{FileId, MessageId, RoomId, SessionId, UserId};
 pub use role::Role;
 pub use validation::FieldErrors;

@@ -5,9 +5,14 @@ use crate::{
     backend::{BackendError, open_store},
     secret,
 };
-use roomy_api::{ApiSettings, AppState};
+use roomy_api::{
+    ApiSettings, AppState,
+    files::{FileSettings, Files},
+};
+use roomy_blob::{Blob, BlobConfig};
 use roomy_bus::InProcessBus;
 use roomy_cache::{Cache, InProcessCache, RedisCache};
+use roomy_core::config::StorageKind;
 use roomy_core::{Clock, Config};
 use std::{net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -30,6 +35,14 @@ pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open file storage: {0}")]
+    Storage(#[source] roomy_blob::BlobError),
+    #[error("cannot create the upload folder {path}: {source}")]
+    UploadDir {
+        path: String,
+        #[source]
         source: std::io::Error,
     },
     #[error("server error: {0}")]
@@ -67,9 +80,55 @@ pub async fn build_state(
     // One node: the in-process bus. Its buffer absorbs bursts while the hub
     // catches up; past it the hub resyncs its connections rather than block writers.
     let bus = Arc::new(InProcessBus::new(65_536));
+    let files = open_files(config)?;
     Ok(AppState::start(
-        store, bus, cache, clock, &secret, settings, shutdown,
+        store, bus, cache, clock, &secret, settings, files, shutdown,
     ))
+}
+
+/// Blob storage as configured (disk under the data folder by default) and
+/// the upload folder.
+pub fn open_files(config: &Config) -> Result<Files, StartError> {
+    let expose = |s: &Option<roomy_core::config::Redacted>| {
+        s.as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default()
+    };
+    let blob_config = match config.storage {
+        StorageKind::Fs => BlobConfig::Fs {
+            root: config.data_dir.join("files"),
+        },
+        StorageKind::S3 => BlobConfig::S3 {
+            endpoint: config.s3_endpoint.clone(),
+            bucket: config.s3_bucket.clone().unwrap_or_default(),
+            region: config
+                .s3_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            access_key_id: expose(&config.s3_access_key_id),
+            secret_access_key: expose(&config.s3_secret_access_key),
+        },
+        StorageKind::Oss => BlobConfig::Oss {
+            endpoint: config.oss_endpoint.clone().unwrap_or_default(),
+            bucket: config.oss_bucket.clone().unwrap_or_default(),
+            access_key_id: expose(&config.oss_access_key_id),
+            access_key_secret: expose(&config.oss_access_key_secret),
+        },
+    };
+    let blob = Blob::open(&blob_config).map_err(StartError::Storage)?;
+    let upload_dir = config.effective_upload_dir();
+    let settings = FileSettings {
+        max_upload_bytes: config.max_upload_bytes,
+        user_quota_bytes: config.user_quota_bytes,
+        upload_expiry: time::Duration::seconds(config.upload_expiry_secs as i64),
+        upload_dir: upload_dir.clone(),
+        ffmpeg: config.ffmpeg.clone(),
+        job_workers: config.job_workers,
+    };
+    Files::new(blob, settings).map_err(|source| StartError::UploadDir {
+        path: upload_dir.display().to_string(),
+        source,
+    })
 }
 
 /// The follow-graph cache: Redis when `redis_url` is set (keys under

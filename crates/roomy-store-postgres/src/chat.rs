@@ -57,6 +57,7 @@ async fn append_in(
     if !keyed.is_empty() {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
+             {MESSAGE_FILE_JOIN}
              JOIN UNNEST($1::int8[], $2::int8[], $3::text[]) AS k(room_id, sender_id, client_id)
                ON m.room_id = k.room_id AND m.sender_id = k.sender_id
               AND m.client_id = k.client_id"
@@ -92,9 +93,10 @@ async fn append_in(
     }
     let ins = &plan.inserts;
     sqlx::query(
-        "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at)
+        "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at,
+                               file_id)
          SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::text[],
-                              $6::text[], $7::text[], $8::int8[])",
+                              $6::text[], $7::text[], $8::int8[], $9::int8[])",
     )
     .bind(ins.iter().map(|m| m.id.0).collect::<Vec<_>>())
     .bind(ins.iter().map(|m| m.room_id.0).collect::<Vec<_>>())
@@ -110,6 +112,11 @@ async fn append_in(
     .bind(
         ins.iter()
             .map(|m| to_millis(m.created_at))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        ins.iter()
+            .map(|m| m.file.as_ref().map(|f| f.id.0))
             .collect::<Vec<_>>(),
     )
     .execute(&mut *conn)

@@ -2,6 +2,7 @@
 //! outgrow one machine: several Roomy nodes share one database.
 
 mod chat;
+mod files;
 #[cfg(feature = "testing")]
 pub mod testing;
 

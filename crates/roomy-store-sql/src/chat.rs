@@ -3,14 +3,14 @@
 //! binds positionally), and the group-commit planner.
 
 use roomy_core::{
-    MessageId, RoomId, UserId,
+    FileId, MessageId, RoomId, UserId,
     chat_fields::{MemberRole, MessageKind, RoomKind},
     clock::{from_millis, to_millis},
     social_fields::DirectPolicy,
 };
 use roomy_store::{
-    AppendOutcome, AppendRejection, Member, Message, NewMessage, NoticeEvent, Room, RoomSummary,
-    StoreError, UserBrief,
+    AppendOutcome, AppendRejection, FileRef, Member, Message, NewMessage, NoticeEvent, Room,
+    RoomSummary, StoreError, UserBrief,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -19,13 +19,18 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
-/// Columns of a message joined with its sender (`m` and `u`).
+/// Columns of a message joined with its sender and file (`m`, `u` and `mf`).
 pub const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.seq, m.sender_id, m.client_id, m.kind, \
      m.body, m.created_at, m.revoked_at, m.event, m.ref_id, u.nickname AS sender_nickname, \
-     u.avatar AS sender_avatar";
+     u.avatar AS sender_avatar, m.file_id, mf.name AS file_name, mf.size AS file_size, \
+     mf.mime AS file_mime, mf.thumb_key AS file_thumb, mf.cover_key AS file_cover";
 
-/// `messages m JOIN users u` with [`MESSAGE_COLUMNS`].
-pub const MESSAGE_FROM: &str = "FROM messages m JOIN users u ON u.id = m.sender_id";
+/// The join every select of [`MESSAGE_COLUMNS`] needs besides the sender's.
+pub const MESSAGE_FILE_JOIN: &str = "LEFT JOIN files mf ON mf.id = m.file_id";
+
+/// `messages m JOIN users u` and the file, with [`MESSAGE_COLUMNS`].
+pub const MESSAGE_FROM: &str =
+    "FROM messages m JOIN users u ON u.id = m.sender_id LEFT JOIN files mf ON mf.id = m.file_id";
 
 /// A message row with its sender's nickname and avatar.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,12 +48,32 @@ pub struct MessageRow {
     pub ref_id: Option<i64>,
     pub sender_nickname: String,
     pub sender_avatar: Option<String>,
+    pub file_id: Option<i64>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub file_mime: Option<String>,
+    pub file_thumb: Option<String>,
+    pub file_cover: Option<String>,
 }
 
 impl MessageRow {
     /// The domain message.
     pub fn into_message(self) -> Result<Message, StoreError> {
         let kind = MessageKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?;
+        // A revoked message shows nothing of what it carried.
+        let file = match (self.file_id, self.file_name, self.file_size, self.file_mime) {
+            (Some(id), Some(name), Some(size), Some(mime)) if self.revoked_at.is_none() => {
+                Some(Box::new(FileRef {
+                    id: FileId(id),
+                    name,
+                    size,
+                    mime,
+                    thumbnail: self.file_thumb.is_some(),
+                    cover: self.file_cover.is_some(),
+                }))
+            }
+            _ => None,
+        };
         Ok(Message {
             id: MessageId(self.id),
             room_id: RoomId(self.room_id),
@@ -68,6 +93,7 @@ impl MessageRow {
                 .map(|e| NoticeEvent::parse(&e).ok_or_else(|| corrupt("notice event", &e)))
                 .transpose()?,
             ref_id: self.ref_id.map(MessageId),
+            file,
         })
     }
 }
@@ -238,6 +264,13 @@ impl SummaryRow {
                     ref_id: self.lm_ref_id,
                     sender_nickname: self.lm_sender_nickname.unwrap_or_default(),
                     sender_avatar: self.lm_sender_avatar,
+                    // A room list previews the kind; the file is in the history.
+                    file_id: None,
+                    file_name: None,
+                    file_size: None,
+                    file_mime: None,
+                    file_thumb: None,
+                    file_cover: None,
                 }
                 .into_message()?,
             ),
@@ -463,6 +496,7 @@ pub fn plan_batch(
             revoked: false,
             event: None,
             ref_id: None,
+            file: new.file.clone().map(Box::new),
         };
         if let Some(k) = key {
             originals.insert(k, message.clone());

@@ -21,7 +21,7 @@ macro_rules! chat_store_impl {
         use $crate::{
             chat::{
                 GATE_DISSOLVED, HISTORY_AFTER, HISTORY_BEFORE, MEMBER_SELECT, MEMBERS_PAGE,
-                MESSAGE_COLUMNS, MESSAGE_FROM, MemberRow, MessageRow, ROOM_COLUMNS, RoomRow,
+                MESSAGE_COLUMNS, MESSAGE_FILE_JOIN, MESSAGE_FROM, MemberRow, MessageRow, ROOM_COLUMNS, RoomRow,
                 SUMMARY_FROM, SUMMARY_ONE, SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow,
                 direct_key,
             },
@@ -157,6 +157,7 @@ async fn event_notice_in(
         client_id: None,
         kind: MessageKind::System,
         body: Some(roomy_core::chat_fields::MessageBody::system(text)),
+        file: None,
     };
     let mut message =
         match append_in(&mut *conn, std::slice::from_ref(&new), DirectPolicy::Anyone, now)

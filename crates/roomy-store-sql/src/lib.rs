@@ -8,6 +8,8 @@
 mod accounts_impl;
 pub mod chat;
 mod chat_impl;
+pub mod files;
+mod files_impl;
 pub mod invites;
 mod invites_impl;
 pub mod lifecycle;

@@ -143,7 +143,7 @@ impl FavoriteRow {
 
 /// The joins of [`FavoriteRow`] (`f`, `m`, `u`).
 pub const FAVORITE_FROM: &str = "FROM favorites f JOIN messages m ON m.id = f.message_id \
-     JOIN users u ON u.id = m.sender_id";
+     JOIN users u ON u.id = m.sender_id LEFT JOIN files mf ON mf.id = m.file_id";
 
 /// An `audit_log` row.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -129,7 +129,7 @@ async fn append_in(
             "SELECT {MESSAGE_COLUMNS} FROM (VALUES {}) AS k
              JOIN messages m ON m.room_id = k.column1 AND m.sender_id = k.column2
                             AND m.client_id = k.column3
-             JOIN users u ON u.id = m.sender_id",
+             JOIN users u ON u.id = m.sender_id {MESSAGE_FILE_JOIN}",
             tuples(chunk.len(), 3)
         );
         let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
@@ -150,9 +150,10 @@ async fn append_in(
     }
     for chunk in plan.inserts.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at)
+            "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at,
+                                   file_id)
              VALUES {}",
-            tuples(chunk.len(), 8)
+            tuples(chunk.len(), 9)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for m in chunk {
@@ -164,7 +165,8 @@ async fn append_in(
                 .bind(m.client_id.clone())
                 .bind(m.kind.as_str())
                 .bind(m.body.clone())
-                .bind(to_millis(m.created_at));
+                .bind(to_millis(m.created_at))
+                .bind(m.file.as_ref().map(|f| f.id.0));
         }
         q.execute(&mut *conn).await.map_err(db_err)?;
     }

@@ -2,6 +2,7 @@
 //! default. WAL journal, foreign keys on, `synchronous` chosen by configuration.
 
 mod chat;
+mod files;
 
 use roomy_core::config::SqliteSynchronous;
 use roomy_store::{StoreError, StoreResult};

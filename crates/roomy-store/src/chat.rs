@@ -92,6 +92,22 @@ pub struct Message {
     pub event: Option<NoticeEvent>,
     /// The message a `revoked`/`removed` notice is about.
     pub ref_id: Option<MessageId>,
+    /// The attached file of an image, file or video message (none once
+    /// revoked); boxed, as most messages have none.
+    pub file: Option<Box<FileRef>>,
+}
+
+/// What a message shows of its attached file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub id: roomy_core::FileId,
+    pub name: String,
+    pub size: i64,
+    pub mime: String,
+    /// A thumbnail has been made.
+    pub thumbnail: bool,
+    /// A cover frame has been made.
+    pub cover: bool,
 }
 
 /// The change a system notice records, for clients that update state from
@@ -136,6 +152,8 @@ pub struct NewMessage {
     pub client_id: Option<ClientId>,
     pub kind: MessageKind,
     pub body: Option<MessageBody>,
+    /// The attached file (media kinds only), already checked to be the sender's.
+    pub file: Option<FileRef>,
 }
 
 /// What became of one message of a batch.

@@ -16,6 +16,7 @@ use roomy_core::{
 };
 use time::{Duration, OffsetDateTime};
 
+pub use crate::contract_files::*;
 pub use crate::contract_invites::*;
 pub use crate::contract_lifecycle::*;
 pub use crate::contract_social::*;
@@ -75,6 +76,12 @@ macro_rules! contract_tests {
             concurrent_removals_remove_once,
             moderation_is_audited_in_the_same_transaction,
             admin_search_filters_messages,
+            uploads_reserve_quota_and_become_files,
+            expiry_checks_extend_or_remove,
+            jobs_are_leased_deferred_and_completed,
+            concurrent_claims_take_each_job_once,
+            concurrent_uploads_respect_the_quota,
+            files_are_shared_through_messages,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -381,6 +388,7 @@ pub(crate) fn text(room: RoomId, sender: UserId, client_id: &str, body: &str) ->
         client_id: Some(ClientId::parse(client_id).unwrap()),
         kind: MessageKind::Text,
         body: Some(MessageBody::parse(body, 100).unwrap()),
+        file: None,
     }
 }
 

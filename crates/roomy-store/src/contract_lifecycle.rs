@@ -37,6 +37,7 @@ fn system(room: RoomId, sender: UserId, body: &str) -> NewMessage {
         client_id: None,
         kind: MessageKind::System,
         body: Some(MessageBody::system(body.to_owned())),
+        file: None,
     }
 }
 

@@ -9,6 +9,9 @@ pub enum StoreError {
     /// A rule of the social graph forbids the change.
     #[error("refused: {0:?}")]
     Refused(crate::Refusal),
+    /// The user's files and uploads would exceed their quota (bytes).
+    #[error("storage quota exceeded: {used} of {quota} bytes used")]
+    QuotaExceeded { used: i64, quota: i64 },
     /// The row the operation needs does not exist.
     #[error("not found")]
     NotFound,

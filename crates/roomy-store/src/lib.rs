@@ -7,12 +7,15 @@
 
 mod chat;
 mod error;
+mod files;
 mod invites;
 mod records;
 mod social;
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+mod contract_files;
 #[cfg(feature = "contract")]
 mod contract_invites;
 #[cfg(feature = "contract")]
@@ -22,6 +25,7 @@ mod contract_social;
 
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
+pub use files::*;
 pub use invites::*;
 pub use records::*;
 pub use social::*;
@@ -35,9 +39,15 @@ use roomy_core::{
 use time::OffsetDateTime;
 
 /// Everything Roomy persists: a backend implements all the parts.
-pub trait Store: AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore {}
+pub trait Store:
+    AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore + FileStore
+{
+}
 
-impl<T: AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore> Store for T {}
+impl<T: AccountStore + ChatStore + LifecycleStore + SocialStore + InviteStore + FileStore> Store
+    for T
+{
+}
 
 /// Accounts and sessions. Every method is one transaction.
 #[async_trait]

@@ -68,7 +68,8 @@ pub struct MemberPatch {
 pub struct SendRequest {
     /// The sender's id for this message: a retry with the same id stores nothing new.
     pub client_id: String,
-    /// `text` (or `emoji`); media kinds need uploaded files.
+    /// `text` (or `emoji`), or `image`, `file`, `video` with the `file_id` of
+    /// a file you uploaded (then `body` is an optional caption).
     pub kind: String,
     pub body: Option<String>,
     pub file_id: Option<i64>,
@@ -137,6 +138,9 @@ pub struct MessageView {
     /// `revoked`/`removed` notices: the message they are about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<MessageId>,
+    /// Image, file and video messages: the attached file (gone once revoked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::dto::files::AttachmentView>,
 }
 
 impl From<Message> for MessageView {
@@ -153,6 +157,7 @@ impl From<Message> for MessageView {
             revoked: m.revoked,
             event: m.event.map(|e| e.as_str()),
             ref_id: m.ref_id,
+            file: m.file.map(|f| (*f).into()),
         }
     }
 }

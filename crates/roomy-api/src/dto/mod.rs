@@ -3,12 +3,14 @@
 
 mod accounts;
 mod chat;
+pub(crate) mod files;
 mod invites;
 mod lifecycle;
 mod social;
 
 pub use accounts::*;
 pub use chat::*;
+pub use files::*;
 pub use invites::*;
 pub use lifecycle::*;
 pub use social::*;

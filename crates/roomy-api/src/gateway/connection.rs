@@ -262,7 +262,7 @@ async fn read_loop(
                         }
                     }
                     Ok(ClientFrame::Send { id, room_id, client_id, kind, body, file_id }) => {
-                        let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id);
+                        let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id).await;
                         let origin = Origin {
                             request: id.as_ref().map(Value::to_string),
                             ..origin.clone()

@@ -335,6 +335,9 @@ impl Hub {
             Event::Typing { room, user } => {
                 Outbound::Frame(protocol::typing(room.0, user.0).into())
             }
+            Event::FileUpdated(file) => {
+                Outbound::Frame(protocol::file_updated(file.clone().into()).into())
+            }
         };
         let map = self.read();
         let mut delivered = 0u64;

@@ -259,6 +259,11 @@ pub fn presence(user_id: i64, online: bool) -> String {
     frame("presence", json!({"user_id": user_id, "online": online}))
 }
 
+/// `file_updated`: a file's thumbnail or cover is ready.
+pub fn file_updated(file: crate::dto::AttachmentView) -> String {
+    frame("file_updated", json!({ "file": file }))
+}
+
 /// `typing`: `user_id` is typing in `room_id`.
 pub fn typing(room_id: i64, user_id: i64) -> String {
     frame("typing", json!({"room_id": room_id, "user_id": user_id}))

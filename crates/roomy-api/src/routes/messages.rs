@@ -11,13 +11,16 @@ use crate::{
 };
 use axum::{extract::State, http::StatusCode};
 use roomy_core::{
-    FieldErrors, MessageId, RoomId, UserId,
+    FieldErrors, FileId, MessageId, RoomId, UserId,
     chat_fields::{ClientId, MessageBody, MessageKind},
 };
-use roomy_store::{AppendOutcome, AppendRejection, Message, NewMessage};
+use roomy_store::{AppendOutcome, AppendRejection, FileRef, MediaClass, Message, NewMessage};
 
-/// Validates a message to send (HTTP body or WebSocket frame).
-pub(crate) fn parse_send(
+/// Validates a message to send (HTTP body or WebSocket frame). A media
+/// message's file must be the sender's own upload, of a fitting kind: the
+/// only store read here, and only for media.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn parse_send(
     st: &AppState,
     sender: UserId,
     room_id: i64,
@@ -29,45 +32,79 @@ pub(crate) fn parse_send(
     let mut errors = FieldErrors::new();
     let client_id = errors.check("client_id", ClientId::parse(client_id));
     let kind = match MessageKind::parse(kind) {
-        Some(MessageKind::Text) => Some(MessageKind::Text),
         Some(MessageKind::System) => {
             errors.add("kind", "system messages are written by the server");
             None
         }
-        Some(MessageKind::Image | MessageKind::File | MessageKind::Video) => {
-            return Err(ApiError::Unprocessable {
-                code: "unsupported_kind",
-                message: "this server does not accept media messages yet".into(),
-            });
-        }
         None => {
-            errors.add("kind", "must be text or emoji");
+            errors.add("kind", "must be text, emoji, image, file or video");
             None
         }
+        known => known,
     };
-    if file_id.is_some() {
-        errors.add("file_id", "only media messages carry a file");
+    let media = kind.is_some_and(|k| k != MessageKind::Text);
+    match (media, file_id) {
+        (false, Some(_)) if kind.is_some() => errors.add(
+            "file_id",
+            "only image, file and video messages carry a file",
+        ),
+        (true, None) => errors.add("file_id", "media messages need the id of an uploaded file"),
+        _ => {}
     }
     let body = match body {
         Some(b) => errors.check("body", MessageBody::parse(b, st.settings.max_message_chars)),
+        None if media => None,
         None => {
             errors.add("body", "text messages need a body");
             None
         }
     };
     errors.into_result()?;
-    match (client_id, kind, body) {
-        (Some(client_id), Some(kind), Some(body)) => Ok(NewMessage {
-            room_id: RoomId(room_id),
-            sender_id: sender,
-            client_id: Some(client_id),
-            kind,
-            body: Some(body),
-        }),
-        _ => Err(ApiError::internal(std::io::Error::other(
+    let (Some(client_id), Some(kind)) = (client_id, kind) else {
+        return Err(ApiError::internal(std::io::Error::other(
             "validated message fields missing",
-        ))),
+        )));
+    };
+    let file = match file_id.filter(|_| media) {
+        Some(id) => Some(attachment(st, sender, kind, FileId(id)).await?),
+        None => None,
+    };
+    Ok(NewMessage {
+        room_id: RoomId(room_id),
+        sender_id: sender,
+        client_id: Some(client_id),
+        kind,
+        body,
+        file,
+    })
+}
+
+/// The sender's own file `id`, if it suits a `kind` message. Files are
+/// never handed to someone else, so the check holds when the message commits.
+async fn attachment(
+    st: &AppState,
+    sender: UserId,
+    kind: MessageKind,
+    id: FileId,
+) -> Result<FileRef, ApiError> {
+    let file = st
+        .store
+        .file(id)
+        .await?
+        .filter(|f| f.owner == sender)
+        .ok_or_else(|| ApiError::field("file_id", "no such file among your uploads"))?;
+    let fits = match kind {
+        MessageKind::Image => file.media == MediaClass::Image,
+        MessageKind::Video => file.media == MediaClass::Video,
+        _ => true,
+    };
+    if !fits {
+        return Err(ApiError::field(
+            "file_id",
+            format!("this file is {}, not {}", file.mime, kind.as_str()),
+        ));
     }
+    Ok(file.attachment())
 }
 
 /// The message of a writer outcome, or why there is none.
@@ -125,7 +162,8 @@ pub async fn send_message(
         &req.kind,
         req.body.as_deref(),
         req.file_id,
-    )?;
+    )
+    .await?;
     let message = outcome_message(st.writer.write(new, None).await?)?;
     Ok((StatusCode::CREATED, axum::Json(message.into())))
 }

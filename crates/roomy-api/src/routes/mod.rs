@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod favorites;
+pub mod files;
 pub mod friends;
 pub mod invites;
 pub mod lifecycle;
@@ -12,6 +13,7 @@ pub mod messages;
 pub mod ops;
 pub mod rooms;
 pub mod social;
+pub mod uploads;
 pub mod users;
 
 use axum::{

@@ -95,6 +95,34 @@ impl Drop for TestApp {
     }
 }
 
+/// A response with a binary body.
+#[derive(Debug)]
+pub struct RawResp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResp {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as an error, asserting status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        let text = String::from_utf8_lossy(&self.body);
+        assert_eq!(self.status, status, "body: {text}");
+        let v: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        assert_eq!(v["error"]["code"], code, "body: {text}");
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e})"))
+    }
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Resp {
@@ -256,6 +284,30 @@ impl TestApp {
             status: resp.status().as_u16(),
             headers: resp.headers().clone(),
             text: resp.text().await.expect("body"),
+        }
+    }
+
+    /// A request to build by hand (custom headers, raw bodies).
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    /// Sends a hand-built request; the body kept as bytes.
+    pub async fn send_raw(&self, req: reqwest::RequestBuilder) -> RawResp {
+        let resp = req.send().await.expect("request");
+        RawResp {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().await.expect("body").to_vec(),
         }
     }
 

@@ -8,6 +8,7 @@ mod admin;
 mod authz;
 mod cli;
 mod errors;
+mod files;
 mod friends;
 mod gateway;
 mod invites;

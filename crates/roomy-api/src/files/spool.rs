@@ -1,0 +1,294 @@
+//! The upload folder: each unfinished upload is one file, named by the
+//! upload's id (never by anything a client sent), and each chunk is written
+//! in place at its offset. Nothing is ever merged or copied: a finished
+//! upload's file is handed to the blob storage as it is.
+//!
+//! Writing and hashing run on a blocking thread fed through a short channel,
+//! so a large chunk costs a few frames of memory and no async worker time.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use roomy_core::FileId;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use std::{
+    io::Read,
+    os::unix::fs::FileExt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+use tokio_util::sync::CancellationToken;
+
+/// Frames in flight between the request and the writing thread.
+const QUEUE: usize = 8;
+
+/// The folder of unfinished uploads.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+/// A chunk's checksum as the client declared it (`Upload-Checksum`).
+#[derive(Debug, Clone)]
+pub enum Checksum {
+    Sha1(Vec<u8>),
+    Sha256(Vec<u8>),
+}
+
+enum ChunkHasher {
+    Sha1(Sha1),
+    Sha256(Sha256),
+}
+
+/// How the body of a chunk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Read to its end.
+    Complete,
+    /// The connection failed, went silent, or a newer request took over.
+    Cut,
+    /// More bytes than the upload has left.
+    Overflow,
+}
+
+/// What a chunk did to the upload's file.
+pub struct Written {
+    /// Bytes written (and synced) from the offset on.
+    pub bytes: u64,
+    pub end: BodyEnd,
+    /// Whether the declared checksum matched (true when none was declared).
+    pub checksum_ok: bool,
+    /// The whole file's hasher, advanced by this chunk (when one was given).
+    pub sha256: Option<Sha256>,
+}
+
+/// Why a chunk could not be written at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("upload file i/o")]
+    Io(#[from] std::io::Error),
+    #[error("the writing thread failed")]
+    Thread,
+}
+
+impl Spool {
+    /// The folder `dir`, created if missing.
+    pub fn open(dir: PathBuf) -> std::io::Result<Spool> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Spool { dir })
+    }
+
+    /// Where upload `id`'s bytes are.
+    pub fn path(&self, id: FileId) -> PathBuf {
+        self.dir.join(format!("{}.part", id.0))
+    }
+
+    /// Creates upload `id`'s (empty) file.
+    pub async fn create(&self, id: FileId) -> std::io::Result<()> {
+        let file = tokio::fs::File::create(self.path(id)).await?;
+        file.sync_all().await
+    }
+
+    /// Removes upload `id`'s file; a missing one is fine.
+    pub async fn remove(&self, id: FileId) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path(id)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes `body` into upload `id`'s file from `offset`, at most `room`
+    /// bytes, syncing before it returns. A frame that does not arrive within
+    /// `idle`, or `stop` firing, ends the body as [`BodyEnd::Cut`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_chunk<S, E>(
+        &self,
+        id: FileId,
+        offset: u64,
+        room: u64,
+        body: S,
+        checksum: Option<Checksum>,
+        sha256: Option<Sha256>,
+        stop: &CancellationToken,
+        idle: Duration,
+    ) -> Result<Written, SpoolError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let path = self.path(id);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+        let expected = checksum.clone();
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+            let mut hasher = expected.as_ref().map(|c| match c {
+                Checksum::Sha1(_) => ChunkHasher::Sha1(Sha1::new()),
+                Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
+            });
+            let mut whole = sha256;
+            let mut pos = offset;
+            while let Some(frame) = rx.blocking_recv() {
+                file.write_all_at(&frame, pos)?;
+                pos += frame.len() as u64;
+                match &mut hasher {
+                    Some(ChunkHasher::Sha1(h)) => h.update(&frame),
+                    Some(ChunkHasher::Sha256(h)) => h.update(&frame),
+                    None => {}
+                }
+                if let Some(h) = &mut whole {
+                    h.update(&frame);
+                }
+            }
+            file.sync_data()?;
+            let digest = hasher.map(|h| match h {
+                ChunkHasher::Sha1(h) => h.finalize().to_vec(),
+                ChunkHasher::Sha256(h) => h.finalize().to_vec(),
+            });
+            Ok((pos - offset, digest, whole))
+        });
+        let mut sent = 0u64;
+        let mut body = body;
+        let end = loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => break BodyEnd::Cut,
+                next = tokio::time::timeout(idle, body.next()) => next,
+            };
+            match next {
+                Ok(Some(Ok(frame))) => {
+                    let left = room - sent;
+                    if frame.len() as u64 > left {
+                        // Keep what fits: the rest is refused, not stored.
+                        let fits = frame.slice(..left as usize);
+                        if !fits.is_empty() && tx.send(fits).await.is_err() {
+                            break BodyEnd::Cut;
+                        }
+                        break BodyEnd::Overflow;
+                    }
+                    sent += frame.len() as u64;
+                    if tx.send(frame).await.is_err() {
+                        break BodyEnd::Cut;
+                    }
+                }
+                Ok(None) => break BodyEnd::Complete,
+                Ok(Some(Err(_))) | Err(_) => break BodyEnd::Cut,
+            }
+        };
+        drop(tx);
+        let (bytes, digest, whole) = writer.await.map_err(|_| SpoolError::Thread)??;
+        let checksum_ok = match (&checksum, digest) {
+            (None, _) => true,
+            (Some(Checksum::Sha1(want) | Checksum::Sha256(want)), Some(got)) => {
+                end == BodyEnd::Complete && *want == got
+            }
+            (Some(_), None) => false,
+        };
+        Ok(Written {
+            bytes,
+            end,
+            checksum_ok,
+            sha256: whole,
+        })
+    }
+
+    /// The first `n` bytes of upload `id` (for sniffing).
+    pub async fn head(&self, id: FileId, n: usize) -> std::io::Result<Vec<u8>> {
+        let path = self.path(id);
+        tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(n);
+            std::fs::File::open(path)?
+                .take(n as u64)
+                .read_to_end(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// SHA-256 of upload `id`'s whole file, read back (when no node kept
+    /// the running hash: a restart, or chunks sent to several nodes).
+    pub async fn sha256(&self, id: FileId) -> std::io::Result<Sha256> {
+        let path = self.path(id);
+        tokio::task::spawn_blocking(move || hash_file(&path))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+fn hash_file(path: &Path) -> std::io::Result<Sha256> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher);
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn body(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn chunks_land_at_their_offsets_and_checksums_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path().to_path_buf()).expect("spool");
+        let id = FileId(7);
+        spool.create(id).await.expect("create");
+        let stop = CancellationToken::new();
+        let idle = Duration::from_secs(5);
+        let sha1 = |b: &[u8]| Sha1::digest(b).to_vec();
+        let w = spool
+            .write_chunk(
+                id,
+                0,
+                10,
+                body(&[b"hello"]),
+                Some(Checksum::Sha1(sha1(b"hello"))),
+                Some(Sha256::new()),
+                &stop,
+                idle,
+            )
+            .await
+            .expect("writes");
+        assert_eq!(
+            (w.bytes, w.end, w.checksum_ok),
+            (5, BodyEnd::Complete, true)
+        );
+        let bad = spool
+            .write_chunk(
+                id,
+                5,
+                5,
+                body(&[b"wor", b"ld"]),
+                Some(Checksum::Sha1(sha1(b"other"))),
+                None,
+                &stop,
+                idle,
+            )
+            .await
+            .expect("writes");
+        assert!(!bad.checksum_ok);
+        let over = spool
+            .write_chunk(id, 5, 5, body(&[b"world!!"]), None, w.sha256, &stop, idle)
+            .await
+            .expect("writes");
+        assert_eq!((over.bytes, over.end), (5, BodyEnd::Overflow));
+        assert_eq!(std::fs::read(spool.path(id)).expect("reads"), b"helloworld");
+        let whole = over.sha256.expect("hash").finalize();
+        assert_eq!(whole, spool.sha256(id).await.expect("hash").finalize());
+        spool.remove(id).await.expect("removes");
+        spool.remove(id).await.expect("removing twice is fine");
+    }
+}

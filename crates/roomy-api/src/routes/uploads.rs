@@ -1,0 +1,473 @@
+//! Resumable uploads: the tus 1.0 protocol (core, creation, checksum,
+//! termination, expiration) at `/api/v1/uploads`, so existing tus clients
+//! work unchanged.
+//!
+//! An upload is a row in the database (length, durable offset, expiry) and
+//! a file in the upload folder named by its id; a chunk is written in place
+//! at its offset and synced before the offset moves. Any node that shares
+//! the database and the upload folder continues an upload. An upload
+//! belongs to its creator: anyone else gets 404, as for a missing one.
+
+use crate::{
+    auth::Auth,
+    error::{ApiError, ErrorBody},
+    extract::Path,
+    files::spool::{BodyEnd, Checksum},
+    state::AppState,
+};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use roomy_core::FileId;
+use roomy_store::{NewUpload, Upload};
+use sha2::Sha256;
+use std::time::Duration;
+
+/// The protocol version spoken.
+pub const TUS_VERSION: &str = "1.0.0";
+/// Extensions supported.
+const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
+/// Checksum algorithms accepted in `Upload-Checksum`.
+const TUS_CHECKSUMS: &str = "sha1,sha256";
+/// A chunk whose next bytes do not arrive for this long counts as cut.
+const IDLE: Duration = Duration::from_secs(60);
+/// Longest `Upload-Metadata` header read.
+const MAX_METADATA: usize = 4096;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+fn upload_not_found() -> ApiError {
+    ApiError::not_found("upload_not_found", "no such upload among yours")
+}
+
+/// Adds `Tus-Resumable` to every response of the upload routes, and
+/// refuses requests that speak another version of the protocol (412).
+pub async fn tus_layer(req: Request, next: Next) -> Response {
+    let speaks = header(req.headers(), "tus-resumable");
+    let mut resp = if req.method() != axum::http::Method::OPTIONS && speaks != Some(TUS_VERSION) {
+        let mut r = ApiError::Protocol {
+            status: StatusCode::PRECONDITION_FAILED,
+            code: "tus_version_unsupported",
+            message: format!("send Tus-Resumable: {TUS_VERSION}"),
+        }
+        .into_response();
+        r.headers_mut()
+            .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+        r
+    } else {
+        next.run(req).await
+    };
+    resp.headers_mut()
+        .insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    resp
+}
+
+/// What the server supports (no authentication needed).
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "files",
+    responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm")))]
+pub async fn options(State(st): State<AppState>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    h.insert("tus-extension", HeaderValue::from_static(TUS_EXTENSIONS));
+    h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(TUS_CHECKSUMS),
+    );
+    h.insert(
+        "tus-max-size",
+        HeaderValue::from(st.files.settings.max_upload_bytes),
+    );
+    resp
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs; returns the
+/// file name (sanitised), the only value the server keeps.
+fn metadata_name(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(raw) = headers.get("upload-metadata") else {
+        return Ok(roomy_media::sanitize_filename(""));
+    };
+    let raw = raw
+        .to_str()
+        .map_err(|_| bad("invalid_metadata", "Upload-Metadata must be ASCII"))?;
+    if raw.len() > MAX_METADATA {
+        return Err(bad("invalid_metadata", "Upload-Metadata is too long"));
+    }
+    let mut name = None;
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        let value = STANDARD
+            .decode(value.trim())
+            .map_err(|_| bad("invalid_metadata", format!("{key}: value is not base64")))?;
+        if key == "filename" || (key == "name" && name.is_none()) {
+            let text = String::from_utf8(value)
+                .map_err(|_| bad("invalid_metadata", "filename is not UTF-8"))?;
+            name = Some(text);
+        }
+    }
+    Ok(roomy_media::sanitize_filename(
+        name.as_deref().unwrap_or(""),
+    ))
+}
+
+fn expires_header(at: time::OffsetDateTime) -> HeaderValue {
+    let text = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default()
+        .replace("+0000", "GMT");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Creation: reserves `Upload-Length` bytes of the caller's quota and
+/// answers with the upload's `Location`.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "files", security(("bearer" = [])),
+    params(
+        ("Upload-Length" = u64, Header, description = "total size in bytes"),
+        ("Upload-Metadata" = Option<String>, Header, description = "`filename <base64>,filetype <base64>`"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+    ),
+    responses(
+        (status = 201, description = "Location: /api/v1/uploads/{id}; Upload-Expires"),
+        (status = 400, body = ErrorBody),
+        (status = 412, description = "another tus version", body = ErrorBody),
+        (status = 413, description = "over the size limit (`too_large`) or the quota (`quota_exceeded`)", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if headers.contains_key("upload-defer-length") {
+        return Err(bad(
+            "length_required",
+            "this server needs Upload-Length at creation",
+        ));
+    }
+    let length: u64 = header(&headers, "upload-length")
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("length_required", "Upload-Length must be a number of bytes"))?;
+    let max = st.files.settings.max_upload_bytes;
+    if length > max {
+        return Err(ApiError::TooLarge {
+            code: "too_large",
+            message: format!("files may be at most {max} bytes"),
+        });
+    }
+    let name = metadata_name(&headers)?;
+    let now = st.clock.now();
+    let upload = st
+        .store
+        .create_upload(
+            NewUpload {
+                owner: auth.user.id,
+                length: length as i64,
+                name,
+                expires_at: now + st.files.settings.upload_expiry,
+            },
+            st.files.settings.user_quota_bytes as i64,
+            now,
+        )
+        .await?;
+    st.files
+        .spool
+        .create(upload.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut resp = StatusCode::CREATED.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id))
+            .map_err(ApiError::internal)?,
+    );
+    h.insert("upload-expires", expires_header(upload.expires_at));
+    if length == 0 {
+        // Nothing to send: the file exists at once.
+        st.files.finish(&*st.store, &*st.clock, &upload).await?;
+    }
+    Ok(resp)
+}
+
+/// The caller's live upload `id`: 404 for anyone else's and for missing
+/// ones, 410 once it expired.
+async fn my_upload(st: &AppState, auth: &Auth, id: i64) -> Result<Upload, ApiError> {
+    let upload = st
+        .store
+        .upload(FileId(id))
+        .await?
+        .filter(|u| u.owner == auth.user.id)
+        .ok_or_else(upload_not_found)?;
+    if upload.expires_at <= st.clock.now() {
+        return Err(ApiError::gone(
+            "upload_expired",
+            "this upload expired; start a new one",
+        ));
+    }
+    Ok(upload)
+}
+
+fn offset_headers(upload: &Upload, offset: i64) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("upload-offset", HeaderValue::from(offset));
+    h.insert("upload-length", HeaderValue::from(upload.length));
+    h.insert("upload-expires", expires_header(upload.expires_at));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h
+}
+
+/// Where an upload stands: `Upload-Offset` counts only bytes made durable.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "upload id")),
+    responses(
+        (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires"),
+        (status = 404, description = "no such upload of yours, or finished"),
+        (status = 410, description = "expired"),
+    ))]
+pub async fn head(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    if let Some(done) = finished_file(&st, &auth, id).await? {
+        return Ok(done);
+    }
+    my_upload(&st, &auth, id).await?;
+    // A client asks after a cut connection: let a request still writing
+    // (its connection not yet seen dead) stop and record what it has, so
+    // the offset answered is where the client must resume.
+    let guard = st.files.locks.acquire(FileId(id)).await;
+    if let Some(done) = finished_file(&st, &auth, id).await? {
+        return Ok(done);
+    }
+    let upload = my_upload(&st, &auth, id).await?;
+    drop(guard);
+    Ok((StatusCode::OK, offset_headers(&upload, upload.offset)).into_response())
+}
+
+/// A finished upload is the file with its id: HEAD and PATCH see a complete
+/// upload (so a client that lost the last answer learns it is done).
+async fn finished_file(st: &AppState, auth: &Auth, id: i64) -> Result<Option<Response>, ApiError> {
+    let Some(file) = st
+        .store
+        .file(FileId(id))
+        .await?
+        .filter(|f| f.owner == auth.user.id)
+    else {
+        return Ok(None);
+    };
+    let mut h = HeaderMap::new();
+    h.insert("upload-offset", HeaderValue::from(file.size));
+    h.insert("upload-length", HeaderValue::from(file.size));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(Some((StatusCode::OK, h).into_response()))
+}
+
+fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
+    let Some(raw) = header(headers, "upload-checksum") else {
+        return Ok(None);
+    };
+    let (algo, value) = raw.trim().split_once(' ').ok_or_else(|| {
+        bad(
+            "invalid_checksum",
+            "Upload-Checksum is `<algorithm> <base64>`",
+        )
+    })?;
+    let digest = STANDARD
+        .decode(value.trim())
+        .map_err(|_| bad("invalid_checksum", "the checksum is not base64"))?;
+    match (algo, digest.len()) {
+        ("sha1", 20) => Ok(Some(Checksum::Sha1(digest))),
+        ("sha256", 32) => Ok(Some(Checksum::Sha256(digest))),
+        ("sha1" | "sha256", _) => Err(bad("invalid_checksum", "the checksum has the wrong length")),
+        _ => Err(bad(
+            "checksum_algorithm_unsupported",
+            format!("supported: {TUS_CHECKSUMS}"),
+        )),
+    }
+}
+
+/// Appends a chunk at `Upload-Offset`. The bytes are synced and then the
+/// offset moves; a chunk with a wrong checksum is discarded (460) and the
+/// offset stays. A cut connection keeps what arrived, unless the chunk
+/// carried a checksum (it cannot be checked). The last chunk makes the file.
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "upload id"),
+        ("Upload-Offset" = u64, Header, description = "where this chunk starts"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of this chunk"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Upload-Offset: the new offset"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Upload-Offset is not the upload's offset", body = ErrorBody),
+        (status = 410, description = "expired", body = ErrorBody),
+        (status = 415, body = ErrorBody),
+        (status = 460, description = "checksum mismatch: the chunk was discarded", body = ErrorBody),
+    ))]
+pub async fn patch(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if header(&headers, "content-type") != Some("application/offset+octet-stream") {
+        return Err(ApiError::Protocol {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "chunks are sent as application/offset+octet-stream".into(),
+        });
+    }
+    let offset: i64 = header(&headers, "upload-offset")
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("offset_required", "Upload-Offset must be a number of bytes"))?;
+    let checksum = parse_checksum(&headers)?;
+    let files = &st.files;
+    // Only the owner may take the upload over from a request still writing
+    // to it (the owner resuming after a cut connection): check first.
+    if finished_file(&st, &auth, id).await?.is_none() {
+        my_upload(&st, &auth, id).await?;
+    }
+    let guard = files.locks.acquire(FileId(id)).await;
+    if let Some(done) = finished_file(&st, &auth, id).await? {
+        return if offset as u64 == header_len(&done) {
+            Ok(done)
+        } else {
+            Err(offset_conflict(header_len(&done) as i64))
+        };
+    }
+    let upload = my_upload(&st, &auth, id).await?;
+    if offset != upload.offset {
+        return Err(offset_conflict(upload.offset));
+    }
+    let room = (upload.length - upload.offset) as u64;
+    if let Some(len) = header(&headers, "content-length").and_then(|v| v.parse::<u64>().ok())
+        && len > room
+    {
+        return Err(ApiError::TooLarge {
+            code: "upload_overflow",
+            message: format!("this upload has {room} bytes left"),
+        });
+    }
+    let running = files
+        .running_hash(upload.id, upload.offset)
+        .or_else(|| (upload.offset == 0).then(Sha256::default));
+    let written = files
+        .spool
+        .write_chunk(
+            upload.id,
+            upload.offset as u64,
+            room,
+            body.into_data_stream(),
+            checksum,
+            running,
+            &guard.stop,
+            IDLE,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    if !written.checksum_ok {
+        return Err(ApiError::Protocol {
+            status: StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            code: "checksum_mismatch",
+            message: "the chunk does not match its Upload-Checksum; it was discarded".into(),
+        });
+    }
+    let new_offset = upload.offset + written.bytes as i64;
+    let expires_at = st.clock.now() + files.settings.upload_expiry;
+    if written.bytes > 0
+        && !st
+            .store
+            .advance_upload(upload.id, upload.offset, new_offset, expires_at)
+            .await?
+    {
+        files.keep_hash(upload.id, None);
+        return Err(ApiError::Conflict {
+            code: "upload_conflict",
+            message: "another request moved this upload; HEAD it and resume".into(),
+            fields: roomy_core::FieldErrors::new(),
+        });
+    }
+    files.keep_hash(upload.id, written.sha256.map(|h| (new_offset, h)));
+    if written.end == BodyEnd::Overflow {
+        return Err(ApiError::TooLarge {
+            code: "upload_overflow",
+            message: format!("this upload had {room} bytes left; the rest was refused"),
+        });
+    }
+    let upload = Upload {
+        offset: new_offset,
+        expires_at,
+        ..upload
+    };
+    if new_offset == upload.length {
+        files.finish(&*st.store, &*st.clock, &upload).await?;
+    }
+    drop(guard);
+    Ok((StatusCode::NO_CONTENT, offset_headers(&upload, new_offset)).into_response())
+}
+
+fn header_len(resp: &Response) -> u64 {
+    resp.headers()
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn offset_conflict(at: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "offset_mismatch",
+        message: format!("the upload is at offset {at}"),
+        fields: roomy_core::FieldErrors::new(),
+    }
+}
+
+/// Termination: the upload and its bytes are gone, its quota released.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "upload id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn terminate(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let mine = |u: &Upload| u.owner == auth.user.id;
+    if !st.store.upload(FileId(id)).await?.is_some_and(|u| mine(&u)) {
+        return Err(upload_not_found());
+    }
+    let guard = st.files.locks.acquire(FileId(id)).await;
+    let upload = st
+        .store
+        .upload(FileId(id))
+        .await?
+        .filter(mine)
+        .ok_or_else(upload_not_found)?;
+    st.store.delete_upload(upload.id).await?;
+    st.files.keep_hash(upload.id, None);
+    st.files
+        .spool
+        .remove(upload.id)
+        .await
+        .map_err(ApiError::internal)?;
+    drop(guard);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,1004 @@
+//! Files: tus uploads (core, creation, checksum, termination, expiration),
+//! one-request uploads, limits, names, downloads with Range and their
+//! access rules, thumbnails, video covers and media messages.
+//!
+//! Jobs (thumbnails, covers, expiry) are run by hand through `run_due`
+//! here (`job_workers = 0`), so every test knows when they ran; the live
+//! runner has its own test at the end.
+
+use crate::backend_tests;
+use crate::harness::{Login, RawResp, TestApp};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use tokio::io::AsyncWriteExt;
+
+const MIB: usize = 1024 * 1024;
+
+fn adjust(c: &mut roomy_core::Config) {
+    c.job_workers = 0;
+    c.upload_expiry_secs = 60;
+    c.max_upload_bytes = 8 * MIB as u64;
+    c.user_quota_bytes = 12 * MIB as u64;
+}
+
+backend_tests!(with super::adjust;
+    tus_protocol_rules,
+    resume_after_a_cut_connection,
+    termination_and_strangers,
+    abandoned_uploads_expire,
+    limits_and_quota,
+    names_never_become_paths,
+    downloads_follow_room_membership,
+    media_messages,
+    thumbnails_and_pixel_bombs,
+    video_covers,
+);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+async fn create(app: &TestApp, who: &Login, len: usize, name: &str) -> RawResp {
+    let meta = format!(
+        "filename {},filetype {}",
+        STANDARD.encode(name),
+        STANDARD.encode("text/html")
+    );
+    app.send_raw(
+        app.request(Method::POST, "/api/v1/uploads", Some(&who.token))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", len.to_string())
+            .header("upload-metadata", meta),
+    )
+    .await
+}
+
+async fn patch(
+    app: &TestApp,
+    who: &Login,
+    location: &str,
+    offset: usize,
+    bytes: &[u8],
+    checksum: Option<String>,
+) -> RawResp {
+    let mut req = app
+        .request(Method::PATCH, location, Some(&who.token))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", offset.to_string())
+        .header("content-type", "application/offset+octet-stream")
+        .body(bytes.to_vec());
+    if let Some(c) = checksum {
+        req = req.header("upload-checksum", c);
+    }
+    app.send_raw(req).await
+}
+
+async fn head(app: &TestApp, who: &Login, location: &str) -> RawResp {
+    app.send_raw(
+        app.request(Method::HEAD, location, Some(&who.token))
+            .header("tus-resumable", "1.0.0"),
+    )
+    .await
+}
+
+fn offset(r: &RawResp) -> usize {
+    r.header("upload-offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Upload-Offset: {} {:?}", r.status, r.headers))
+}
+
+fn sha1_header(bytes: &[u8]) -> String {
+    format!("sha1 {}", STANDARD.encode(Sha1::digest(bytes)))
+}
+
+/// A finished tus upload of `bytes`; the file's id.
+async fn tus_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> i64 {
+    let created = create(app, who, bytes.len(), name).await;
+    assert_eq!(created.status, 201, "{:?}", created);
+    let location = created.header("location").expect("location").to_owned();
+    if !bytes.is_empty() {
+        let r = patch(app, who, &location, 0, bytes, Some(sha1_header(bytes))).await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+    location
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("id in location")
+}
+
+/// A one-request upload.
+async fn simple_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> RawResp {
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned());
+    let form = reqwest::multipart::Form::new().part("file", part);
+    app.send_raw(
+        app.request(Method::POST, "/api/v1/files", Some(&who.token))
+            .multipart(form),
+    )
+    .await
+}
+
+async fn meta(app: &TestApp, who: &Login, id: i64) -> Value {
+    let r = app
+        .get(&format!("/api/v1/files/{id}/meta"), Some(&who.token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
+async fn run_jobs(app: &TestApp) -> usize {
+    roomy_api::files::jobs::run_due(&app.state.job_context())
+        .await
+        .expect("jobs run")
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
+/// A real 1×1 PNG whose header then claims `side`×`side` pixels: a
+/// decompression bomb as far as any decoder that trusts headers knows.
+fn pixel_bomb(side: u32) -> Vec<u8> {
+    let mut bytes = png(1, 1);
+    // IHDR data starts after the 8-byte signature, length and type.
+    bytes[16..20].copy_from_slice(&side.to_be_bytes());
+    bytes[20..24].copy_from_slice(&side.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+async fn tus_protocol_rules(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bob = app.user("bob_0001").await;
+    let opts = app
+        .send_raw(app.request(Method::OPTIONS, "/api/v1/uploads", None))
+        .await;
+    assert_eq!(opts.status, 204);
+    assert_eq!(opts.header("tus-version"), Some("1.0.0"));
+    let ext = opts.header("tus-extension").expect("extensions");
+    for e in ["creation", "checksum", "termination", "expiration"] {
+        assert!(ext.contains(e), "{ext}");
+    }
+    assert_eq!(opts.header("tus-max-size"), Some("8388608"));
+    assert!(
+        opts.header("tus-checksum-algorithm")
+            .expect("algos")
+            .contains("sha1")
+    );
+
+    // Another protocol version: 412 naming the one spoken.
+    let other = app
+        .send_raw(
+            app.request(Method::POST, "/api/v1/uploads", Some(&alice.token))
+                .header("tus-resumable", "0.2.2")
+                .header("upload-length", "10"),
+        )
+        .await;
+    other.assert_error(412, "tus_version_unsupported");
+    assert_eq!(other.header("tus-version"), Some("1.0.0"));
+    let no_length = app
+        .send_raw(
+            app.request(Method::POST, "/api/v1/uploads", Some(&alice.token))
+                .header("tus-resumable", "1.0.0"),
+        )
+        .await;
+    no_length.assert_error(400, "length_required");
+
+    let created = create(&app, &alice, 10, "notes.txt").await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("tus-resumable"), Some("1.0.0"));
+    assert!(
+        created
+            .header("upload-expires")
+            .is_some_and(|e| e.ends_with("GMT"))
+    );
+    let loc = created.header("location").expect("location").to_owned();
+    assert!(loc.starts_with("/api/v1/uploads/"), "{loc}");
+    let h = head(&app, &alice, &loc).await;
+    assert_eq!((h.status, offset(&h)), (200, 0));
+    assert_eq!(h.header("upload-length"), Some("10"));
+    assert_eq!(h.header("cache-control"), Some("no-store"));
+
+    let wrong_type = app
+        .send_raw(
+            app.request(Method::PATCH, &loc, Some(&alice.token))
+                .header("tus-resumable", "1.0.0")
+                .header("upload-offset", "0")
+                .header("content-type", "application/json")
+                .body("hello"),
+        )
+        .await;
+    wrong_type.assert_error(415, "unsupported_media_type");
+    patch(&app, &alice, &loc, 3, b"hello", None)
+        .await
+        .assert_error(409, "offset_mismatch");
+    // A corrupted chunk is discarded: 460 and the offset stays.
+    let bad = patch(&app, &alice, &loc, 0, b"hello", Some(sha1_header(b"jello"))).await;
+    bad.assert_error(460, "checksum_mismatch");
+    assert_eq!(offset(&head(&app, &alice, &loc).await), 0);
+    patch(
+        &app,
+        &alice,
+        &loc,
+        0,
+        b"hello",
+        Some("md5 XUFAKrxLKna5cZ2REBfFkg==".into()),
+    )
+    .await
+    .assert_error(400, "checksum_algorithm_unsupported");
+    let ok = patch(&app, &alice, &loc, 0, b"hello", Some(sha1_header(b"hello"))).await;
+    assert_eq!((ok.status, offset(&ok)), (204, 5));
+    // Strangers see no upload at all.
+    assert_eq!(head(&app, &bob, &loc).await.status, 404);
+    patch(&app, &bob, &loc, 5, b"world", None)
+        .await
+        .assert_error(404, "upload_not_found");
+    let sha256 = format!("sha256 {}", STANDARD.encode(Sha256::digest(b"world")));
+    let last = patch(&app, &alice, &loc, 5, b"world", Some(sha256)).await;
+    assert_eq!((last.status, offset(&last)), (204, 10));
+
+    // The finished upload is the file with the same id.
+    let id: i64 = loc
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    let file = meta(&app, &alice, id).await;
+    assert_eq!(file["id"], id);
+    assert_eq!(file["name"], "notes.txt");
+    assert_eq!(file["size"], 10);
+    // Sniffed from the bytes; the declared text/html is not trusted.
+    assert_eq!(file["mime"], "text/plain");
+    assert_eq!(file["sha256"], sha256_hex(b"helloworld"));
+    assert_eq!(file["url"], format!("/api/v1/files/{id}"));
+    let done = head(&app, &alice, &loc).await;
+    assert_eq!((done.status, offset(&done)), (200, 10));
+    let dl = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{id}"),
+            Some(&alice.token),
+        ))
+        .await;
+    assert_eq!(dl.body, b"helloworld");
+}
+
+async fn resume_after_a_cut_connection(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bytes = data(3 * MIB);
+    let created = create(&app, &alice, bytes.len(), "big.bin").await;
+    let loc = created.header("location").expect("location").to_owned();
+    // Promise the whole file, send a third, and drop the connection.
+    let mut sock = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head_text = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        alice.token,
+        bytes.len()
+    );
+    sock.write_all(head_text.as_bytes()).await.expect("write");
+    sock.write_all(&bytes[..MIB]).await.expect("write");
+    sock.flush().await.expect("flush");
+    drop(sock);
+    // HEAD stops a cut request still writing and answers the durable
+    // offset. The cut request may also not have reached its handler yet:
+    // then it is refused later (its offset is stale) or it lands first and
+    // the resume gets 409, and the client asks again, as tus clients do.
+    let mut resumed = None;
+    for _ in 0..2 {
+        let at = offset(&head(&app, &alice, &loc).await);
+        assert!(at <= MIB, "offset {at} beyond what was sent");
+        let rest = patch(&app, &alice, &loc, at, &bytes[at..], None).await;
+        if rest.status == 409 {
+            continue;
+        }
+        assert_eq!((rest.status, offset(&rest)), (204, bytes.len()));
+        resumed = Some(at);
+        break;
+    }
+    assert!(resumed.is_some(), "the upload could not be resumed");
+    let id: i64 = loc
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    assert_eq!(meta(&app, &alice, id).await["sha256"], sha256_hex(&bytes));
+    assert!(app.state.files.locks.is_empty(), "upload locks leak");
+}
+
+async fn termination_and_strangers(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bob = app.user("bob_0001").await;
+    let created = create(&app, &alice, 6 * MIB, "big.bin").await;
+    assert_eq!(created.status, 201);
+    let loc = created.header("location").expect("location").to_owned();
+    patch(&app, &alice, &loc, 0, &data(1000), None).await;
+    let id: i64 = loc
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    let part = app.config.effective_upload_dir().join(format!("{id}.part"));
+    assert!(part.exists());
+    // Within the 12 MiB quota, 6 MiB are reserved: another 7 MiB do not fit.
+    create(&app, &alice, 7 * MIB, "more.bin")
+        .await
+        .assert_error(413, "quota_exceeded");
+    let delete = |who: &Login| {
+        app.request(Method::DELETE, &loc, Some(&who.token))
+            .header("tus-resumable", "1.0.0")
+    };
+    app.send_raw(delete(&bob))
+        .await
+        .assert_error(404, "upload_not_found");
+    assert_eq!(app.send_raw(delete(&alice)).await.status, 204);
+    assert_eq!(head(&app, &alice, &loc).await.status, 404);
+    assert!(!part.exists(), "terminated bytes remain");
+    // The reservation is released.
+    assert_eq!(create(&app, &alice, 7 * MIB, "more.bin").await.status, 201);
+    app.send_raw(delete(&alice))
+        .await
+        .assert_error(404, "upload_not_found");
+}
+
+async fn abandoned_uploads_expire(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let stale = create(&app, &alice, 100, "a.bin").await;
+    let stale = stale.header("location").expect("location").to_owned();
+    let live = create(&app, &alice, 100, "b.bin").await;
+    let live = live.header("location").expect("location").to_owned();
+    patch(&app, &alice, &stale, 0, &data(10), None).await;
+    app.clock.advance(time::Duration::seconds(30));
+    // A chunk keeps an upload alive for another expiry period.
+    patch(&app, &alice, &live, 0, &data(10), None).await;
+    app.clock.advance(time::Duration::seconds(31));
+    patch(&app, &alice, &stale, 10, &data(10), None)
+        .await
+        .assert_error(410, "upload_expired");
+    assert!(run_jobs(&app).await >= 2);
+    let dir = app.config.effective_upload_dir();
+    let id = |loc: &str| loc.rsplit('/').next().unwrap_or_default().to_owned();
+    assert!(
+        !dir.join(format!("{}.part", id(&stale))).exists(),
+        "expired bytes remain"
+    );
+    assert_eq!(head(&app, &alice, &stale).await.status, 404);
+    assert!(dir.join(format!("{}.part", id(&live))).exists());
+    assert_eq!(offset(&head(&app, &alice, &live).await), 10);
+    // Its check was moved to its new expiry, and then it goes too.
+    app.clock.advance(time::Duration::seconds(30));
+    assert!(run_jobs(&app).await >= 1);
+    assert_eq!(head(&app, &alice, &live).await.status, 404);
+    assert!(!dir.join(format!("{}.part", id(&live))).exists());
+}
+
+/// Every stored object sits at `<prefix>/<yyyymmdd>/<ms>_<12 hex>[.ext]`.
+fn assert_only_generated_keys(root: &Path) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            let parts: Vec<&str> = rel.split('/').collect();
+            assert_eq!(parts.len(), 3, "unexpected object {rel}");
+            assert!(["files", "thumbs", "covers"].contains(&parts[0]), "{rel}");
+            assert!(
+                parts[1].len() == 8 && parts[1].bytes().all(|b| b.is_ascii_digit()),
+                "{rel}"
+            );
+            let (stem, _ext) = parts[2].split_once('.').unwrap_or((parts[2], ""));
+            let (ms, rand) = stem.split_once('_').expect("ts_rand");
+            assert!(ms.bytes().all(|b| b.is_ascii_digit()), "{rel}");
+            assert!(
+                rand.len() == 12 && rand.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{rel}"
+            );
+        }
+    }
+}
+
+async fn limits_and_quota(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    create(&app, &alice, 9 * MIB, "huge.bin")
+        .await
+        .assert_error(413, "too_large");
+    simple_upload(&app, &alice, "huge.bin", &data(8 * MIB + 100 * 1024))
+        .await
+        .assert_error(413, "too_large");
+    let created = create(&app, &alice, 8 * MIB, "big.bin").await;
+    assert_eq!(created.status, 201);
+    create(&app, &alice, 5 * MIB, "more.bin")
+        .await
+        .assert_error(413, "quota_exceeded");
+    simple_upload(&app, &alice, "more.bin", &data(5 * MIB))
+        .await
+        .assert_error(413, "quota_exceeded");
+    let ok = simple_upload(&app, &alice, "small.bin", &data(1000)).await;
+    assert_eq!(ok.status, 201, "{}", String::from_utf8_lossy(&ok.body));
+    let files_root = app.config.data_dir.join("files");
+    assert_only_generated_keys(&files_root);
+    let count = walk_count(&files_root);
+    assert_eq!(count, 1, "refused uploads left bytes behind");
+}
+
+fn walk_count(root: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+async fn names_never_become_paths(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let hostile = [
+        "../../etc/passwd",
+        "..%2f..%2fescape.txt",
+        "/abs/path/owned.txt",
+        "a\0b.txt",
+        "..\\..\\windows.ini",
+        "",
+    ];
+    for name in hostile {
+        let id = tus_upload(&app, &alice, name, b"just text").await;
+        let file = meta(&app, &alice, id).await;
+        let shown = file["name"].as_str().expect("name");
+        assert!(
+            !shown.contains('/') && !shown.contains('\\') && !shown.contains('\0'),
+            "{shown:?}"
+        );
+        assert!(!shown.starts_with('.') && !shown.is_empty(), "{shown:?}");
+        let dl = app
+            .send_raw(app.request(
+                Method::GET,
+                &format!("/api/v1/files/{id}"),
+                Some(&alice.token),
+            ))
+            .await;
+        let cd = dl.header("content-disposition").expect("disposition");
+        assert!(cd.starts_with("attachment;"), "{cd}");
+        assert!(!cd.contains("..") && !cd.contains('/'), "{cd}");
+    }
+    for name in ["../../../x.txt", "/etc/cron.d/job", "%2e%2e%2fup.txt"] {
+        let r = simple_upload(&app, &alice, name, b"text").await;
+        assert_eq!(r.status, 201);
+        let shown = r.json()["name"].as_str().expect("name").to_owned();
+        assert!(!shown.contains('/') && !shown.starts_with('.'), "{shown:?}");
+    }
+    assert_only_generated_keys(&app.config.data_dir.join("files"));
+    // Nothing was written beside the data folder's own parts.
+    for entry in std::fs::read_dir(&app.config.data_dir)
+        .expect("data dir")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            ["files", "uploads", "jwt-secret"].contains(&name.as_str())
+                || name.starts_with("roomy.db"),
+            "unexpected {name} in the data folder"
+        );
+    }
+}
+
+async fn group(app: &TestApp, owner: &Login, members: &[&Login]) -> i64 {
+    let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&owner.token),
+            json!({"name": "team", "member_ids": ids}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()["id"].as_i64().expect("room id")
+}
+
+async fn send_file(
+    app: &TestApp,
+    who: &Login,
+    room: i64,
+    kind: &str,
+    file: i64,
+) -> crate::harness::Resp {
+    app.post(
+        &format!("/api/v1/rooms/{room}/messages"),
+        Some(&who.token),
+        json!({"client_id": format!("c-{kind}-{file}"), "kind": kind, "file_id": file}),
+    )
+    .await
+}
+
+async fn downloads_follow_room_membership(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bob = app.user("bob_0001").await;
+    let carol = app.user("carol_01").await;
+    let dave = app.user("dave_001").await;
+    let bytes = data(100_000);
+    let id = tus_upload(&app, &alice, "report.bin", &bytes).await;
+    let path = format!("/api/v1/files/{id}");
+    let get = |who: &Login, range: Option<&str>| {
+        let mut r = app.request(Method::GET, &path, Some(&who.token));
+        if let Some(range) = range {
+            r = r.header("range", range);
+        }
+        r
+    };
+    app.send_raw(get(&bob, None))
+        .await
+        .assert_error(404, "file_not_found");
+    app.get(&format!("{path}/meta"), Some(&bob.token))
+        .await
+        .assert_error(404, "file_not_found");
+    let room = group(&app, &alice, &[&bob, &carol]).await;
+    // Bob may not pass alice's file off as his.
+    let stolen = send_file(&app, &bob, room, "file", id).await;
+    stolen.assert_error(422, "validation_failed");
+    assert_eq!(app.send_raw(get(&bob, None)).await.status, 404);
+    let sent = send_file(&app, &alice, room, "file", id).await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+
+    let whole = app.send_raw(get(&bob, None)).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, bytes);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(whole.header("x-content-type-options"), Some("nosniff"));
+    let etag = whole.header("etag").expect("etag").to_owned();
+    let part = app.send_raw(get(&bob, Some("bytes=1000-1999"))).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.header("content-range"), Some("bytes 1000-1999/100000"));
+    assert_eq!(part.body, &bytes[1000..2000]);
+    let tail = app.send_raw(get(&carol, Some("bytes=-10"))).await;
+    assert_eq!((tail.status, tail.body.as_slice()), (206, &bytes[99_990..]));
+    let open = app.send_raw(get(&carol, Some("bytes=99000-"))).await;
+    assert_eq!(open.body, &bytes[99_000..]);
+    let past = app.send_raw(get(&bob, Some("bytes=100000-"))).await;
+    past.assert_error(416, "range_not_satisfiable");
+    assert_eq!(past.header("content-range"), Some("bytes */100000"));
+    let resumed = app
+        .send_raw(get(&bob, Some("bytes=50000-")).header("if-range", etag.as_str()))
+        .await;
+    assert_eq!(resumed.status, 206);
+    let changed = app
+        .send_raw(get(&bob, Some("bytes=50000-")).header("if-range", "\"other\""))
+        .await;
+    assert_eq!(changed.status, 200);
+
+    app.send_raw(get(&dave, None))
+        .await
+        .assert_error(404, "file_not_found");
+    // Carol leaves: her access ends with her membership.
+    let left = app
+        .delete(
+            &format!("/api/v1/rooms/{room}/members/{}", carol.id),
+            Some(&carol.token),
+        )
+        .await;
+    assert!(left.status < 300, "{}", left.text);
+    app.send_raw(get(&carol, None))
+        .await
+        .assert_error(404, "file_not_found");
+    // A revoked message no longer shares its file.
+    let message = sent.json()["id"].as_i64().expect("message id");
+    let revoked = app
+        .post(
+            &format!("/api/v1/messages/{message}/revoke"),
+            Some(&alice.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    app.send_raw(get(&bob, None))
+        .await
+        .assert_error(404, "file_not_found");
+    assert_eq!(app.send_raw(get(&alice, None)).await.status, 200);
+}
+
+async fn media_messages(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bob = app.user("bob_0001").await;
+    let room = group(&app, &alice, &[&bob]).await;
+    let image = tus_upload(&app, &alice, "cat.png", &png(64, 48)).await;
+    let text = tus_upload(&app, &alice, "notes.txt", b"plain words").await;
+    let bobs = tus_upload(&app, &bob, "mine.png", &png(8, 8)).await;
+
+    let sent = send_file(&app, &alice, room, "image", image).await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    let m = sent.json();
+    assert_eq!(m["kind"], "image");
+    assert_eq!(m["file"]["id"], image);
+    assert_eq!(m["file"]["name"], "cat.png");
+    assert_eq!(m["file"]["mime"], "image/png");
+    assert_eq!(m["file"]["url"], format!("/api/v1/files/{image}"));
+    assert!(m["file"]["size"].as_i64().is_some_and(|s| s > 0));
+    assert!(m["file"]["thumbnail_url"].is_null());
+    for (kind, file, field) in [
+        ("image", text, "file_id"),
+        ("video", image, "file_id"),
+        ("image", bobs, "file_id"),
+        ("image", 999_999, "file_id"),
+    ] {
+        let r = send_file(&app, &alice, room, kind, file).await;
+        r.assert_error(422, "validation_failed");
+        assert!(r.json()["error"]["fields"][field].is_string(), "{}", r.text);
+    }
+    let no_file = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            Some(&alice.token),
+            json!({"client_id": "x1", "kind": "file"}),
+        )
+        .await;
+    no_file.assert_error(422, "validation_failed");
+    let text_with_file = app
+        .post(
+            &format!("/api/v1/rooms/{room}/messages"),
+            Some(&alice.token),
+            json!({"client_id": "x2", "kind": "text", "body": "hi", "file_id": text}),
+        )
+        .await;
+    text_with_file.assert_error(422, "validation_failed");
+    // A caption, over the WebSocket.
+    let (mut ws, _) = app.ws(&alice.token).await;
+    ws.send(
+        json!({"type": "send", "id": 7, "room_id": room, "client_id": "w1",
+                   "kind": "file", "file_id": text, "body": "see this"}),
+    )
+    .await;
+    let (ack, _) = ws.until("ack").await;
+    assert_eq!(ack["id"], 7);
+    assert_eq!(ack["message"]["file"]["name"], "notes.txt");
+    assert_eq!(ack["message"]["body"], "see this");
+
+    // The thumbnail job runs; history then shows it.
+    run_jobs(&app).await;
+    let history = app
+        .get(&format!("/api/v1/rooms/{room}/messages"), Some(&bob.token))
+        .await
+        .json();
+    let items = history["items"].as_array().expect("items");
+    let img = items
+        .iter()
+        .find(|m| m["kind"] == "image")
+        .expect("image message");
+    assert_eq!(
+        img["file"]["thumbnail_url"],
+        format!("/api/v1/files/{image}/thumbnail")
+    );
+    let file_msg = items
+        .iter()
+        .find(|m| m["kind"] == "file")
+        .expect("file message");
+    assert!(file_msg["file"]["thumbnail_url"].is_null());
+}
+
+async fn thumbnails_and_pixel_bombs(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let wide = tus_upload(&app, &alice, "wide.png", &png(1000, 500)).await;
+    let bomb = tus_upload(&app, &alice, "bomb.png", &pixel_bomb(100_000)).await;
+    let text = simple_upload(&app, &alice, "a.txt", b"words").await.json()["id"]
+        .as_i64()
+        .expect("id");
+    assert!(run_jobs(&app).await >= 2);
+    let file = meta(&app, &alice, wide).await;
+    assert_eq!(
+        file["thumbnail_url"],
+        format!("/api/v1/files/{wide}/thumbnail")
+    );
+    let thumb = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{wide}/thumbnail"),
+            Some(&alice.token),
+        ))
+        .await;
+    assert_eq!(thumb.status, 200);
+    let img = image::load_from_memory(&thumb.body).expect("thumbnail decodes");
+    assert_eq!((img.width(), img.height()), (320, 160));
+    // The bomb was refused before decoding: no thumbnail, server fine.
+    assert!(meta(&app, &alice, bomb).await["thumbnail_url"].is_null());
+    app.get(
+        &format!("/api/v1/files/{bomb}/thumbnail"),
+        Some(&alice.token),
+    )
+    .await
+    .assert_error(404, "no_thumbnail");
+    app.get(
+        &format!("/api/v1/files/{text}/cover?t=0"),
+        Some(&alice.token),
+    )
+    .await
+    .assert_error(422, "not_a_video");
+    app.get(&format!("/api/v1/files/{wide}/cover"), Some(&alice.token))
+        .await
+        .assert_error(422, "not_a_video");
+    assert_eq!(app.get("/healthz", None).await.status, 200);
+}
+
+/// A short test video made by the machine's ffmpeg; `None` (skipped) when
+/// there is none, unless services are required.
+pub fn test_video(dir: &Path) -> Option<Vec<u8>> {
+    let out = dir.join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=duration=2:size=320x240:rate=10")
+        .args(["-pix_fmt", "yuv420p", "-y"])
+        .arg(&out)
+        .status();
+    match made {
+        Ok(s) if s.success() => Some(std::fs::read(&out).expect("video")),
+        _ => {
+            assert!(
+                std::env::var("ROOMY_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "ffmpeg is missing but services are required"
+            );
+            eprintln!("skipped: video cover test (ffmpeg not found)");
+            None
+        }
+    }
+}
+
+async fn video_covers(app: TestApp) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(video) = test_video(dir.path()) else {
+        return;
+    };
+    let alice = app.user("alice_01").await;
+    let id = tus_upload(&app, &alice, "clip.mp4", &video).await;
+    assert_eq!(meta(&app, &alice, id).await["mime"], "video/mp4");
+    let room = group(&app, &alice, &[]).await;
+    assert_eq!(send_file(&app, &alice, room, "video", id).await.status, 201);
+    assert!(run_jobs(&app).await >= 1);
+    let file = meta(&app, &alice, id).await;
+    assert_eq!(file["cover_url"], format!("/api/v1/files/{id}/cover"));
+    let cover = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{id}/cover"),
+            Some(&alice.token),
+        ))
+        .await;
+    assert_eq!(
+        (cover.status, cover.header("content-type")),
+        (200, Some("image/jpeg"))
+    );
+    image::load_from_memory(&cover.body).expect("cover decodes");
+    let frame = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{id}/cover?t=500&w=160&f=png"),
+            Some(&alice.token),
+        ))
+        .await;
+    assert_eq!(
+        (frame.status, frame.header("content-type")),
+        (200, Some("image/png"))
+    );
+    let img = image::load_from_memory(&frame.body).expect("frame decodes");
+    assert_eq!((img.width(), img.height()), (160, 120));
+    app.get(
+        &format!("/api/v1/files/{id}/cover?t=60000"),
+        Some(&alice.token),
+    )
+    .await
+    .assert_error(422, "no_frame");
+    app.get(&format!("/api/v1/files/{id}/cover?w=0"), Some(&alice.token))
+        .await
+        .assert_error(422, "validation_failed");
+    app.get(
+        &format!("/api/v1/files/{id}/cover?f=gif"),
+        Some(&alice.token),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+}
+
+mod live_runner {
+    use super::*;
+
+    crate::backend_tests!(live_thumbnails_are_announced);
+
+    /// With the runner on, a made thumbnail reaches the owner as `file_updated`.
+    async fn live_thumbnails_are_announced(app: TestApp) {
+        let alice = app.user("alice_01").await;
+        let (mut ws, _) = app.ws(&alice.token).await;
+        let id = tus_upload(&app, &alice, "cat.png", &png(200, 100)).await;
+        let (event, _) = ws.until("file_updated").await;
+        assert_eq!(event["file"]["id"], id);
+        assert_eq!(
+            event["file"]["thumbnail_url"],
+            format!("/api/v1/files/{id}/thumbnail")
+        );
+    }
+}
+
+mod without_ffmpeg {
+    use super::*;
+
+    crate::backend_tests!(with |c| {
+        c.job_workers = 0;
+        c.ffmpeg = "/nonexistent/ffmpeg".into();
+    }; videos_have_no_cover);
+
+    /// A server without ffmpeg runs; its videos have no cover.
+    async fn videos_have_no_cover(app: TestApp) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(video) = test_video(dir.path()) else {
+            return;
+        };
+        let alice = app.user("alice_01").await;
+        let id = tus_upload(&app, &alice, "clip.mp4", &video).await;
+        run_jobs(&app).await;
+        assert!(meta(&app, &alice, id).await["cover_url"].is_null());
+        app.get(&format!("/api/v1/files/{id}/cover?t=0"), Some(&alice.token))
+            .await
+            .assert_error(503, "ffmpeg_unavailable");
+    }
+}
+
+/// The same server with its files in S3 (the S3-compatible server at
+/// `ROOMY_TEST_S3_URL`, the test credentials of the blob suite, a fresh
+/// bucket per test); skipped when it is unset, unless services are required.
+mod on_s3 {
+    use super::*;
+    use crate::harness::Backend;
+
+    async fn spawn(backend: Backend) -> Option<TestApp> {
+        let Ok(url) = std::env::var("ROOMY_TEST_S3_URL") else {
+            assert!(
+                std::env::var("ROOMY_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "ROOMY_TEST_S3_URL is unset but services are required"
+            );
+            eprintln!("skipped: S3 file storage suite (ROOMY_TEST_S3_URL unset)");
+            return None;
+        };
+        let bucket = format!("roomy-api-{}", rand::random::<u64>());
+        // The test server takes an unsigned bucket creation.
+        let made = reqwest::Client::new()
+            .put(format!("{url}/{bucket}"))
+            .send()
+            .await
+            .expect("S3 server reachable");
+        assert!(made.status().is_success(), "bucket: {}", made.status());
+        TestApp::spawn_with(backend, move |c| {
+            super::adjust(c);
+            c.storage = roomy_core::config::StorageKind::S3;
+            c.s3_endpoint = Some(url);
+            c.s3_bucket = Some(bucket);
+            c.s3_access_key_id = Some(roomy_core::config::Redacted::new("roomy-test"));
+            c.s3_secret_access_key = Some(roomy_core::config::Redacted::new("roomy-test-secret"));
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn sqlite_files_round_trip_through_s3() {
+        if let Some(app) = spawn(Backend::Sqlite).await {
+            round_trip(app).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_files_round_trip_through_s3() {
+        if let Some(app) = spawn(Backend::Postgres).await {
+            round_trip(app).await;
+        }
+    }
+
+    /// Uploads of both kinds land in the bucket; downloads, ranges,
+    /// thumbnails and covers read them back from it.
+    async fn round_trip(app: TestApp) {
+        let alice = app.user("alice_01").await;
+        let bob = app.user("bob_0001").await;
+        let bytes = data(3 * MIB);
+        let big = tus_upload(&app, &alice, "big.bin", &bytes).await;
+        let image = simple_upload(&app, &alice, "cat.png", &png(640, 480)).await;
+        assert_eq!(image.status, 201);
+        let image = image.json()["id"].as_i64().expect("id");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let video = match test_video(dir.path()) {
+            Some(v) => Some(tus_upload(&app, &alice, "clip.mp4", &v).await),
+            None => None,
+        };
+        // Nothing was kept on local disk but the (now empty) upload folder.
+        assert_eq!(walk_count(&app.config.data_dir.join("files")), 0);
+        assert_eq!(walk_count(&app.config.effective_upload_dir()), 0);
+        let room = group(&app, &alice, &[&bob]).await;
+        assert_eq!(send_file(&app, &alice, room, "file", big).await.status, 201);
+        let part = app
+            .send_raw(
+                app.request(
+                    Method::GET,
+                    &format!("/api/v1/files/{big}"),
+                    Some(&bob.token),
+                )
+                .header("range", "bytes=1048576-2097151"),
+            )
+            .await;
+        assert_eq!(part.status, 206);
+        assert_eq!(part.body, &bytes[MIB..2 * MIB]);
+        let whole = app
+            .send_raw(app.request(
+                Method::GET,
+                &format!("/api/v1/files/{big}"),
+                Some(&bob.token),
+            ))
+            .await;
+        assert_eq!(sha256_hex(&whole.body), sha256_hex(&bytes));
+        run_jobs(&app).await;
+        let thumb = app
+            .send_raw(app.request(
+                Method::GET,
+                &format!("/api/v1/files/{image}/thumbnail"),
+                Some(&alice.token),
+            ))
+            .await;
+        assert_eq!(thumb.status, 200);
+        let img = image::load_from_memory(&thumb.body).expect("thumbnail");
+        assert_eq!((img.width(), img.height()), (320, 240));
+        if let Some(video) = video {
+            assert!(meta(&app, &alice, video).await["cover_url"].is_string());
+            let frame = app
+                .send_raw(app.request(
+                    Method::GET,
+                    &format!("/api/v1/files/{video}/cover?t=100&w=64"),
+                    Some(&alice.token),
+                ))
+                .await;
+            assert_eq!(frame.status, 200);
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The file, upload and job methods both SQL backends share, as a macro.
+//!
+//! Expand it in a module of its own. `$lock` is appended to the statement
+//! that locks the uploading user's row, so two uploads of one user reserve
+//! quota one after the other (`" FOR UPDATE"` on PostgreSQL; SQLite's write
+//! transaction already holds the database lock); `$skip` to the claim's job
+//! pick, so runners on several nodes never take the same job
+//! (`" FOR UPDATE SKIP LOCKED"` on PostgreSQL).
+
+/// Expands to the `roomy_store::FileStore` implementation of `$store`.
+#[macro_export]
+macro_rules! file_store_impl {
+    ($store:ty, $conn:ty, $lock:literal, $skip:literal) => {
+        use roomy_core::{
+            FileId, UserId,
+            clock::{from_millis, to_millis},
+        };
+        use roomy_store::{
+            Job, JobKind, MediaClass, NewFile, NewUpload, StoreError, StoreResult, StoredFile,
+            Upload, UploadExpiry,
+        };
+        use sqlx::AssertSqlSafe;
+        use time::OffsetDateTime;
+        use $crate::db_err;
+        use $crate::files::{
+            ENQUEUE_JOB, FILE_COLUMNS, FILE_READABLE, FileRow, JobRow, NEXT_FILE_ID,
+            STORAGE_USED, UPLOAD_COLUMNS, UploadRow,
+        };
+
+/// Locks `user`'s row and fails unless `extra` more bytes fit in `quota`.
+async fn reserve_in(conn: &mut $conn, user: UserId, extra: i64, quota: i64) -> StoreResult<()> {
+    let found: Option<i64> = sqlx::query_scalar(concat!("SELECT id FROM users WHERE id = $1", $lock))
+        .bind(user.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if found.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let used: i64 = sqlx::query_scalar(STORAGE_USED)
+        .bind(user.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if used.saturating_add(extra) > quota {
+        return Err(StoreError::QuotaExceeded { used, quota });
+    }
+    Ok(())
+}
+
+async fn next_file_id(conn: &mut $conn) -> StoreResult<i64> {
+    sqlx::query_scalar(NEXT_FILE_ID)
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)
+}
+
+async fn enqueue_in(conn: &mut $conn, kind: JobKind, subject: i64, at: OffsetDateTime) -> StoreResult<()> {
+    sqlx::query(ENQUEUE_JOB)
+        .bind(kind.as_str())
+        .bind(subject)
+        .bind(to_millis(at))
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+async fn file_in(conn: &mut $conn, id: i64) -> StoreResult<Option<StoredFile>> {
+    sqlx::query_as::<_, FileRow>(AssertSqlSafe(format!(
+        "SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?
+    .map(FileRow::into_file)
+    .transpose()
+}
+
+/// Inserts file `id` and schedules the work its kind of media needs.
+async fn insert_file_in(
+    conn: &mut $conn,
+    id: i64,
+    new: &NewFile,
+    now: OffsetDateTime,
+) -> StoreResult<StoredFile> {
+    sqlx::query(
+        "INSERT INTO files (id, owner_id, storage_key, name, size, mime, sha256, media, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(new.owner.0)
+    .bind(&new.key)
+    .bind(&new.name)
+    .bind(new.size)
+    .bind(&new.mime)
+    .bind(&new.sha256)
+    .bind(new.media.as_str())
+    .bind(to_millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| $crate::conflict_or(e, "storage_key"))?;
+    if matches!(new.media, MediaClass::Image | MediaClass::Video) {
+        enqueue_in(conn, JobKind::Derive, id, now).await?;
+    }
+    file_in(conn, id).await?.ok_or(StoreError::NotFound)
+}
+
+#[::async_trait::async_trait]
+impl ::roomy_store::FileStore for $store {
+    async fn storage_used(&self, user: UserId) -> StoreResult<i64> {
+        sqlx::query_scalar(STORAGE_USED)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn create_upload(
+        &self,
+        new: NewUpload,
+        quota: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<Upload> {
+        let mut tx = self.write_tx().await?;
+        reserve_in(&mut tx, new.owner, new.length, quota).await?;
+        let id = next_file_id(&mut tx).await?;
+        let row = sqlx::query_as::<_, UploadRow>(AssertSqlSafe(format!(
+            "INSERT INTO uploads (id, owner_id, length, name, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {UPLOAD_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(new.owner.0)
+        .bind(new.length)
+        .bind(&new.name)
+        .bind(to_millis(now))
+        .bind(to_millis(new.expires_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        enqueue_in(&mut tx, JobKind::ExpireUpload, id, new.expires_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.into_upload())
+    }
+
+    async fn upload(&self, id: FileId) -> StoreResult<Option<Upload>> {
+        Ok(sqlx::query_as::<_, UploadRow>(AssertSqlSafe(format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(UploadRow::into_upload))
+    }
+
+    async fn advance_upload(
+        &self,
+        id: FileId,
+        from: i64,
+        to: i64,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE uploads SET upload_offset = $1, expires_at = $2
+             WHERE id = $3 AND upload_offset = $4",
+        )
+        .bind(to)
+        .bind(to_millis(expires_at))
+        .bind(id.0)
+        .bind(from)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(done == 1)
+    }
+
+    async fn finish_upload(
+        &self,
+        id: FileId,
+        file: NewFile,
+        now: OffsetDateTime,
+    ) -> StoreResult<StoredFile> {
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query(
+            "DELETE FROM uploads WHERE id = $1 AND owner_id = $2 AND upload_offset = length",
+        )
+        .bind(id.0)
+        .bind(file.owner.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if gone != 1 {
+            return Err(StoreError::NotFound);
+        }
+        let stored = insert_file_in(&mut tx, id.0, &file, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn delete_upload(&self, id: FileId) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(gone == 1)
+    }
+
+    async fn expire_upload(&self, id: FileId, now: OffsetDateTime) -> StoreResult<UploadExpiry> {
+        let mut tx = self.write_tx().await?;
+        let expires: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM uploads WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let outcome = match expires {
+            None => UploadExpiry::Gone,
+            Some(at) if at > to_millis(now) => UploadExpiry::Extended(from_millis(at)),
+            Some(_) => {
+                sqlx::query("DELETE FROM uploads WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                UploadExpiry::Expired
+            }
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(outcome)
+    }
+
+    async fn create_file(
+        &self,
+        new: NewFile,
+        quota: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<StoredFile> {
+        let mut tx = self.write_tx().await?;
+        reserve_in(&mut tx, new.owner, new.size, quota).await?;
+        let id = next_file_id(&mut tx).await?;
+        let stored = insert_file_in(&mut tx, id, &new, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn file(&self, id: FileId) -> StoreResult<Option<StoredFile>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        file_in(&mut conn, id.0).await
+    }
+
+    async fn file_readable(&self, id: FileId, user: UserId) -> StoreResult<bool> {
+        sqlx::query_scalar(FILE_READABLE)
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn file_audience(&self, id: FileId) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT owner_id FROM files WHERE id = $1
+             UNION
+             SELECT rm.user_id FROM messages m JOIN room_members rm ON rm.room_id = m.room_id
+             WHERE m.file_id = $1 AND m.revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    async fn set_derivative(
+        &self,
+        id: FileId,
+        cover: bool,
+        key: &str,
+        mime: &str,
+    ) -> StoreResult<()> {
+        let sql = if cover {
+            "UPDATE files SET cover_key = $1, cover_mime = $2 WHERE id = $3"
+        } else {
+            "UPDATE files SET thumb_key = $1, thumb_mime = $2 WHERE id = $3"
+        };
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(sql)
+            .bind(key)
+            .bind(mime)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        if done == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<Job>> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query_as::<_, JobRow>(concat!(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+             WHERE id = (SELECT id FROM jobs
+                         WHERE dead_at IS NULL AND run_at <= $2
+                           AND (locked_until IS NULL OR locked_until <= $2)
+                         ORDER BY run_at, id LIMIT 1",
+            $skip,
+            ")
+             RETURNING id, kind, subject, attempts"
+        ))
+        .bind(to_millis(lease_until))
+        .bind(to_millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        row.map(JobRow::into_job).transpose()
+    }
+
+    async fn complete_job(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn defer_job(
+        &self,
+        id: i64,
+        run_at: Option<OffsetDateTime>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let q = match run_at {
+            Some(at) => sqlx::query(
+                "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+            )
+            .bind(to_millis(at)),
+            None => sqlx::query(
+                "UPDATE jobs SET dead_at = run_at, locked_until = NULL, last_error = $1 WHERE id = $2",
+            ),
+        };
+        q.bind(error).bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+}
+    };
+}

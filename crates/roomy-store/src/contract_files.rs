@@ -1,0 +1,296 @@
+//! The file half of the store contract (see [`crate::contract`]): uploads
+//! and their quota reservations, files and who may read them, and the job
+//! queue. The `concurrent_*` checks race calls that must not both win.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::{
+    JobKind, MediaClass, NewFile, NewMessage, NewUpload, Revoker, Store, StoreError, UploadExpiry,
+    contract::{ANYONE, group, stored, t0, text, users},
+};
+use roomy_core::{FileId, UserId, chat_fields::MessageKind};
+use time::Duration;
+
+fn new_upload(owner: UserId, length: i64) -> NewUpload {
+    NewUpload {
+        owner,
+        length,
+        name: "movie.mp4".into(),
+        expires_at: t0() + Duration::hours(24),
+    }
+}
+
+fn new_file(owner: UserId, key: &str, size: i64, media: MediaClass) -> NewFile {
+    NewFile {
+        owner,
+        key: key.into(),
+        name: "cat.png".into(),
+        size,
+        mime: "image/png".into(),
+        sha256: "ab".repeat(32),
+        media,
+    }
+}
+
+/// An upload reserves its length; its offset moves only from where it is;
+/// only a complete upload becomes a file, with the upload's id.
+pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
+    let u = users(store, &["up_owner", "up_other"]).await;
+    let up = store
+        .create_upload(new_upload(u[0], 60), 100, t0())
+        .await
+        .unwrap();
+    assert_eq!((up.offset, up.length, up.owner), (0, 60, u[0]));
+    assert_eq!(store.storage_used(u[0]).await.unwrap(), 60);
+    assert!(matches!(
+        store.create_upload(new_upload(u[0], 41), 100, t0()).await,
+        Err(StoreError::QuotaExceeded {
+            used: 60,
+            quota: 100
+        })
+    ));
+    // Someone else's quota is their own.
+    store
+        .create_upload(new_upload(u[1], 100), 100, t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::hours(30);
+    assert!(store.advance_upload(up.id, 0, 20, later).await.unwrap());
+    assert!(!store.advance_upload(up.id, 0, 40, later).await.unwrap());
+    let now = store.upload(up.id).await.unwrap().unwrap();
+    assert_eq!((now.offset, now.expires_at), (20, later));
+    let early = store
+        .finish_upload(
+            up.id,
+            new_file(u[0], "files/a", 60, MediaClass::Video),
+            t0(),
+        )
+        .await;
+    assert!(matches!(early, Err(StoreError::NotFound)));
+    assert!(store.advance_upload(up.id, 20, 60, later).await.unwrap());
+    let file = store
+        .finish_upload(
+            up.id,
+            new_file(u[0], "files/a", 60, MediaClass::Video),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(file.id, up.id);
+    assert_eq!(
+        (file.size, file.media, file.thumbnail.clone()),
+        (60, MediaClass::Video, None)
+    );
+    assert_eq!(store.file(up.id).await.unwrap().unwrap(), file);
+    assert_eq!(store.upload(up.id).await.unwrap(), None);
+    assert_eq!(store.storage_used(u[0]).await.unwrap(), 60);
+    assert!(!store.delete_upload(up.id).await.unwrap());
+    // One-request files share the id space and the quota.
+    let small = store
+        .create_file(new_file(u[0], "files/b", 30, MediaClass::Other), 100, t0())
+        .await
+        .unwrap();
+    assert!(small.id > up.id);
+    assert!(matches!(
+        store
+            .create_file(new_file(u[0], "files/c", 11, MediaClass::Other), 100, t0())
+            .await,
+        Err(StoreError::QuotaExceeded { .. })
+    ));
+    let other = store
+        .create_upload(new_upload(u[0], 10), 100, t0())
+        .await
+        .unwrap();
+    assert!(store.delete_upload(other.id).await.unwrap());
+    assert_eq!(store.storage_used(u[0]).await.unwrap(), 90);
+    store
+        .set_derivative(file.id, true, "covers/x.jpg", "image/jpeg")
+        .await
+        .unwrap();
+    let covered = store.file(file.id).await.unwrap().unwrap();
+    assert_eq!(
+        covered.cover,
+        Some(("covers/x.jpg".into(), "image/jpeg".into()))
+    );
+    assert!(matches!(
+        store.set_derivative(FileId(999_999), false, "k", "m").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Expiry checks find an upload extended, expired (then removed) or gone.
+pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
+    let u = users(store, &["exp_owner"]).await;
+    let up = store
+        .create_upload(new_upload(u[0], 10), 100, t0())
+        .await
+        .unwrap();
+    let due = t0() + Duration::hours(24);
+    assert_eq!(
+        store
+            .expire_upload(up.id, due - Duration::seconds(1))
+            .await
+            .unwrap(),
+        UploadExpiry::Extended(due)
+    );
+    assert_eq!(
+        store.expire_upload(up.id, due).await.unwrap(),
+        UploadExpiry::Expired
+    );
+    assert_eq!(store.upload(up.id).await.unwrap(), None);
+    assert_eq!(store.storage_used(u[0]).await.unwrap(), 0);
+    assert_eq!(
+        store.expire_upload(up.id, due).await.unwrap(),
+        UploadExpiry::Gone
+    );
+}
+
+/// Jobs come due at their time, are leased to one runner, return when a
+/// lease runs out, can be deferred or given up on, and go when completed.
+pub async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
+    let u = users(store, &["job_owner"]).await;
+    let up = store
+        .create_upload(new_upload(u[0], 10), 100, t0())
+        .await
+        .unwrap();
+    // Only images and videos get work.
+    store
+        .create_file(new_file(u[0], "files/o", 1, MediaClass::Other), 100, t0())
+        .await
+        .unwrap();
+    let img = store
+        .create_file(new_file(u[0], "files/i", 1, MediaClass::Image), 100, t0())
+        .await
+        .unwrap();
+    let lease = t0() + Duration::minutes(10);
+    let job = store.claim_job(t0(), lease).await.unwrap().unwrap();
+    assert_eq!(
+        (job.kind, job.subject, job.attempts),
+        (JobKind::Derive, img.id.0, 1)
+    );
+    // The upload's expiry check is not due yet; the derive job is leased.
+    assert_eq!(store.claim_job(t0(), lease).await.unwrap(), None);
+    let again = store
+        .claim_job(lease, lease + Duration::minutes(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+    store
+        .defer_job(
+            job.id,
+            Some(t0() + Duration::hours(25)),
+            Some("storage down"),
+        )
+        .await
+        .unwrap();
+    let at_expiry = t0() + Duration::hours(24);
+    let expiry = store
+        .claim_job(at_expiry, at_expiry + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (expiry.kind, expiry.subject),
+        (JobKind::ExpireUpload, up.id.0)
+    );
+    store.complete_job(expiry.id).await.unwrap();
+    // The deferred job is due again; given up on, it never returns.
+    let later = t0() + Duration::hours(25);
+    let third = store
+        .claim_job(later, later + Duration::minutes(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((third.id, third.attempts), (job.id, 3));
+    store.defer_job(job.id, None, Some("broken")).await.unwrap();
+    let far = later + Duration::days(365);
+    assert_eq!(store.claim_job(far, far).await.unwrap(), None);
+}
+
+/// Runners racing for jobs each get a different one.
+pub async fn concurrent_claims_take_each_job_once(store: &impl Store) {
+    let u = users(store, &["claim_owner"]).await;
+    for i in 0..3 {
+        store
+            .create_file(
+                new_file(u[0], &format!("files/{i}"), 1, MediaClass::Image),
+                100,
+                t0(),
+            )
+            .await
+            .unwrap();
+    }
+    let lease = t0() + Duration::minutes(10);
+    let (a, b, c, d, e, f) = tokio::join!(
+        store.claim_job(t0(), lease),
+        store.claim_job(t0(), lease),
+        store.claim_job(t0(), lease),
+        store.claim_job(t0(), lease),
+        store.claim_job(t0(), lease),
+        store.claim_job(t0(), lease),
+    );
+    let mut ids: Vec<i64> = [a, b, c, d, e, f]
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .map(|j| j.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "each job claimed exactly once");
+}
+
+/// Uploads racing for the last of a quota: only what fits is reserved.
+pub async fn concurrent_uploads_respect_the_quota(store: &impl Store) {
+    let u = users(store, &["race_owner"]).await;
+    let (a, b, c, d) = tokio::join!(
+        store.create_upload(new_upload(u[0], 40), 100, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, t0()),
+    );
+    let ok = [a, b, c, d].into_iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 2);
+    assert_eq!(store.storage_used(u[0]).await.unwrap(), 80);
+}
+
+/// A file is readable by its owner and by members of a room where a live
+/// message carries it; messages show it; a revocation hides it.
+pub async fn files_are_shared_through_messages(store: &impl Store) {
+    let u = users(store, &["fs_owner", "fs_member", "fs_stranger"]).await;
+    let file = store
+        .create_file(new_file(u[0], "files/s", 5, MediaClass::Image), 100, t0())
+        .await
+        .unwrap();
+    assert!(store.file_readable(file.id, u[0]).await.unwrap());
+    assert!(!store.file_readable(file.id, u[1]).await.unwrap());
+    assert!(!store.file_readable(FileId(999_999), u[0]).await.unwrap());
+    let room = group(store, u[0], &[u[1]]).await;
+    let message = NewMessage {
+        kind: MessageKind::Image,
+        body: None,
+        file: Some(file.attachment()),
+        ..text(room, u[0], "img-1", "x")
+    };
+    let out = store
+        .append_messages(vec![message], ANYONE, t0())
+        .await
+        .unwrap();
+    let sent = stored(&out[0]).clone();
+    assert_eq!(sent.file, Some(Box::new(file.attachment())));
+    let history = store.history(room, u[1], None, None, 10).await.unwrap();
+    let shown = history.iter().find(|m| m.id == sent.id).unwrap();
+    assert_eq!(shown.file, Some(Box::new(file.attachment())));
+    assert!(store.file_readable(file.id, u[1]).await.unwrap());
+    assert!(!store.file_readable(file.id, u[2]).await.unwrap());
+    let mut audience = store.file_audience(file.id).await.unwrap();
+    audience.sort();
+    assert_eq!(audience, vec![u[0], u[1]]);
+    store
+        .revoke_message(sent.id, Revoker::Sender, "revoked".into(), t0())
+        .await
+        .unwrap();
+    assert!(!store.file_readable(file.id, u[1]).await.unwrap());
+    let history = store.history(room, u[1], None, None, 10).await.unwrap();
+    assert_eq!(history.iter().find(|m| m.id == sent.id).unwrap().file, None);
+}
