@@ -45,12 +45,43 @@ impl Server {
         })
     }
 
+    /// The base URL, `http://host:port`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The WebSocket URL for a token.
     pub fn ws_url(&self, token: &str) -> String {
         format!(
             "{}/api/v1/ws?token={token}",
             self.base.replacen("http", "ws", 1)
         )
+    }
+
+    /// A bare request to a path on this server, for the calls the JSON
+    /// helpers do not cover (tus, downloads).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// The path part of a `Location` the server sent, relative or absolute.
+    /// An absolute one must point back at this server: the bench follows no
+    /// redirection off loopback.
+    pub fn local_path(&self, location: &str) -> Result<String> {
+        let base = url::Url::parse(&self.base).map_err(|e| e.to_string())?;
+        let url = base
+            .join(location)
+            .map_err(|e| format!("bad Location {location:?}: {e}"))?;
+        if url.origin() != base.origin() {
+            return Err(format!(
+                "Location {location:?} points away from {}",
+                self.base
+            ));
+        }
+        Ok(match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        })
     }
 
     async fn call(
@@ -309,4 +340,37 @@ pub async fn make_rooms(
         Ok(RoomSetup { id, members })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_to_paths_on_this_server_only() -> Result<()> {
+        let s = Server::new("http://127.0.0.1:8080")?;
+        assert_eq!(s.local_path("/api/v1/uploads/ab")?, "/api/v1/uploads/ab");
+        assert_eq!(
+            s.local_path("http://127.0.0.1:8080/api/v1/uploads/ab")?,
+            "/api/v1/uploads/ab"
+        );
+        assert_eq!(s.local_path("/x?y=1")?, "/x?y=1");
+        assert!(
+            s.local_path("http://10.0.0.1:8080/api/v1/uploads/ab")
+                .is_err()
+        );
+        assert!(
+            s.local_path("http://127.0.0.1:9/api/v1/uploads/ab")
+                .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn only_loopback_servers() {
+        assert!(Server::new("http://localhost:1").is_ok());
+        assert!(Server::new("http://[::1]:1").is_ok());
+        assert!(Server::new("http://192.168.1.2:8080").is_err());
+        assert!(Server::new("https://127.0.0.1:8080").is_err());
+    }
 }

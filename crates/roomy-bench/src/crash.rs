@@ -8,18 +8,14 @@
 //!   at most once (they may or may not have been committed before the kill).
 
 use crate::{
-    api::{RoomSetup, Server, make_rooms},
+    api::{RoomSetup, make_rooms},
     load,
+    spawn::{self, Running},
 };
 use std::{
     collections::{HashMap, HashSet},
     path::PathBuf,
-    process::Stdio,
     time::Duration,
-};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
 };
 
 /// `roomy-bench crash`.
@@ -45,48 +41,14 @@ pub struct CrashArgs {
     pub max_load_ms: u64,
 }
 
-struct Running {
-    child: Child,
-    server: Server,
-}
-
 async fn start_server(args: &CrashArgs) -> Result<Running, String> {
-    let mut cmd = Command::new(&args.server_bin);
-    cmd.arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(&args.data_dir)
-        .env("ROOMY_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(url) = &args.database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", args.server_bin.display()))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["fields"]["message"] == "roomy is serving"
-            {
-                return v["fields"]["listen"].as_str().map(str::to_owned);
-            }
-        }
-        None
-    })
+    spawn::start(
+        &args.server_bin,
+        &args.data_dir,
+        args.database_url.as_deref(),
+        &[],
+    )
     .await
-    .map_err(|_| "the server did not start in 30 s".to_owned())?
-    .ok_or("the server exited before serving")?;
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let server = Server::new(&format!("http://{addr}"))?;
-    server.wait_ready(100).await?;
-    Ok(Running { child, server })
 }
 
 /// What the clients were told: per room, acked (seq, client id), and unacked client ids.

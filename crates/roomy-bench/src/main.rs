@@ -8,16 +8,27 @@
 //!   message is stored exactly once, in order, with gap-free seqs; repeat.
 //! - `graph`: one user with many followers; follower pages, mutual pages and
 //!   the profile's counts, timed one request at a time.
+//! - `upload`: one large tus upload to a fresh server, against the disk's own
+//!   write speed, with the server's RSS sampled throughout; verifies the file.
+//! - `tus-interop`: the reference tus client (npm's tus-js-client) uploads,
+//!   is cut off, resumes and finishes; verifies the resume and the file.
 //!
 //! It refuses any server that is not on a loopback address, and every run is
 //! bounded in time.
 
 mod api;
 mod crash;
+mod disk;
+mod files;
 mod graph;
 mod idle;
+mod interop;
 mod load;
+mod prng;
+mod spawn;
 mod stats;
+mod tus;
+mod upload;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,6 +51,10 @@ enum Command {
     Crash(crash::CrashArgs),
     /// Many followers on one user; list, mutual and profile latencies.
     Graph(graph::GraphArgs),
+    /// One large tus upload: speed against the disk's, server RSS, file verified.
+    Upload(upload::UploadArgs),
+    /// tus-js-client uploads, is cut off, resumes; the resume and file verified.
+    TusInterop(interop::InteropArgs),
 }
 
 #[tokio::main]
@@ -50,6 +65,8 @@ async fn main() -> ExitCode {
         Command::Idle(a) => idle::run(a).await.map(|()| true),
         Command::Crash(a) => crash::run(a).await,
         Command::Graph(a) => graph::run(a).await,
+        Command::Upload(a) => upload::run(a).await,
+        Command::TusInterop(a) => interop::run(a).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

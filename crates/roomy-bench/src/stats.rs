@@ -39,3 +39,92 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
+
+/// Samples a process's VmRSS on a timer until stopped.
+pub struct RssSampler {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<RssSamples>,
+}
+
+/// What an [`RssSampler`] saw, in KiB.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RssSamples {
+    pub peak_kib: u64,
+    pub samples: usize,
+}
+
+impl RssSamples {
+    /// Counts one reading.
+    pub fn add(&mut self, rss_kib: u64) {
+        self.peak_kib = self.peak_kib.max(rss_kib);
+        self.samples += 1;
+    }
+}
+
+impl RssSampler {
+    /// Starts reading `pid`'s RSS every `every`. VmHWM alone would not do:
+    /// it also holds the peak from before the measured window (startup,
+    /// migrations), which this bounds to the window itself.
+    pub fn start(pid: u32, every: std::time::Duration) -> RssSampler {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut seen = RssSamples::default();
+            let mut tick = tokio::time::interval(every);
+            // A late tick is skipped, not made up in a burst of readings.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                match rss_kib(pid) {
+                    Some((rss, _)) => seen.add(rss),
+                    None => break, // the process is gone
+                }
+            }
+            seen
+        });
+        RssSampler { stop, task }
+    }
+
+    /// Stops sampling (after one last reading) and returns what was seen.
+    pub async fn stop(self, pid: u32) -> RssSamples {
+        self.stop.cancel();
+        let mut seen = self.task.await.unwrap_or_default();
+        if let Some((rss, _)) = rss_kib(pid) {
+            seen.add(rss);
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_keep_the_peak() {
+        let mut s = RssSamples::default();
+        for v in [10, 30, 20] {
+            s.add(v);
+        }
+        assert_eq!(
+            s,
+            RssSamples {
+                peak_kib: 30,
+                samples: 3
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn samples_this_process() {
+        let pid = std::process::id();
+        let sampler = RssSampler::start(pid, std::time::Duration::from_millis(5));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let seen = sampler.stop(pid).await;
+        assert!(seen.samples >= 2, "{seen:?}");
+        assert!(seen.peak_kib > 0);
+    }
+}
