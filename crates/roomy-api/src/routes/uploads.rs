@@ -348,10 +348,12 @@ pub async fn patch(
     }
     let guard = files.locks.acquire(FileId(id)).await;
     if let Some(done) = finished_file(&st, &auth, id).await? {
-        return if offset as u64 == header_len(&done) {
-            Ok(done)
+        // A repeat of the last chunk (its answer was lost): done already.
+        let size = header_len(&done);
+        return if offset as u64 == size {
+            Ok((StatusCode::NO_CONTENT, done.headers().clone()).into_response())
         } else {
-            Err(offset_conflict(header_len(&done) as i64))
+            Err(offset_conflict(size as i64))
         };
     }
     let upload = my_upload(&st, &auth, id).await?;
