@@ -135,6 +135,38 @@ presence_grace_secs = {presence_grace}
 # links (and their QR codes) are <public_url>/invite/<token>. Unset:
 # http://<listen>, which only suits a server used where it runs.
 # public_url = "https://chat.example.com"
+
+# Where files live: "fs" (under <data_dir>/files), "s3" or "oss". An object
+# store needs its bucket and keys:
+storage = "fs"
+# s3_endpoint = "https://s3.eu-west-1.amazonaws.com"
+# s3_bucket = "roomy-files"
+# s3_region = "eu-west-1"
+# s3_access_key_id = "..."
+# s3_secret_access_key = "..."
+# oss_endpoint = "https://oss-cn-hangzhou.aliyuncs.com"
+# oss_bucket = "roomy-files"
+# oss_access_key_id = "..."
+# oss_access_key_secret = "..."
+
+# Where resumable uploads are assembled; nodes that share uploads share it.
+# Unset: <data_dir>/uploads.
+# upload_dir = "/srv/roomy/uploads"
+
+# Largest file accepted, in bytes (refused before any byte is stored).
+max_upload_bytes = {max_upload}
+
+# Bytes each user may keep in files and unfinished uploads.
+user_quota_bytes = {quota}
+
+# Seconds an unfinished upload lives after its last chunk.
+upload_expiry_secs = {expiry}
+
+# The ffmpeg program that takes video cover frames; without it, videos have no cover.
+ffmpeg = "{ffmpeg}"
+
+# Background runners on this node for thumbnails, covers and upload expiry (0: none).
+job_workers = {workers}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -149,6 +181,11 @@ presence_grace_secs = {presence_grace}
         queue = d.ws_send_queue,
         cache_members = d.cache_max_members,
         presence_grace = d.presence_grace_secs,
+        max_upload = d.max_upload_bytes,
+        quota = d.user_quota_bytes,
+        expiry = d.upload_expiry_secs,
+        ffmpeg = d.ffmpeg.display(),
+        workers = d.job_workers,
     )
 }
 
