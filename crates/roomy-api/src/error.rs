@@ -203,6 +203,11 @@ impl From<StoreError> for ApiError {
                     "this would exceed your storage quota ({used} of {quota} bytes used)"
                 ),
             },
+            StoreError::TooManyUploads(max) => ApiError::Conflict {
+                code: "too_many_uploads",
+                message: format!("at most {max} unfinished uploads: finish or cancel one first"),
+                fields: FieldErrors::new(),
+            },
             StoreError::Conflict(what) => ApiError::Conflict {
                 code: "conflict",
                 message: format!("{what} already exists"),

@@ -25,15 +25,22 @@ CREATE INDEX files_by_owner ON files (owner_id);
 
 -- Unfinished resumable uploads. The bytes live in the upload folder under
 -- the upload's id; `upload_offset` counts only bytes made durable there.
+-- A complete upload is first "prepared" (its key, hash and sniffed type
+-- recorded), then moved into storage, then turned into its file: a retry
+-- after a failure between those steps finishes it with what was recorded.
 CREATE TABLE uploads (
-    id            BIGINT PRIMARY KEY,
+    id            BIGINT  PRIMARY KEY,
     owner_id      BIGINT  NOT NULL REFERENCES users (id),
     length        BIGINT  NOT NULL CHECK (length >= 0),
     upload_offset BIGINT  NOT NULL DEFAULT 0
                   CHECK (upload_offset >= 0 AND upload_offset <= length),
     name          TEXT    NOT NULL,
     created_at    BIGINT  NOT NULL,
-    expires_at    BIGINT  NOT NULL
+    expires_at    BIGINT  NOT NULL,
+    storage_key   TEXT,
+    sha256        TEXT,
+    mime          TEXT,
+    media         TEXT
 );
 CREATE INDEX uploads_by_owner ON uploads (owner_id);
 

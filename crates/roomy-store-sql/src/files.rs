@@ -1,15 +1,15 @@
 //! File, upload and job rows and SQL, shared verbatim by both backends.
 
 use roomy_core::{FileId, UserId, clock::from_millis};
-use roomy_store::{Job, JobKind, MediaClass, StoreError, StoredFile, Upload};
+use roomy_store::{Job, JobKind, MediaClass, Prepared, StoreError, StoredFile, Upload};
 
 /// Columns for [`FileRow`] from `files f`.
 pub const FILE_COLUMNS: &str = "f.id, f.owner_id, f.storage_key, f.name, f.size, f.mime, \
      f.sha256, f.media, f.created_at, f.thumb_key, f.thumb_mime, f.cover_key, f.cover_mime";
 
 /// Columns for [`UploadRow`] from `uploads`.
-pub const UPLOAD_COLUMNS: &str =
-    "id, owner_id, length, upload_offset, name, created_at, expires_at";
+pub const UPLOAD_COLUMNS: &str = "id, owner_id, length, upload_offset, name, created_at, \
+     expires_at, storage_key, sha256, mime, media";
 
 /// Bytes user $1 holds in files and reserves in uploads.
 /// (PostgreSQL sums BIGINTs as NUMERIC: the cast keeps one type for both.)
@@ -80,12 +80,26 @@ pub struct UploadRow {
     pub name: String,
     pub created_at: i64,
     pub expires_at: i64,
+    pub storage_key: Option<String>,
+    pub sha256: Option<String>,
+    pub mime: Option<String>,
+    pub media: Option<String>,
 }
 
 impl UploadRow {
     /// The domain upload.
-    pub fn into_upload(self) -> Upload {
-        Upload {
+    pub fn into_upload(self) -> Result<Upload, StoreError> {
+        let prepared = match (self.storage_key, self.sha256, self.mime, self.media) {
+            (Some(key), Some(sha256), Some(mime), Some(media)) => Some(Prepared {
+                key,
+                sha256,
+                mime,
+                media: MediaClass::parse(&media)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown media class {media:?}")))?,
+            }),
+            _ => None,
+        };
+        Ok(Upload {
             id: FileId(self.id),
             owner: UserId(self.owner_id),
             length: self.length,
@@ -93,7 +107,8 @@ impl UploadRow {
             name: self.name,
             created_at: from_millis(self.created_at),
             expires_at: from_millis(self.expires_at),
-        }
+            prepared,
+        })
     }
 }
 

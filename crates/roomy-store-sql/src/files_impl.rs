@@ -16,8 +16,8 @@ macro_rules! file_store_impl {
             clock::{from_millis, to_millis},
         };
         use roomy_store::{
-            Job, JobKind, MediaClass, NewFile, NewUpload, StoreError, StoreResult, StoredFile,
-            Upload, UploadExpiry,
+            Job, JobKind, MediaClass, NewFile, NewUpload, Prepared, StoreError, StoreResult,
+            StoredFile, Upload, UploadExpiry,
         };
         use sqlx::AssertSqlSafe;
         use time::OffsetDateTime;
@@ -121,10 +121,19 @@ impl ::roomy_store::FileStore for $store {
         &self,
         new: NewUpload,
         quota: i64,
+        max_open: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Upload> {
         let mut tx = self.write_tx().await?;
         reserve_in(&mut tx, new.owner, new.length, quota).await?;
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE owner_id = $1")
+            .bind(new.owner.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if open >= max_open {
+            return Err(StoreError::TooManyUploads(max_open));
+        }
         let id = next_file_id(&mut tx).await?;
         let row = sqlx::query_as::<_, UploadRow>(AssertSqlSafe(format!(
             "INSERT INTO uploads (id, owner_id, length, name, created_at, expires_at)
@@ -141,7 +150,7 @@ impl ::roomy_store::FileStore for $store {
         .map_err(db_err)?;
         enqueue_in(&mut tx, JobKind::ExpireUpload, id, new.expires_at).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(row.into_upload())
+        row.into_upload()
     }
 
     async fn upload(&self, id: FileId) -> StoreResult<Option<Upload>> {
@@ -152,7 +161,27 @@ impl ::roomy_store::FileStore for $store {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
-        .map(UploadRow::into_upload))
+        .map(UploadRow::into_upload)
+        .transpose()?)
+    }
+
+    async fn prepare_upload(&self, id: FileId, prepared: &Prepared) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE uploads SET storage_key = $1, sha256 = $2, mime = $3, media = $4
+             WHERE id = $5 AND upload_offset = length AND storage_key IS NULL",
+        )
+        .bind(&prepared.key)
+        .bind(&prepared.sha256)
+        .bind(&prepared.mime)
+        .bind(prepared.media.as_str())
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(done == 1)
     }
 
     async fn advance_upload(
@@ -217,21 +246,22 @@ impl ::roomy_store::FileStore for $store {
 
     async fn expire_upload(&self, id: FileId, now: OffsetDateTime) -> StoreResult<UploadExpiry> {
         let mut tx = self.write_tx().await?;
-        let expires: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM uploads WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let outcome = match expires {
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT expires_at, storage_key FROM uploads WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let outcome = match row {
             None => UploadExpiry::Gone,
-            Some(at) if at > to_millis(now) => UploadExpiry::Extended(from_millis(at)),
-            Some(_) => {
+            Some((at, _)) if at > to_millis(now) => UploadExpiry::Extended(from_millis(at)),
+            Some((_, key)) => {
                 sqlx::query("DELETE FROM uploads WHERE id = $1")
                     .bind(id.0)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                UploadExpiry::Expired
+                UploadExpiry::Expired(key)
             }
         };
         tx.commit().await.map_err(db_err)?;
@@ -348,8 +378,11 @@ impl ::roomy_store::FileStore for $store {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let q = match run_at {
+            // A postponement without an error is planned, not a failure:
+            // it does not count towards giving up.
             Some(at) => sqlx::query(
-                "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+                "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2,
+                 attempts = CASE WHEN $2 IS NULL THEN 0 ELSE attempts END WHERE id = $3",
             )
             .bind(to_millis(at)),
             None => sqlx::query(

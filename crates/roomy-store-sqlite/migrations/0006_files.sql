@@ -25,6 +25,9 @@ CREATE INDEX files_by_owner ON files (owner_id);
 
 -- Unfinished resumable uploads. The bytes live in the upload folder under
 -- the upload's id; `upload_offset` counts only bytes made durable there.
+-- A complete upload is first "prepared" (its key, hash and sniffed type
+-- recorded), then moved into storage, then turned into its file: a retry
+-- after a failure between those steps finishes it with what was recorded.
 CREATE TABLE uploads (
     id            INTEGER PRIMARY KEY,
     owner_id      INTEGER NOT NULL REFERENCES users (id),
@@ -33,7 +36,11 @@ CREATE TABLE uploads (
                   CHECK (upload_offset >= 0 AND upload_offset <= length),
     name          TEXT    NOT NULL,
     created_at    INTEGER NOT NULL,
-    expires_at    INTEGER NOT NULL
+    expires_at    INTEGER NOT NULL,
+    storage_key   TEXT,
+    sha256        TEXT,
+    mime          TEXT,
+    media         TEXT
 );
 CREATE INDEX uploads_by_owner ON uploads (owner_id);
 

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::{
-    JobKind, MediaClass, NewFile, NewMessage, NewUpload, Revoker, Store, StoreError, UploadExpiry,
+    JobKind, MediaClass, NewFile, NewMessage, NewUpload, Prepared, Revoker, Store, StoreError,
+    UploadExpiry,
     contract::{ANYONE, group, stored, t0, text, users},
 };
 use roomy_core::{FileId, UserId, chat_fields::MessageKind};
@@ -37,13 +38,15 @@ fn new_file(owner: UserId, key: &str, size: i64, media: MediaClass) -> NewFile {
 pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
     let u = users(store, &["up_owner", "up_other"]).await;
     let up = store
-        .create_upload(new_upload(u[0], 60), 100, t0())
+        .create_upload(new_upload(u[0], 60), 100, 10, t0())
         .await
         .unwrap();
     assert_eq!((up.offset, up.length, up.owner), (0, 60, u[0]));
     assert_eq!(store.storage_used(u[0]).await.unwrap(), 60);
     assert!(matches!(
-        store.create_upload(new_upload(u[0], 41), 100, t0()).await,
+        store
+            .create_upload(new_upload(u[0], 41), 100, 10, t0())
+            .await,
         Err(StoreError::QuotaExceeded {
             used: 60,
             quota: 100
@@ -51,7 +54,7 @@ pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
     ));
     // Someone else's quota is their own.
     store
-        .create_upload(new_upload(u[1], 100), 100, t0())
+        .create_upload(new_upload(u[1], 100), 100, 10, t0())
         .await
         .unwrap();
     let later = t0() + Duration::hours(30);
@@ -67,7 +70,24 @@ pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
         )
         .await;
     assert!(matches!(early, Err(StoreError::NotFound)));
+    let prepared = Prepared {
+        key: "files/a".into(),
+        sha256: "ab".repeat(32),
+        mime: "video/mp4".into(),
+        media: MediaClass::Video,
+    };
+    assert!(
+        !store.prepare_upload(up.id, &prepared).await.unwrap(),
+        "not complete yet"
+    );
     assert!(store.advance_upload(up.id, 20, 60, later).await.unwrap());
+    assert!(store.prepare_upload(up.id, &prepared).await.unwrap());
+    assert!(
+        !store.prepare_upload(up.id, &prepared).await.unwrap(),
+        "prepared once"
+    );
+    let ready = store.upload(up.id).await.unwrap().unwrap();
+    assert_eq!(ready.prepared, Some(prepared));
     let file = store
         .finish_upload(
             up.id,
@@ -98,7 +118,7 @@ pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
         Err(StoreError::QuotaExceeded { .. })
     ));
     let other = store
-        .create_upload(new_upload(u[0], 10), 100, t0())
+        .create_upload(new_upload(u[0], 10), 100, 10, t0())
         .await
         .unwrap();
     assert!(store.delete_upload(other.id).await.unwrap());
@@ -118,11 +138,36 @@ pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
     ));
 }
 
-/// Expiry checks find an upload extended, expired (then removed) or gone.
+/// Expiry checks find an upload extended, expired (then removed, naming
+/// the key its bytes were prepared for) or gone; open uploads are capped.
 pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
     let u = users(store, &["exp_owner"]).await;
+    let a = store
+        .create_upload(new_upload(u[0], 0), 100, 2, t0())
+        .await
+        .unwrap();
+    store
+        .create_upload(new_upload(u[0], 0), 100, 2, t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_upload(new_upload(u[0], 0), 100, 2, t0()).await,
+        Err(StoreError::TooManyUploads(2))
+    ));
+    let prepared = Prepared {
+        key: "files/z".into(),
+        sha256: "00".repeat(32),
+        mime: "text/plain".into(),
+        media: MediaClass::Other,
+    };
+    assert!(store.prepare_upload(a.id, &prepared).await.unwrap());
+    let due = t0() + Duration::hours(24);
+    assert_eq!(
+        store.expire_upload(a.id, due).await.unwrap(),
+        UploadExpiry::Expired(Some("files/z".into()))
+    );
     let up = store
-        .create_upload(new_upload(u[0], 10), 100, t0())
+        .create_upload(new_upload(u[0], 10), 100, 10, t0())
         .await
         .unwrap();
     let due = t0() + Duration::hours(24);
@@ -135,7 +180,7 @@ pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
     );
     assert_eq!(
         store.expire_upload(up.id, due).await.unwrap(),
-        UploadExpiry::Expired
+        UploadExpiry::Expired(None)
     );
     assert_eq!(store.upload(up.id).await.unwrap(), None);
     assert_eq!(store.storage_used(u[0]).await.unwrap(), 0);
@@ -150,7 +195,7 @@ pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
 pub async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
     let u = users(store, &["job_owner"]).await;
     let up = store
-        .create_upload(new_upload(u[0], 10), 100, t0())
+        .create_upload(new_upload(u[0], 10), 100, 10, t0())
         .await
         .unwrap();
     // Only images and videos get work.
@@ -244,10 +289,10 @@ pub async fn concurrent_claims_take_each_job_once(store: &impl Store) {
 pub async fn concurrent_uploads_respect_the_quota(store: &impl Store) {
     let u = users(store, &["race_owner"]).await;
     let (a, b, c, d) = tokio::join!(
-        store.create_upload(new_upload(u[0], 40), 100, t0()),
-        store.create_upload(new_upload(u[0], 40), 100, t0()),
-        store.create_upload(new_upload(u[0], 40), 100, t0()),
-        store.create_upload(new_upload(u[0], 40), 100, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, 10, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, 10, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, 10, t0()),
+        store.create_upload(new_upload(u[0], 40), 100, 10, t0()),
     );
     let ok = [a, b, c, d].into_iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 2);

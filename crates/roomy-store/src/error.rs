@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The user's files and uploads would exceed their quota (bytes).
     #[error("storage quota exceeded: {used} of {quota} bytes used")]
     QuotaExceeded { used: i64, quota: i64 },
+    /// The user has as many unfinished uploads as they may have.
+    #[error("too many unfinished uploads (at most {0})")]
+    TooManyUploads(i64),
     /// The row the operation needs does not exist.
     #[error("not found")]
     NotFound,

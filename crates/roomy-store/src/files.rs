@@ -108,6 +108,18 @@ pub struct Upload {
     pub created_at: OffsetDateTime,
     /// When it is abandoned unless another chunk arrives.
     pub expires_at: OffsetDateTime,
+    /// Once complete: the key, hash and type its file will have, recorded
+    /// before its bytes move into storage.
+    pub prepared: Option<Prepared>,
+}
+
+/// What a complete upload's file will be, decided before its bytes move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub key: String,
+    pub sha256: String,
+    pub mime: String,
+    pub media: MediaClass,
 }
 
 /// A resumable upload to be created.
@@ -158,12 +170,13 @@ pub struct Job {
 }
 
 /// What became of an expiry check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadExpiry {
     /// Still alive: a chunk arrived since; look again at this time.
     Extended(OffsetDateTime),
-    /// Abandoned: its record is gone and its reservation released.
-    Expired,
+    /// Abandoned: its record is gone and its reservation released; the
+    /// key its bytes may already have been moved to.
+    Expired(Option<String>),
     /// Finished or terminated already.
     Gone,
 }
@@ -175,11 +188,13 @@ pub trait FileStore: Send + Sync {
     async fn storage_used(&self, user: UserId) -> StoreResult<i64>;
 
     /// Reserves a new upload's length against its owner's `quota`
-    /// (`QuotaExceeded` when it does not fit) and schedules its expiry check.
+    /// (`QuotaExceeded` when it does not fit; `TooManyUploads` when the
+    /// owner has `max_open` unfinished ones) and schedules its expiry check.
     async fn create_upload(
         &self,
         new: NewUpload,
         quota: i64,
+        max_open: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Upload>;
 
@@ -195,6 +210,10 @@ pub trait FileStore: Send + Sync {
         to: i64,
         expires_at: OffsetDateTime,
     ) -> StoreResult<bool>;
+
+    /// Records what complete upload `id`'s file will be; false when it is
+    /// not complete or was prepared already.
+    async fn prepare_upload(&self, id: FileId, prepared: &Prepared) -> StoreResult<bool>;
 
     /// Turns a complete upload into file `id` (same id) and schedules its
     /// thumbnail or cover; `NotFound` unless the upload exists and is complete.

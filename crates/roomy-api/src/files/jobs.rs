@@ -10,7 +10,7 @@ use roomy_bus::{Bus, Envelope, Event};
 use roomy_core::{Clock, FileId};
 use roomy_media::{FrameFormat, FrameRequest, MediaError, ThumbLimits};
 use roomy_store::{Job, JobKind, MediaClass, Store, StoreError, StoredFile, UploadExpiry};
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// How long a claimed job is leased to its runner.
@@ -135,28 +135,26 @@ async fn run(cx: &JobContext, job: &Job) -> Result<Next, JobError> {
 /// quota reservation) first, then its bytes, so a crash in between leaves
 /// only bytes that the job, run again, removes.
 async fn expire(cx: &JobContext, id: FileId) -> Result<Next, JobError> {
+    // A chunk still arriving (one long PATCH) extends the upload when it
+    // ends: look again later rather than pull its file from under it.
+    if cx.files.locks.busy(id) {
+        return Ok(Next::At(cx.clock.now() + time::Duration::minutes(1)));
+    }
     match cx.store.expire_upload(id, cx.clock.now()).await? {
         UploadExpiry::Extended(at) => Ok(Next::At(at)),
-        UploadExpiry::Expired | UploadExpiry::Gone => {
+        UploadExpiry::Expired(key) => {
+            // Bytes already moved to storage by a finish that never completed.
+            if let Some(key) = key {
+                cx.files.blob.delete(&stored_key(&key)?).await?;
+            }
             cx.files.spool.remove(id).await?;
             cx.files.keep_hash(id, None);
             Ok(Next::Done)
         }
-    }
-}
-
-/// A file's bytes as a local path: the stored file itself on disk storage,
-/// a temporary copy from an object store (kept alive by the second value).
-async fn local_copy(
-    blob: &Blob,
-    key: &ObjectKey,
-    dir: &std::path::Path,
-) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), JobError> {
-    match blob.local_path(key) {
-        Some(path) => Ok((path, None)),
-        None => {
-            let tmp = blob.download_to_temp(key, dir).await?;
-            Ok((tmp.path().to_path_buf(), Some(tmp)))
+        UploadExpiry::Gone => {
+            cx.files.spool.remove(id).await?;
+            cx.files.keep_hash(id, None);
+            Ok(Next::Done)
         }
     }
 }
@@ -165,7 +163,7 @@ async fn local_copy(
 /// one (undecodable, or over the pixel cap): that is final, not retried.
 async fn thumbnail(cx: &JobContext, file: &StoredFile) -> Result<bool, JobError> {
     let key = stored_key(&file.key)?;
-    let (path, _tmp) = local_copy(&cx.files.blob, &key, &cx.files.settings.upload_dir).await?;
+    let (path, _tmp) = cx.files.local_copy(&key).await?;
     let made =
         tokio::task::spawn_blocking(move || roomy_media::thumbnail(&path, &ThumbLimits::default()))
             .await
@@ -198,7 +196,7 @@ async fn cover(cx: &JobContext, file: &StoredFile) -> Result<bool, JobError> {
         return Ok(false);
     }
     let key = stored_key(&file.key)?;
-    let (path, _tmp) = local_copy(&cx.files.blob, &key, &cx.files.settings.upload_dir).await?;
+    let (path, _tmp) = cx.files.local_copy(&key).await?;
     let mut frame = None;
     for at_ms in COVER_AT_MS {
         let req = FrameRequest {

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use roomy_blob::{Blob, ObjectKey};
 use roomy_core::{Clock, FileId, UserId};
 use roomy_media::{Ffmpeg, MediaKind, Sniffed};
-use roomy_store::{MediaClass, NewFile, Store, StoredFile, Upload};
+use roomy_store::{MediaClass, NewFile, Prepared, Store, StoredFile, Upload};
 use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
@@ -28,6 +28,9 @@ pub const FILES_PREFIX: &str = "files";
 pub const THUMBS_PREFIX: &str = "thumbs";
 /// Cover frames of videos.
 pub const COVERS_PREFIX: &str = "covers";
+
+/// Running hashes kept in memory at most.
+const MAX_RUNNING_HASHES: usize = 10_000;
 
 /// The limits and places of file handling.
 #[derive(Debug, Clone)]
@@ -111,15 +114,22 @@ impl Files {
     /// Keeps upload `id`'s running hash (or forgets it: `None`).
     pub fn keep_hash(&self, id: FileId, hash: Option<(i64, Sha256)>) {
         let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        // Entries of uploads another node finished are never removed here:
+        // past the cap, forget them all (a finish then reads its file back).
+        if hash.is_some() && hashes.len() >= MAX_RUNNING_HASHES && !hashes.contains_key(&id) {
+            hashes.clear();
+        }
         match hash {
             Some(h) => hashes.insert(id, h),
             None => hashes.remove(&id),
         };
     }
 
-    /// Turns complete upload `upload` into its file: judges the content
-    /// from its bytes, moves them into storage under a fresh key, records
-    /// the file and wakes the job runners.
+    /// Turns complete upload `upload` into its file. Each step can be run
+    /// again after a failure or a crash in the next: the file to be (key
+    /// from the sniffed type, SHA-256) is recorded first; then the bytes
+    /// move into storage (unless they did already); then the file row
+    /// replaces the upload row and its thumbnail/cover job is queued.
     pub async fn finish(
         &self,
         store: &dyn Store,
@@ -127,41 +137,85 @@ impl Files {
         upload: &Upload,
     ) -> Result<StoredFile, ApiError> {
         let id = upload.id;
-        let sha256 = match self.running_hash(id, upload.length) {
-            Some(h) => h,
-            None => self.spool.sha256(id).await.map_err(ApiError::internal)?,
-        };
-        let head = self
-            .spool
-            .head(id, roomy_media::SNIFF_LEN)
-            .await
-            .map_err(ApiError::internal)?;
-        let sniffed = roomy_media::sniff(&head);
-        let now = clock.now();
-        let key = ObjectKey::generate(FILES_PREFIX, now, sniffed.ext);
-        self.blob
-            .ingest_file(&key, &self.spool.path(id))
-            .await
-            .map_err(ApiError::internal)?;
-        self.keep_hash(id, None);
-        let new = new_file(
-            upload.owner,
-            &key,
-            &upload.name,
-            upload.length,
-            &sniffed,
-            sha256,
-        );
-        let stored = match store.finish_upload(id, new, now).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                // Nothing refers to the bytes: do not keep them.
-                let _ = self.blob.delete(&key).await;
-                return Err(e.into());
+        let prepared = match &upload.prepared {
+            Some(p) => p.clone(),
+            None => {
+                let sha256 = match self.running_hash(id, upload.length) {
+                    Some(h) => h,
+                    None => self.spool.sha256(id).await.map_err(ApiError::internal)?,
+                };
+                let head = self
+                    .spool
+                    .head(id, roomy_media::SNIFF_LEN)
+                    .await
+                    .map_err(ApiError::internal)?;
+                let sniffed = roomy_media::sniff(&head);
+                let key = ObjectKey::generate(FILES_PREFIX, clock.now(), sniffed.ext);
+                let prepared = Prepared {
+                    key: key.as_str().to_owned(),
+                    sha256: hex(&sha256.finalize()),
+                    mime: sniffed.mime.to_owned(),
+                    media: media_class(sniffed.kind),
+                };
+                if !store.prepare_upload(id, &prepared).await? {
+                    return Err(ApiError::Conflict {
+                        code: "upload_conflict",
+                        message: "another request is finishing this upload".into(),
+                        fields: roomy_core::FieldErrors::new(),
+                    });
+                }
+                prepared
             }
         };
+        let key = ObjectKey::parse(&prepared.key).map_err(ApiError::internal)?;
+        let spooled = self.spool.path(id);
+        if tokio::fs::try_exists(&spooled).await.unwrap_or(false) {
+            self.blob
+                .ingest_file(&key, &spooled)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        self.keep_hash(id, None);
+        let new = NewFile {
+            owner: upload.owner,
+            key: prepared.key,
+            name: upload.name.clone(),
+            size: upload.length,
+            mime: prepared.mime,
+            sha256: prepared.sha256,
+            media: prepared.media,
+        };
+        let stored = store.finish_upload(id, new, clock.now()).await?;
         self.jobs_wake.notify_waiters();
         Ok(stored)
+    }
+
+    /// A file's bytes as a local path: the stored file itself on disk
+    /// storage, else a temporary copy in the upload folder (kept while the
+    /// second value lives).
+    pub async fn local_copy(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), roomy_blob::BlobError> {
+        match self.blob.local_path(key) {
+            Some(path) => Ok((path, None)),
+            None => {
+                let tmp = self
+                    .blob
+                    .download_to_temp(key, &self.settings.upload_dir)
+                    .await?;
+                Ok((tmp.path().to_path_buf(), Some(tmp)))
+            }
+        }
+    }
+}
+
+fn media_class(kind: MediaKind) -> MediaClass {
+    match kind {
+        MediaKind::Image => MediaClass::Image,
+        MediaKind::Video => MediaClass::Video,
+        MediaKind::Audio => MediaClass::Audio,
+        MediaKind::Other => MediaClass::Other,
     }
 }
 
@@ -181,12 +235,7 @@ pub fn new_file(
         size,
         mime: sniffed.mime.to_owned(),
         sha256: hex(&sha256.finalize()),
-        media: match sniffed.kind {
-            MediaKind::Image => MediaClass::Image,
-            MediaKind::Video => MediaClass::Video,
-            MediaKind::Audio => MediaClass::Audio,
-            MediaKind::Other => MediaClass::Other,
-        },
+        media: media_class(sniffed.kind),
     }
 }
 

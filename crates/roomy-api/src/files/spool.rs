@@ -3,10 +3,12 @@
 //! in place at its offset. Nothing is ever merged or copied: a finished
 //! upload's file is handed to the blob storage as it is.
 //!
-//! Writing and hashing run on a blocking thread fed through a short channel,
-//! so a large chunk costs a few frames of memory and no async worker time.
+//! A chunk's frames are gathered into blocks of [`BLOCK`] bytes; each block
+//! is written and hashed on a blocking thread while the next one arrives.
+//! No thread waits for a slow client, and a chunk costs two blocks of
+//! memory whatever its size.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use roomy_core::FileId;
 use sha1::Sha1;
@@ -15,12 +17,13 @@ use std::{
     io::Read,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 use tokio_util::sync::CancellationToken;
 
-/// Frames in flight between the request and the writing thread.
-const QUEUE: usize = 8;
+/// Bytes gathered before a write.
+const BLOCK: usize = 256 * 1024;
 
 /// The folder of unfinished uploads.
 #[derive(Debug, Clone)]
@@ -40,6 +43,45 @@ enum ChunkHasher {
     Sha256(Sha256),
 }
 
+/// Where a chunk's writing stands; moved to the blocking thread for each
+/// block and back.
+struct WriteState {
+    file: Arc<std::fs::File>,
+    pos: u64,
+    chunk: Option<ChunkHasher>,
+    whole: Option<Sha256>,
+}
+
+impl WriteState {
+    /// Writes and hashes `block` at the position on a blocking thread.
+    fn write(self, block: Bytes) -> tokio::task::JoinHandle<std::io::Result<WriteState>> {
+        let mut state = self;
+        tokio::task::spawn_blocking(move || {
+            state.file.write_all_at(&block, state.pos)?;
+            state.pos += block.len() as u64;
+            match &mut state.chunk {
+                Some(ChunkHasher::Sha1(h)) => h.update(&block),
+                Some(ChunkHasher::Sha256(h)) => h.update(&block),
+                None => {}
+            }
+            if let Some(h) = &mut state.whole {
+                h.update(&block);
+            }
+            Ok(state)
+        })
+    }
+
+    /// A placeholder while the real state is on the blocking thread.
+    fn detached(&self) -> WriteState {
+        WriteState {
+            file: self.file.clone(),
+            pos: self.pos,
+            chunk: None,
+            whole: None,
+        }
+    }
+}
+
 /// How the body of a chunk ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyEnd {
@@ -56,7 +98,8 @@ pub struct Written {
     /// Bytes written (and synced) from the offset on.
     pub bytes: u64,
     pub end: BodyEnd,
-    /// Whether the declared checksum matched (true when none was declared).
+    /// Whether the declared checksum matched the bytes written (true when
+    /// none was declared); meaningful only for a complete body.
     pub checksum_ok: bool,
     /// The whole file's hasher, advanced by this chunk (when one was given).
     pub sha256: Option<Sha256>,
@@ -116,76 +159,75 @@ impl Spool {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
         let path = self.path(id);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
-        let expected = checksum.clone();
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-            let mut hasher = expected.as_ref().map(|c| match c {
+        let file =
+            tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(path))
+                .await
+                .map_err(|_| SpoolError::Thread)??;
+        let mut state = WriteState {
+            file: Arc::new(file),
+            pos: offset,
+            chunk: checksum.as_ref().map(|c| match c {
                 Checksum::Sha1(_) => ChunkHasher::Sha1(Sha1::new()),
                 Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
-            });
-            let mut whole = sha256;
-            let mut pos = offset;
-            while let Some(frame) = rx.blocking_recv() {
-                file.write_all_at(&frame, pos)?;
-                pos += frame.len() as u64;
-                match &mut hasher {
-                    Some(ChunkHasher::Sha1(h)) => h.update(&frame),
-                    Some(ChunkHasher::Sha256(h)) => h.update(&frame),
-                    None => {}
-                }
-                if let Some(h) = &mut whole {
-                    h.update(&frame);
-                }
-            }
-            file.sync_data()?;
-            let digest = hasher.map(|h| match h {
-                ChunkHasher::Sha1(h) => h.finalize().to_vec(),
-                ChunkHasher::Sha256(h) => h.finalize().to_vec(),
-            });
-            Ok((pos - offset, digest, whole))
-        });
-        let mut sent = 0u64;
+            }),
+            whole: sha256,
+        };
+        let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
+        let mut block = BytesMut::new();
+        let mut received = 0u64;
         let mut body = body;
         let end = loop {
             let next = tokio::select! {
                 _ = stop.cancelled() => break BodyEnd::Cut,
                 next = tokio::time::timeout(idle, body.next()) => next,
             };
-            match next {
-                Ok(Some(Ok(frame))) => {
-                    let left = room - sent;
-                    if frame.len() as u64 > left {
-                        // Keep what fits: the rest is refused, not stored.
-                        let fits = frame.slice(..left as usize);
-                        if !fits.is_empty() && tx.send(fits).await.is_err() {
-                            break BodyEnd::Cut;
-                        }
-                        break BodyEnd::Overflow;
-                    }
-                    sent += frame.len() as u64;
-                    if tx.send(frame).await.is_err() {
-                        break BodyEnd::Cut;
-                    }
-                }
+            let frame = match next {
+                Ok(Some(Ok(frame))) => frame,
                 Ok(None) => break BodyEnd::Complete,
                 Ok(Some(Err(_))) | Err(_) => break BodyEnd::Cut,
+            };
+            received += frame.len() as u64;
+            if received > room {
+                break BodyEnd::Overflow;
+            }
+            block.extend_from_slice(&frame);
+            if block.len() >= BLOCK {
+                if let Some(prev) = in_flight.take() {
+                    state = prev.await.map_err(|_| SpoolError::Thread)??;
+                }
+                let placeholder = state.detached();
+                in_flight = Some(state.write(block.split().freeze()));
+                state = placeholder;
             }
         };
-        drop(tx);
-        let (bytes, digest, whole) = writer.await.map_err(|_| SpoolError::Thread)??;
-        let checksum_ok = match (&checksum, digest) {
+        if let Some(prev) = in_flight.take() {
+            state = prev.await.map_err(|_| SpoolError::Thread)??;
+        }
+        if !block.is_empty() && end != BodyEnd::Overflow {
+            state = state
+                .write(block.split().freeze())
+                .await
+                .map_err(|_| SpoolError::Thread)??;
+        }
+        let file = state.file.clone();
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(|_| SpoolError::Thread)??;
+        let checksum_ok = match (&checksum, state.chunk) {
             (None, _) => true,
-            (Some(Checksum::Sha1(want) | Checksum::Sha256(want)), Some(got)) => {
-                end == BodyEnd::Complete && *want == got
+            (Some(Checksum::Sha1(want)), Some(ChunkHasher::Sha1(h))) => {
+                *want == h.finalize().to_vec()
             }
-            (Some(_), None) => false,
+            (Some(Checksum::Sha256(want)), Some(ChunkHasher::Sha256(h))) => {
+                *want == h.finalize().to_vec()
+            }
+            _ => false,
         };
         Ok(Written {
-            bytes,
+            bytes: state.pos - offset,
             end,
             checksum_ok,
-            sha256: whole,
+            sha256: state.whole,
         })
     }
 
@@ -281,12 +323,26 @@ mod tests {
             .expect("writes");
         assert!(!bad.checksum_ok);
         let over = spool
-            .write_chunk(id, 5, 5, body(&[b"world!!"]), None, w.sha256, &stop, idle)
+            .write_chunk(id, 5, 5, body(&[b"world!!"]), None, None, &stop, idle)
             .await
             .expect("writes");
-        assert_eq!((over.bytes, over.end), (5, BodyEnd::Overflow));
+        assert_eq!(over.end, BodyEnd::Overflow);
+        let rest = spool
+            .write_chunk(
+                id,
+                5,
+                5,
+                body(&[b"wor", b"ld"]),
+                None,
+                w.sha256,
+                &stop,
+                idle,
+            )
+            .await
+            .expect("writes");
+        assert_eq!((rest.bytes, rest.end), (5, BodyEnd::Complete));
         assert_eq!(std::fs::read(spool.path(id)).expect("reads"), b"helloworld");
-        let whole = over.sha256.expect("hash").finalize();
+        let whole = rest.sha256.expect("hash").finalize();
         assert_eq!(whole, spool.sha256(id).await.expect("hash").finalize());
         spool.remove(id).await.expect("removes");
         spool.remove(id).await.expect("removing twice is fine");

@@ -43,6 +43,9 @@ fn too_large(max: u64) -> ApiError {
     }
 }
 
+/// How long an on-demand frame waits for one of the node's ffmpeg slots.
+const FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Multipart framing allowed on top of the file's own bytes.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
@@ -64,20 +67,24 @@ pub async fn upload(
 ) -> Result<(StatusCode, axum::Json<FileView>), ApiError> {
     let settings = &st.files.settings;
     let max = settings.max_upload_bytes;
-    // Refuse before storing a byte when the request says it is too big.
-    if let Some(len) = headers
+    // Refuse before storing a byte what the request says is too big; a
+    // request that does not say belongs on the resumable uploads.
+    let len = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max + MULTIPART_OVERHEAD {
-            return Err(too_large(max));
-        }
-        let used = st.store.storage_used(auth.user.id).await?;
-        let quota = settings.user_quota_bytes as i64;
-        if used.saturating_add(len.saturating_sub(MULTIPART_OVERHEAD) as i64) > quota {
-            return Err(roomy_store::StoreError::QuotaExceeded { used, quota }.into());
-        }
+        .ok_or(ApiError::Protocol {
+            status: StatusCode::LENGTH_REQUIRED,
+            code: "length_required",
+            message: "send Content-Length (or use the resumable /api/v1/uploads)".into(),
+        })?;
+    if len > max + MULTIPART_OVERHEAD {
+        return Err(too_large(max));
+    }
+    let used = st.store.storage_used(auth.user.id).await?;
+    let quota = settings.user_quota_bytes as i64;
+    if used.saturating_add(len.saturating_sub(MULTIPART_OVERHEAD) as i64) > quota {
+        return Err(roomy_store::StoreError::QuotaExceeded { used, quota }.into());
     }
     let multipart_error = |e: axum::extract::multipart::MultipartError| ApiError::BadRequest {
         code: "invalid_multipart",
@@ -376,19 +383,17 @@ pub async fn cover(
     if !files.ffmpeg.available().await {
         return Err(ffmpeg_unavailable());
     }
-    let _permit = files.frames.acquire().await.map_err(ApiError::internal)?;
-    let key = ObjectKey::parse(&file.key).map_err(ApiError::internal)?;
-    let (path, _tmp) = match files.blob.local_path(&key) {
-        Some(p) => (p, None),
-        None => {
-            let tmp = files
-                .blob
-                .download_to_temp(&key, &files.settings.upload_dir)
-                .await
-                .map_err(ApiError::internal)?;
-            (tmp.path().to_path_buf(), Some(tmp))
-        }
+    let busy = || ApiError::Protocol {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "frames_busy",
+        message: "too many frames are being taken; try again".into(),
     };
+    let _permit = tokio::time::timeout(FRAME_WAIT, files.frames.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(ApiError::internal)?;
+    let key = ObjectKey::parse(&file.key).map_err(ApiError::internal)?;
+    let (path, _tmp) = files.local_copy(&key).await.map_err(ApiError::internal)?;
     let bytes = files.ffmpeg.frame(&path, &req).await.map_err(media_error)?;
     let mime = match req.format {
         FrameFormat::Png => "image/png",
@@ -413,6 +418,10 @@ fn media_error(e: MediaError) -> ApiError {
             message: "the video has no frame there".into(),
         },
         MediaError::FfmpegMissing => ffmpeg_unavailable(),
+        MediaError::Unsupported(_) => ApiError::Unprocessable {
+            code: "unreadable_video",
+            message: "ffmpeg cannot read this video".into(),
+        },
         other => ApiError::internal(other),
     }
 }

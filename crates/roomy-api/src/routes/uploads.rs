@@ -8,6 +8,7 @@
 //! the database and the upload folder continues an upload. An upload
 //! belongs to its creator: anyone else gets 404, as for a missing one.
 
+use crate::files::locks::UploadGuard;
 use crate::{
     auth::Auth,
     error::{ApiError, ErrorBody},
@@ -24,7 +25,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use roomy_core::FileId;
-use roomy_store::{NewUpload, Upload};
+use roomy_store::{NewUpload, StoredFile, Upload};
 use sha2::Sha256;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
 const TUS_CHECKSUMS: &str = "sha1,sha256";
 /// A chunk whose next bytes do not arrive for this long counts as cut.
 const IDLE: Duration = Duration::from_secs(60);
+/// Unfinished uploads one user may have at a time.
+const MAX_OPEN_UPLOADS: i64 = 100;
 /// Longest `Upload-Metadata` header read.
 const MAX_METADATA: usize = 4096;
 
@@ -181,6 +184,7 @@ pub async fn create(
                 expires_at: now + st.files.settings.upload_expiry,
             },
             st.files.settings.user_quota_bytes as i64,
+            MAX_OPEN_UPLOADS,
             now,
         )
         .await?;
@@ -204,14 +208,33 @@ pub async fn create(
     Ok(resp)
 }
 
-/// The caller's live upload `id`: 404 for anyone else's and for missing
-/// ones, 410 once it expired.
-async fn my_upload(st: &AppState, auth: &Auth, id: i64) -> Result<Upload, ApiError> {
+/// Where the caller's upload `id` stands, holding its lock (taken over from
+/// any request still writing to it): finished (the file with its id), or
+/// live. Ownership is checked before the lock, so nobody else can interrupt
+/// an upload; 404 for anyone else's and for missing ones, 410 once expired.
+enum Standing {
+    Finished(StoredFile),
+    Live(UploadGuard, Upload),
+}
+
+async fn take_over(st: &AppState, auth: &Auth, id: i64) -> Result<Standing, ApiError> {
+    let id = FileId(id);
+    let mine = |u: &Upload| u.owner == auth.user.id;
+    let finished = |f: &StoredFile| f.owner == auth.user.id;
+    if st.store.file(id).await?.filter(finished).is_none()
+        && st.store.upload(id).await?.filter(mine).is_none()
+    {
+        return Err(upload_not_found());
+    }
+    let guard = st.files.locks.acquire(id).await;
+    if let Some(file) = st.store.file(id).await?.filter(finished) {
+        return Ok(Standing::Finished(file));
+    }
     let upload = st
         .store
-        .upload(FileId(id))
+        .upload(id)
         .await?
-        .filter(|u| u.owner == auth.user.id)
+        .filter(mine)
         .ok_or_else(upload_not_found)?;
     if upload.expires_at <= st.clock.now() {
         return Err(ApiError::gone(
@@ -219,7 +242,20 @@ async fn my_upload(st: &AppState, auth: &Auth, id: i64) -> Result<Upload, ApiErr
             "this upload expired; start a new one",
         ));
     }
-    Ok(upload)
+    Ok(Standing::Live(guard, upload))
+}
+
+/// Finishes a complete upload in a task of its own, which holds the lock:
+/// a client that goes away mid-way does not cut the finish short.
+async fn finish(st: &AppState, guard: UploadGuard, upload: Upload) -> Result<StoredFile, ApiError> {
+    let st = st.clone();
+    tokio::spawn(async move {
+        let file = st.files.finish(&*st.store, &*st.clock, &upload).await;
+        drop(guard);
+        file
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
 
 fn offset_headers(upload: &Upload, offset: i64) -> HeaderMap {
@@ -227,16 +263,36 @@ fn offset_headers(upload: &Upload, offset: i64) -> HeaderMap {
     h.insert("upload-offset", HeaderValue::from(offset));
     h.insert("upload-length", HeaderValue::from(upload.length));
     h.insert("upload-expires", expires_header(upload.expires_at));
+    if let Ok(v) = HeaderValue::from_str(&format!("filename {}", STANDARD.encode(&upload.name))) {
+        h.insert("upload-metadata", v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h
+}
+
+/// A finished upload is the file with its id: it answers as complete (so
+/// a client that lost the last answer learns it is done).
+fn finished_headers(file: &StoredFile) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("upload-offset", HeaderValue::from(file.size));
+    h.insert("upload-length", HeaderValue::from(file.size));
+    if let Ok(v) = HeaderValue::from_str(&format!("filename {}", STANDARD.encode(&file.name))) {
+        h.insert("upload-metadata", v);
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h
 }
 
 /// Where an upload stands: `Upload-Offset` counts only bytes made durable.
+/// A client asks after a cut connection: a request still writing (its
+/// connection not yet seen dead) first stops and records what it has, so
+/// the offset answered is where to resume. A complete upload whose finish
+/// failed is finished now.
 #[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path, description = "upload id")),
     responses(
-        (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires"),
-        (status = 404, description = "no such upload of yours, or finished"),
+        (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata"),
+        (status = 404, description = "no such upload of yours"),
         (status = 410, description = "expired"),
     ))]
 pub async fn head(
@@ -244,38 +300,16 @@ pub async fn head(
     auth: Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    if let Some(done) = finished_file(&st, &auth, id).await? {
-        return Ok(done);
-    }
-    my_upload(&st, &auth, id).await?;
-    // A client asks after a cut connection: let a request still writing
-    // (its connection not yet seen dead) stop and record what it has, so
-    // the offset answered is where the client must resume.
-    let guard = st.files.locks.acquire(FileId(id)).await;
-    if let Some(done) = finished_file(&st, &auth, id).await? {
-        return Ok(done);
-    }
-    let upload = my_upload(&st, &auth, id).await?;
-    drop(guard);
-    Ok((StatusCode::OK, offset_headers(&upload, upload.offset)).into_response())
-}
-
-/// A finished upload is the file with its id: HEAD and PATCH see a complete
-/// upload (so a client that lost the last answer learns it is done).
-async fn finished_file(st: &AppState, auth: &Auth, id: i64) -> Result<Option<Response>, ApiError> {
-    let Some(file) = st
-        .store
-        .file(FileId(id))
-        .await?
-        .filter(|f| f.owner == auth.user.id)
-    else {
-        return Ok(None);
+    let file = match take_over(&st, &auth, id).await? {
+        Standing::Finished(file) => file,
+        Standing::Live(guard, upload) if upload.offset == upload.length => {
+            finish(&st, guard, upload).await?
+        }
+        Standing::Live(_, upload) => {
+            return Ok((StatusCode::OK, offset_headers(&upload, upload.offset)).into_response());
+        }
     };
-    let mut h = HeaderMap::new();
-    h.insert("upload-offset", HeaderValue::from(file.size));
-    h.insert("upload-length", HeaderValue::from(file.size));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(Some((StatusCode::OK, h).into_response()))
+    Ok((StatusCode::OK, finished_headers(&file)).into_response())
 }
 
 fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
@@ -302,10 +336,26 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
     }
 }
 
+fn offset_conflict(at: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "offset_mismatch",
+        message: format!("the upload is at offset {at}"),
+        fields: roomy_core::FieldErrors::new(),
+    }
+}
+
+fn overflow(room: i64) -> ApiError {
+    ApiError::TooLarge {
+        code: "upload_overflow",
+        message: format!("this upload has {room} bytes left; the chunk was refused"),
+    }
+}
+
 /// Appends a chunk at `Upload-Offset`. The bytes are synced and then the
 /// offset moves; a chunk with a wrong checksum is discarded (460) and the
-/// offset stays. A cut connection keeps what arrived, unless the chunk
-/// carried a checksum (it cannot be checked). The last chunk makes the file.
+/// offset stays, as it does for a chunk longer than what is left (413). A
+/// cut connection keeps what arrived, unless the chunk carried a checksum
+/// (it cannot be checked). The last chunk makes the file.
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "files", security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "upload id"),
@@ -315,9 +365,11 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Upload-Offset: the new offset"),
+        (status = 400, description = "a checksummed chunk was cut off (`chunk_incomplete`), bad headers", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "Upload-Offset is not the upload's offset", body = ErrorBody),
         (status = 410, description = "expired", body = ErrorBody),
+        (status = 413, description = "more bytes than the upload has left", body = ErrorBody),
         (status = 415, body = ErrorBody),
         (status = 460, description = "checksum mismatch: the chunk was discarded", body = ErrorBody),
     ))]
@@ -340,44 +392,40 @@ pub async fn patch(
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| bad("offset_required", "Upload-Offset must be a number of bytes"))?;
     let checksum = parse_checksum(&headers)?;
-    let files = &st.files;
-    // Only the owner may take the upload over from a request still writing
-    // to it (the owner resuming after a cut connection): check first.
-    if finished_file(&st, &auth, id).await?.is_none() {
-        my_upload(&st, &auth, id).await?;
-    }
-    let guard = files.locks.acquire(FileId(id)).await;
-    if let Some(done) = finished_file(&st, &auth, id).await? {
+    let (guard, upload) = match take_over(&st, &auth, id).await? {
         // A repeat of the last chunk (its answer was lost): done already.
-        let size = header_len(&done);
-        return if offset as u64 == size {
-            Ok((StatusCode::NO_CONTENT, done.headers().clone()).into_response())
-        } else {
-            Err(offset_conflict(size as i64))
-        };
-    }
-    let upload = my_upload(&st, &auth, id).await?;
+        Standing::Finished(file) if offset == file.size => {
+            return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
+        }
+        Standing::Finished(file) => return Err(offset_conflict(file.size)),
+        Standing::Live(guard, upload) => (guard, upload),
+    };
     if offset != upload.offset {
         return Err(offset_conflict(upload.offset));
     }
-    let room = (upload.length - upload.offset) as u64;
-    if let Some(len) = header(&headers, "content-length").and_then(|v| v.parse::<u64>().ok())
-        && len > room
+    let files = &st.files;
+    let room = upload.length - upload.offset;
+    if room == 0 {
+        // Complete, but its finish failed before: finish it now.
+        let file = finish(&st, guard, upload).await?;
+        return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
+    }
+    if header(&headers, "content-length")
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|len| len > room)
     {
-        return Err(ApiError::TooLarge {
-            code: "upload_overflow",
-            message: format!("this upload has {room} bytes left"),
-        });
+        return Err(overflow(room));
     }
     let running = files
         .running_hash(upload.id, upload.offset)
         .or_else(|| (upload.offset == 0).then(Sha256::default));
+    let declared = checksum.is_some();
     let written = files
         .spool
         .write_chunk(
             upload.id,
             upload.offset as u64,
-            room,
+            room as u64,
             body.into_data_stream(),
             checksum,
             running,
@@ -386,12 +434,22 @@ pub async fn patch(
         )
         .await
         .map_err(ApiError::internal)?;
-    if !written.checksum_ok {
-        return Err(ApiError::Protocol {
-            status: StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-            code: "checksum_mismatch",
-            message: "the chunk does not match its Upload-Checksum; it was discarded".into(),
-        });
+    match written.end {
+        BodyEnd::Overflow => return Err(overflow(room)),
+        BodyEnd::Cut if declared => {
+            return Err(bad(
+                "chunk_incomplete",
+                "the chunk was cut off before its end, so its checksum cannot be checked; it was discarded",
+            ));
+        }
+        BodyEnd::Complete if !written.checksum_ok => {
+            return Err(ApiError::Protocol {
+                status: StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+                code: "checksum_mismatch",
+                message: "the chunk does not match its Upload-Checksum; it was discarded".into(),
+            });
+        }
+        _ => {}
     }
     let new_offset = upload.offset + written.bytes as i64;
     let expires_at = st.clock.now() + files.settings.upload_expiry;
@@ -409,38 +467,17 @@ pub async fn patch(
         });
     }
     files.keep_hash(upload.id, written.sha256.map(|h| (new_offset, h)));
-    if written.end == BodyEnd::Overflow {
-        return Err(ApiError::TooLarge {
-            code: "upload_overflow",
-            message: format!("this upload had {room} bytes left; the rest was refused"),
-        });
-    }
     let upload = Upload {
         offset: new_offset,
         expires_at,
         ..upload
     };
     if new_offset == upload.length {
-        files.finish(&*st.store, &*st.clock, &upload).await?;
+        let file = finish(&st, guard, upload).await?;
+        return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
     }
     drop(guard);
     Ok((StatusCode::NO_CONTENT, offset_headers(&upload, new_offset)).into_response())
-}
-
-fn header_len(resp: &Response) -> u64 {
-    resp.headers()
-        .get("upload-offset")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn offset_conflict(at: i64) -> ApiError {
-    ApiError::Conflict {
-        code: "offset_mismatch",
-        message: format!("the upload is at offset {at}"),
-        fields: roomy_core::FieldErrors::new(),
-    }
 }
 
 /// Termination: the upload and its bytes are gone, its quota released.
@@ -452,18 +489,34 @@ pub async fn terminate(
     auth: Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let mine = |u: &Upload| u.owner == auth.user.id;
-    if !st.store.upload(FileId(id)).await?.is_some_and(|u| mine(&u)) {
+    let (guard, upload) = match take_over(&st, &auth, id).await {
+        Ok(Standing::Live(guard, upload)) => (guard, upload),
+        // A finished upload is a file now; an expired one goes anyway.
+        Ok(Standing::Finished(_)) => return Err(upload_not_found()),
+        Err(e) if e.code() == "upload_expired" => {
+            let guard = st.files.locks.acquire(FileId(id)).await;
+            let upload = st
+                .store
+                .upload(FileId(id))
+                .await?
+                .ok_or_else(upload_not_found)?;
+            (guard, upload)
+        }
+        Err(e) => return Err(e),
+    };
+    if !st.store.delete_upload(upload.id).await? {
         return Err(upload_not_found());
     }
-    let guard = st.files.locks.acquire(FileId(id)).await;
-    let upload = st
-        .store
-        .upload(FileId(id))
-        .await?
-        .filter(mine)
-        .ok_or_else(upload_not_found)?;
-    st.store.delete_upload(upload.id).await?;
+    if let Some(p) = &upload.prepared
+        && let Ok(key) = roomy_blob::ObjectKey::parse(&p.key)
+    {
+        // A finish that failed after moving the bytes: they go too.
+        st.files
+            .blob
+            .delete(&key)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     st.files.keep_hash(upload.id, None);
     st.files
         .spool

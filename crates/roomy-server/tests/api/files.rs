@@ -36,6 +36,8 @@ backend_tests!(with super::adjust;
     media_messages,
     thumbnails_and_pixel_bombs,
     video_covers,
+    interrupted_finishes_are_completed,
+    chunks_past_the_length_are_refused_whole,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -406,6 +408,129 @@ async fn abandoned_uploads_expire(app: TestApp) {
     assert!(run_jobs(&app).await >= 1);
     assert_eq!(head(&app, &alice, &live).await.status, 404);
     assert!(!dir.join(format!("{}.part", id(&live))).exists());
+}
+
+/// A complete upload whose finish never ran (a crash after its last chunk
+/// was made durable, or after its bytes moved into storage) is finished by
+/// the next HEAD or PATCH, with the file it was going to be.
+async fn interrupted_finishes_are_completed(app: TestApp) {
+    use roomy_core::{Clock, FileId};
+    let alice = app.user("alice_01").await;
+    let files = &app.state.files;
+    let later = app.clock.now() + time::Duration::hours(1);
+    let upload_at = |loc: &str| -> FileId {
+        FileId(
+            loc.rsplit('/')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("id"),
+        )
+    };
+
+    // Stopped after the offset moved: nothing prepared.
+    let loc = create(&app, &alice, 10, "a.txt")
+        .await
+        .header("location")
+        .expect("location")
+        .to_owned();
+    let id = upload_at(&loc);
+    std::fs::write(files.spool.path(id), b"0123456789").expect("write");
+    assert!(
+        app.state
+            .store
+            .advance_upload(id, 0, 10, later)
+            .await
+            .expect("advance")
+    );
+    let h = head(&app, &alice, &loc).await;
+    assert_eq!((h.status, offset(&h)), (200, 10));
+    let file = meta(&app, &alice, id.0).await;
+    assert_eq!(
+        (file["name"].as_str(), file["size"].as_i64()),
+        (Some("a.txt"), Some(10))
+    );
+    assert_eq!(file["sha256"], sha256_hex(b"0123456789"));
+
+    // Stopped after the bytes moved into storage.
+    let loc = create(&app, &alice, 5, "b.txt")
+        .await
+        .header("location")
+        .expect("location")
+        .to_owned();
+    let id = upload_at(&loc);
+    std::fs::write(files.spool.path(id), b"abcde").expect("write");
+    assert!(
+        app.state
+            .store
+            .advance_upload(id, 0, 5, later)
+            .await
+            .expect("advance")
+    );
+    let key = roomy_blob::ObjectKey::generate("files", app.clock.now(), Some("txt"));
+    let prepared = roomy_store::Prepared {
+        key: key.as_str().to_owned(),
+        sha256: sha256_hex(b"abcde"),
+        mime: "text/plain".into(),
+        media: roomy_store::MediaClass::Other,
+    };
+    assert!(
+        app.state
+            .store
+            .prepare_upload(id, &prepared)
+            .await
+            .expect("prepare")
+    );
+    files
+        .blob
+        .ingest_file(&key, &files.spool.path(id))
+        .await
+        .expect("ingest");
+    let done = patch(&app, &alice, &loc, 5, b"", None).await;
+    assert_eq!((done.status, offset(&done)), (204, 5));
+    let dl = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{}", id.0),
+            Some(&alice.token),
+        ))
+        .await;
+    assert_eq!(dl.body, b"abcde");
+    assert_eq!(
+        meta(&app, &alice, id.0).await["sha256"],
+        sha256_hex(b"abcde")
+    );
+}
+
+/// A chunk longer than what the upload has left is refused whole, also
+/// when no Content-Length announced it (chunked encoding).
+async fn chunks_past_the_length_are_refused_whole(app: TestApp) {
+    use tokio::io::AsyncReadExt;
+    let alice = app.user("alice_01").await;
+    let loc = create(&app, &alice, 5, "a.txt")
+        .await
+        .header("location")
+        .expect("location")
+        .to_owned();
+    patch(&app, &alice, &loc, 0, b"too long", None)
+        .await
+        .assert_error(413, "upload_overflow");
+    let mut sock = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n",
+        app.addr, alice.token
+    );
+    sock.write_all(req.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("upload_overflow"), "{answer}");
+    assert_eq!(offset(&head(&app, &alice, &loc).await), 0);
+    let ok = patch(&app, &alice, &loc, 0, b"abcde", None).await;
+    assert_eq!((ok.status, offset(&ok)), (204, 5));
 }
 
 /// Every stored object sits at `<prefix>/<yyyymmdd>/<ms>_<12 hex>[.ext]`.
