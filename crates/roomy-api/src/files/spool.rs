@@ -173,7 +173,7 @@ impl Spool {
             whole: sha256,
         };
         let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
-        let mut block = BytesMut::new();
+        let mut block = BytesMut::with_capacity(BLOCK);
         let mut received = 0u64;
         let mut body = body;
         let end = loop {
@@ -198,6 +198,8 @@ impl Spool {
                 let placeholder = state.detached();
                 in_flight = Some(state.write(block.split().freeze()));
                 state = placeholder;
+                // One allocation per block, not a doubling series of them.
+                block.reserve(BLOCK);
             }
         };
         if let Some(prev) = in_flight.take() {
