@@ -67,10 +67,14 @@ impl FileSettings {
 /// Everything file handlers and jobs share; cheap to clone.
 #[derive(Clone)]
 pub struct Files {
+    /// Where stored files, thumbnails and covers live.
     pub blob: Blob,
+    /// Where unfinished uploads are assembled.
     pub spool: spool::Spool,
     pub settings: Arc<FileSettings>,
+    /// Takes video frames (covers), when the program is there.
     pub ffmpeg: Arc<Ffmpeg>,
+    /// One writer per upload on this node.
     pub locks: Arc<locks::UploadLocks>,
     /// Running SHA-256 of uploads whose chunks came to this node, by the
     /// offset it covers: saves reading a finished upload back.
