@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod gateway;
+mod hex;
 pub mod metrics;
 pub mod pagination;
 pub mod routes;

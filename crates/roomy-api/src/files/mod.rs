@@ -8,7 +8,7 @@ pub mod locks;
 pub mod range;
 pub mod spool;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, hex::hex};
 use roomy_blob::{Blob, ObjectKey};
 use roomy_core::{Clock, FileId, UserId};
 use roomy_media::{Ffmpeg, MediaKind, Sniffed};
@@ -155,12 +155,7 @@ impl Files {
                     .map_err(ApiError::internal)?;
                 let sniffed = roomy_media::sniff(&head);
                 let key = ObjectKey::generate(FILES_PREFIX, clock.now(), sniffed.ext);
-                let prepared = Prepared {
-                    key: key.as_str().to_owned(),
-                    sha256: hex(&sha256.finalize()),
-                    mime: sniffed.mime.to_owned(),
-                    media: media_class(sniffed.kind),
-                };
+                let prepared = prepared(&key, &sniffed, sha256);
                 if !store.prepare_upload(id, &prepared).await? {
                     return Err(ApiError::Conflict {
                         code: "upload_conflict",
@@ -180,15 +175,7 @@ impl Files {
                 .map_err(ApiError::internal)?;
         }
         self.keep_hash(id, None);
-        let new = NewFile {
-            owner: upload.owner,
-            key: prepared.key,
-            name: upload.name.clone(),
-            size: upload.length,
-            mime: prepared.mime,
-            sha256: prepared.sha256,
-            media: prepared.media,
-        };
+        let new = new_file(upload.owner, &upload.name, upload.length, prepared);
         let stored = store.finish_upload(id, new, clock.now()).await?;
         self.jobs_wake.notify_waiters();
         Ok(stored)
@@ -214,36 +201,30 @@ impl Files {
     }
 }
 
-fn media_class(kind: MediaKind) -> MediaClass {
-    match kind {
-        MediaKind::Image => MediaClass::Image,
-        MediaKind::Video => MediaClass::Video,
-        MediaKind::Audio => MediaClass::Audio,
-        MediaKind::Other => MediaClass::Other,
+/// What bytes stored under `key` are, judged from the bytes.
+pub fn prepared(key: &ObjectKey, sniffed: &Sniffed, sha256: Sha256) -> Prepared {
+    Prepared {
+        key: key.as_str().to_owned(),
+        sha256: hex(&sha256.finalize()),
+        mime: sniffed.mime.to_owned(),
+        media: match sniffed.kind {
+            MediaKind::Image => MediaClass::Image,
+            MediaKind::Video => MediaClass::Video,
+            MediaKind::Audio => MediaClass::Audio,
+            MediaKind::Other => MediaClass::Other,
+        },
     }
 }
 
-/// The record of bytes stored under `key`.
-pub fn new_file(
-    owner: UserId,
-    key: &ObjectKey,
-    name: &str,
-    size: i64,
-    sniffed: &Sniffed,
-    sha256: Sha256,
-) -> NewFile {
+/// The record of `owner`'s file `name` of `size` bytes, as `prepared`.
+pub fn new_file(owner: UserId, name: &str, size: i64, prepared: Prepared) -> NewFile {
     NewFile {
         owner,
-        key: key.as_str().to_owned(),
+        key: prepared.key,
         name: name.to_owned(),
         size,
-        mime: sniffed.mime.to_owned(),
-        sha256: hex(&sha256.finalize()),
-        media: media_class(sniffed.kind),
+        mime: prepared.mime,
+        sha256: prepared.sha256,
+        media: prepared.media,
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

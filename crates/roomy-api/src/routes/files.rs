@@ -13,7 +13,7 @@ use crate::{
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
     files::{
-        FILES_PREFIX, new_file,
+        FILES_PREFIX, new_file, prepared,
         range::{RangeAnswer, parse_range},
     },
     state::AppState,
@@ -143,7 +143,12 @@ pub async fn upload(
             }
         }
         writer.close().await.map_err(ApiError::internal)?;
-        let new = new_file(auth.user.id, &key, &name, size as i64, &sniffed, hasher);
+        let new = new_file(
+            auth.user.id,
+            &name,
+            size as i64,
+            prepared(&key, &sniffed, hasher),
+        );
         let stored = match st
             .store
             .create_file(new, settings.user_quota_bytes as i64, st.clock.now())

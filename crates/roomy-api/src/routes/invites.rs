@@ -28,7 +28,6 @@ use roomy_chat::{ChangeKind, change_envelopes};
 use roomy_core::{FieldErrors, RoomId, UserId};
 use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite, Room, StoreError};
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 /// Default lifetime of a link: 7 days.
 const DEFAULT_EXPIRES_IN: i64 = 7 * 24 * 3600;
@@ -73,11 +72,7 @@ fn new_token() -> String {
 
 /// The SHA-256 (lower-case hex) under which a token is stored.
 fn hash_of(token: &str) -> String {
-    let mut hex = String::with_capacity(64);
-    for b in Sha256::digest(token.as_bytes()) {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    crate::hex::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// The stored hash of a presented token; `None` for a string that is no

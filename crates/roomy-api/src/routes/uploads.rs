@@ -258,29 +258,34 @@ async fn finish(st: &AppState, guard: UploadGuard, upload: Upload) -> Result<Sto
     .map_err(ApiError::internal)?
 }
 
-fn offset_headers(upload: &Upload, offset: i64) -> HeaderMap {
+/// Where an upload stands, as tus headers.
+fn standing_headers(
+    offset: i64,
+    length: i64,
+    name: &str,
+    expires: Option<time::OffsetDateTime>,
+) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("upload-offset", HeaderValue::from(offset));
-    h.insert("upload-length", HeaderValue::from(upload.length));
-    h.insert("upload-expires", expires_header(upload.expires_at));
-    if let Ok(v) = HeaderValue::from_str(&format!("filename {}", STANDARD.encode(&upload.name))) {
+    h.insert("upload-length", HeaderValue::from(length));
+    if let Some(at) = expires {
+        h.insert("upload-expires", expires_header(at));
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("filename {}", STANDARD.encode(name))) {
         h.insert("upload-metadata", v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h
 }
 
+fn upload_headers(u: &Upload) -> HeaderMap {
+    standing_headers(u.offset, u.length, &u.name, Some(u.expires_at))
+}
+
 /// A finished upload is the file with its id: it answers as complete (so
 /// a client that lost the last answer learns it is done).
-fn finished_headers(file: &StoredFile) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert("upload-offset", HeaderValue::from(file.size));
-    h.insert("upload-length", HeaderValue::from(file.size));
-    if let Ok(v) = HeaderValue::from_str(&format!("filename {}", STANDARD.encode(&file.name))) {
-        h.insert("upload-metadata", v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h
+fn finished_headers(f: &StoredFile) -> HeaderMap {
+    standing_headers(f.size, f.size, &f.name, None)
 }
 
 /// Where an upload stands: `Upload-Offset` counts only bytes made durable.
@@ -306,7 +311,7 @@ pub async fn head(
             finish(&st, guard, upload).await?
         }
         Standing::Live(_, upload) => {
-            return Ok((StatusCode::OK, offset_headers(&upload, upload.offset)).into_response());
+            return Ok((StatusCode::OK, upload_headers(&upload)).into_response());
         }
     };
     Ok((StatusCode::OK, finished_headers(&file)).into_response())
@@ -477,7 +482,7 @@ pub async fn patch(
         return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
     }
     drop(guard);
-    Ok((StatusCode::NO_CONTENT, offset_headers(&upload, new_offset)).into_response())
+    Ok((StatusCode::NO_CONTENT, upload_headers(&upload)).into_response())
 }
 
 /// Termination: the upload and its bytes are gone, its quota released.

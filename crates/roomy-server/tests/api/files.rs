@@ -104,20 +104,30 @@ fn sha1_header(bytes: &[u8]) -> String {
     format!("sha1 {}", STANDARD.encode(Sha1::digest(bytes)))
 }
 
-/// A finished tus upload of `bytes`; the file's id.
-async fn tus_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> i64 {
-    let created = create(app, who, bytes.len(), name).await;
+/// A new upload's `Location`, asserting it was created.
+async fn started(app: &TestApp, who: &Login, len: usize, name: &str) -> String {
+    let created = create(app, who, len, name).await;
     assert_eq!(created.status, 201, "{:?}", created);
-    let location = created.header("location").expect("location").to_owned();
-    if !bytes.is_empty() {
-        let r = patch(app, who, &location, 0, bytes, Some(sha1_header(bytes))).await;
-        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-    }
+    created.header("location").expect("location").to_owned()
+}
+
+/// The upload (and file) id at the end of a `Location`.
+fn id_of(location: &str) -> i64 {
     location
         .rsplit('/')
         .next()
         .and_then(|id| id.parse().ok())
         .expect("id in location")
+}
+
+/// A finished tus upload of `bytes`; the file's id.
+async fn tus_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> i64 {
+    let location = started(app, who, bytes.len(), name).await;
+    if !bytes.is_empty() {
+        let r = patch(app, who, &location, 0, bytes, Some(sha1_header(bytes))).await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+    id_of(&location)
 }
 
 /// A one-request upload.
@@ -273,11 +283,7 @@ async fn tus_protocol_rules(app: TestApp) {
     assert_eq!((last.status, offset(&last)), (204, 10));
 
     // The finished upload is the file with the same id.
-    let id: i64 = loc
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let id = id_of(&loc);
     let file = meta(&app, &alice, id).await;
     assert_eq!(file["id"], id);
     assert_eq!(file["name"], "notes.txt");
@@ -301,8 +307,7 @@ async fn tus_protocol_rules(app: TestApp) {
 async fn resume_after_a_cut_connection(app: TestApp) {
     let alice = app.user("alice_01").await;
     let bytes = data(3 * MIB);
-    let created = create(&app, &alice, bytes.len(), "big.bin").await;
-    let loc = created.header("location").expect("location").to_owned();
+    let loc = started(&app, &alice, bytes.len(), "big.bin").await;
     // Promise the whole file, send a third, and drop the connection.
     let mut sock = tokio::net::TcpStream::connect(app.addr)
         .await
@@ -335,11 +340,7 @@ async fn resume_after_a_cut_connection(app: TestApp) {
         break;
     }
     assert!(resumed.is_some(), "the upload could not be resumed");
-    let id: i64 = loc
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let id = id_of(&loc);
     assert_eq!(meta(&app, &alice, id).await["sha256"], sha256_hex(&bytes));
     assert!(app.state.files.locks.is_empty(), "upload locks leak");
 }
@@ -347,15 +348,9 @@ async fn resume_after_a_cut_connection(app: TestApp) {
 async fn termination_and_strangers(app: TestApp) {
     let alice = app.user("alice_01").await;
     let bob = app.user("bob_0001").await;
-    let created = create(&app, &alice, 6 * MIB, "big.bin").await;
-    assert_eq!(created.status, 201);
-    let loc = created.header("location").expect("location").to_owned();
+    let loc = started(&app, &alice, 6 * MIB, "big.bin").await;
     patch(&app, &alice, &loc, 0, &data(1000), None).await;
-    let id: i64 = loc
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let id = id_of(&loc);
     let part = app.config.effective_upload_dir().join(format!("{id}.part"));
     assert!(part.exists());
     // Within the 12 MiB quota, 6 MiB are reserved: another 7 MiB do not fit.
@@ -381,10 +376,8 @@ async fn termination_and_strangers(app: TestApp) {
 
 async fn abandoned_uploads_expire(app: TestApp) {
     let alice = app.user("alice_01").await;
-    let stale = create(&app, &alice, 100, "a.bin").await;
-    let stale = stale.header("location").expect("location").to_owned();
-    let live = create(&app, &alice, 100, "b.bin").await;
-    let live = live.header("location").expect("location").to_owned();
+    let stale = started(&app, &alice, 100, "a.bin").await;
+    let live = started(&app, &alice, 100, "b.bin").await;
     patch(&app, &alice, &stale, 0, &data(10), None).await;
     app.clock.advance(time::Duration::seconds(30));
     // A chunk keeps an upload alive for another expiry period.
@@ -395,7 +388,7 @@ async fn abandoned_uploads_expire(app: TestApp) {
         .assert_error(410, "upload_expired");
     assert!(run_jobs(&app).await >= 2);
     let dir = app.config.effective_upload_dir();
-    let id = |loc: &str| loc.rsplit('/').next().unwrap_or_default().to_owned();
+    let id = id_of;
     assert!(
         !dir.join(format!("{}.part", id(&stale))).exists(),
         "expired bytes remain"
@@ -418,21 +411,10 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
     let alice = app.user("alice_01").await;
     let files = &app.state.files;
     let later = app.clock.now() + time::Duration::hours(1);
-    let upload_at = |loc: &str| -> FileId {
-        FileId(
-            loc.rsplit('/')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .expect("id"),
-        )
-    };
+    let upload_at = |loc: &str| FileId(id_of(loc));
 
     // Stopped after the offset moved: nothing prepared.
-    let loc = create(&app, &alice, 10, "a.txt")
-        .await
-        .header("location")
-        .expect("location")
-        .to_owned();
+    let loc = started(&app, &alice, 10, "a.txt").await;
     let id = upload_at(&loc);
     std::fs::write(files.spool.path(id), b"0123456789").expect("write");
     assert!(
@@ -452,11 +434,7 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
     assert_eq!(file["sha256"], sha256_hex(b"0123456789"));
 
     // Stopped after the bytes moved into storage.
-    let loc = create(&app, &alice, 5, "b.txt")
-        .await
-        .header("location")
-        .expect("location")
-        .to_owned();
+    let loc = started(&app, &alice, 5, "b.txt").await;
     let id = upload_at(&loc);
     std::fs::write(files.spool.path(id), b"abcde").expect("write");
     assert!(
@@ -506,11 +484,7 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
 async fn chunks_past_the_length_are_refused_whole(app: TestApp) {
     use tokio::io::AsyncReadExt;
     let alice = app.user("alice_01").await;
-    let loc = create(&app, &alice, 5, "a.txt")
-        .await
-        .header("location")
-        .expect("location")
-        .to_owned();
+    let loc = started(&app, &alice, 5, "a.txt").await;
     patch(&app, &alice, &loc, 0, b"too long", None)
         .await
         .assert_error(413, "upload_overflow");
@@ -659,19 +633,6 @@ async fn names_never_become_paths(app: TestApp) {
     }
 }
 
-async fn group(app: &TestApp, owner: &Login, members: &[&Login]) -> i64 {
-    let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-    let r = app
-        .post(
-            "/api/v1/rooms",
-            Some(&owner.token),
-            json!({"name": "team", "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_i64().expect("room id")
-}
-
 async fn send_file(
     app: &TestApp,
     who: &Login,
@@ -708,7 +669,7 @@ async fn downloads_follow_room_membership(app: TestApp) {
     app.get(&format!("{path}/meta"), Some(&bob.token))
         .await
         .assert_error(404, "file_not_found");
-    let room = group(&app, &alice, &[&bob, &carol]).await;
+    let room = app.group(&alice, "Team", &[bob.id, carol.id]).await;
     // Bob may not pass alice's file off as his.
     let stolen = send_file(&app, &bob, room, "file", id).await;
     stolen.assert_error(422, "validation_failed");
@@ -775,7 +736,7 @@ async fn downloads_follow_room_membership(app: TestApp) {
 async fn media_messages(app: TestApp) {
     let alice = app.user("alice_01").await;
     let bob = app.user("bob_0001").await;
-    let room = group(&app, &alice, &[&bob]).await;
+    let room = app.group(&alice, "Team", &[bob.id]).await;
     let image = tus_upload(&app, &alice, "cat.png", &png(64, 48)).await;
     let text = tus_upload(&app, &alice, "notes.txt", b"plain words").await;
     let bobs = tus_upload(&app, &bob, "mine.png", &png(8, 8)).await;
@@ -924,7 +885,7 @@ async fn video_covers(app: TestApp) {
     let alice = app.user("alice_01").await;
     let id = tus_upload(&app, &alice, "clip.mp4", &video).await;
     assert_eq!(meta(&app, &alice, id).await["mime"], "video/mp4");
-    let room = group(&app, &alice, &[]).await;
+    let room = app.group(&alice, "Team", &[]).await;
     assert_eq!(send_file(&app, &alice, room, "video", id).await.status, 201);
     assert!(run_jobs(&app).await >= 1);
     let file = meta(&app, &alice, id).await;
@@ -1081,7 +1042,7 @@ mod on_s3 {
         // Nothing was kept on local disk but the (now empty) upload folder.
         assert_eq!(walk_count(&app.config.data_dir.join("files")), 0);
         assert_eq!(walk_count(&app.config.effective_upload_dir()), 0);
-        let room = group(&app, &alice, &[&bob]).await;
+        let room = app.group(&alice, "Team", &[bob.id]).await;
         assert_eq!(send_file(&app, &alice, room, "file", big).await.status, 201);
         let part = app
             .send_raw(

@@ -287,6 +287,20 @@ impl TestApp {
         }
     }
 
+    /// Creates group `name` owned by `owner` with `members`, asserting
+    /// success; its id.
+    pub async fn group(&self, owner: &Login, name: &str, members: &[i64]) -> i64 {
+        let r = self
+            .post(
+                "/api/v1/rooms",
+                Some(&owner.token),
+                serde_json::json!({"name": name, "member_ids": members}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["id"].as_i64().expect("group id")
+    }
+
     /// A request to build by hand (custom headers, raw bodies).
     pub fn request(
         &self,

@@ -22,19 +22,6 @@ crate::backend_tests!(
     the_database_keeps_only_token_hashes,
 );
 
-/// A group of `owner` with `members`; its id.
-async fn group(app: &TestApp, owner: &Login, members: &[i64]) -> i64 {
-    let r = app
-        .post(
-            "/api/v1/rooms",
-            Some(&owner.token),
-            json!({"name": "Hikers", "member_ids": members}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_i64().expect("group id")
-}
-
 /// Creates an invite as `by`, asserting success; the answer.
 async fn invite(app: &TestApp, room: i64, by: &Login, body: Value) -> Value {
     let r = app
@@ -84,7 +71,9 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
     let stranger = app.user("iv_stranger").await;
     let (guest_member, guest_id) = guest(&app, "Visitor").await;
     let (guest_outside, _) = guest(&app, "Outsider").await;
-    let room = group(&app, &owner, &[admin.id, member.id, gone.id, guest_id]).await;
+    let room = app
+        .group(&owner, "Hikers", &[admin.id, member.id, gone.id, guest_id])
+        .await;
     let r = app
         .patch(
             &format!("/api/v1/rooms/{room}/members/{}", admin.id),
@@ -216,7 +205,7 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
         .await
         .assert_error(404, "invite_not_found");
     // An invite is revoked only through its own room.
-    let other = group(&app, &stranger, &[owner.id]).await;
+    let other = app.group(&stranger, "Hikers", &[owner.id]).await;
     let r = app
         .patch(
             &format!("/api/v1/rooms/{other}/members/{}", owner.id),
@@ -238,7 +227,7 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
 
 async fn invite_requests_are_validated(app: TestApp) {
     let owner = app.user("iv_valid").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let path = format!("/api/v1/rooms/{room}/invites");
     for (body, field) in [
         (json!({"expires_in": 59}), "expires_in"),
@@ -293,7 +282,7 @@ async fn joining_adds_a_member_with_a_notice(app: TestApp) {
     let owner = app.user("jn_owner").await;
     let member = app.user("jn_member").await;
     let joiner = app.user("jn_joiner").await;
-    let room = group(&app, &owner, &[member.id]).await;
+    let room = app.group(&owner, "Hikers", &[member.id]).await;
     let token = token_of(&invite(&app, room, &owner, json!({"max_uses": 10})).await);
     let (mut ws, _) = app.ws(&member.token).await;
 
@@ -386,7 +375,7 @@ async fn members_rejoining_use_nothing(app: TestApp) {
     let owner = app.user("rj_owner").await;
     let member = app.user("rj_member").await;
     let leaver = app.user("rj_leaver").await;
-    let room = group(&app, &owner, &[member.id, leaver.id]).await;
+    let room = app.group(&owner, "Hikers", &[member.id, leaver.id]).await;
     let token = token_of(&invite(&app, room, &owner, json!({"max_uses": 1})).await);
     let (mut ws, _) = app.ws(&owner.token).await;
 
@@ -443,7 +432,7 @@ async fn members_rejoining_use_nothing(app: TestApp) {
 async fn guests_join_by_invite_and_chat(app: TestApp) {
     let owner = app.user("gj_owner").await;
     let member = app.user("gj_member").await;
-    let room = group(&app, &owner, &[member.id]).await;
+    let room = app.group(&owner, "Hikers", &[member.id]).await;
     let token = token_of(&invite(&app, room, &owner, json!({})).await);
     let (guest_token, guest_id) = guest(&app, "Wanderer").await;
     let (mut ws, _) = app.ws(&member.token).await;
@@ -518,7 +507,7 @@ async fn member_count(app: &TestApp, room: i64, viewer: &Login) -> i64 {
 async fn expired_links_are_gone(app: TestApp) {
     let owner = app.user("ex_owner").await;
     let late = app.user("ex_late1").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let token = token_of(&invite(&app, room, &owner, json!({"expires_in": 60})).await);
     app.clock.advance(Duration::seconds(59));
     let p = app
@@ -539,7 +528,7 @@ async fn used_up_links_are_gone(app: TestApp) {
     let owner = app.user("ux_owner").await;
     let first = app.user("ux_first").await;
     let second = app.user("ux_second").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let token = token_of(&invite(&app, room, &owner, json!({"max_uses": 1})).await);
     let r = app
         .post(
@@ -562,7 +551,7 @@ async fn used_up_links_are_gone(app: TestApp) {
 async fn revoked_links_are_gone(app: TestApp) {
     let owner = app.user("rv_owner").await;
     let late = app.user("rv_late1").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let created = invite(&app, room, &owner, json!({"max_uses": 1})).await;
     let token = token_of(&created);
     let r = app
@@ -587,7 +576,7 @@ async fn revoked_links_are_gone(app: TestApp) {
 
 async fn unknown_tokens_are_not_found(app: TestApp) {
     let owner = app.user("uk_owner").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     invite(&app, room, &owner, json!({})).await;
     let well_formed = "A".repeat(43);
     for token in [well_formed.as_str(), "abc", "not-a-token-at-all"] {
@@ -599,7 +588,7 @@ async fn concurrent_joins_take_the_last_use_once(app: TestApp) {
     let owner = app.user("cc_owner").await;
     let a = app.user("cc_alice").await;
     let b = app.user("cc_bobby").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let token = token_of(&invite(&app, room, &owner, json!({"max_uses": 1})).await);
     let path = format!("/api/v1/invites/{token}/join");
     let (ra, rb) = tokio::join!(
@@ -623,7 +612,7 @@ async fn concurrent_joins_take_the_last_use_once(app: TestApp) {
 
 async fn qr_codes_carry_the_link(app: TestApp) {
     let owner = app.user("qr_owner").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let created = invite(&app, room, &owner, json!({})).await;
     let token = token_of(&created);
     let url = created["url"].as_str().expect("url");
@@ -668,7 +657,7 @@ async fn qr_codes_carry_the_link(app: TestApp) {
 
 async fn the_database_keeps_only_token_hashes(app: TestApp) {
     let owner = app.user("db_owner").await;
-    let room = group(&app, &owner, &[]).await;
+    let room = app.group(&owner, "Hikers", &[]).await;
     let tokens = [
         token_of(&invite(&app, room, &owner, json!({})).await),
         token_of(&invite(&app, room, &owner, json!({"max_uses": 2})).await),
@@ -716,7 +705,7 @@ mod configured {
             return;
         };
         let owner = app.user("pu_owner").await;
-        let room = group(&app, &owner, &[]).await;
+        let room = app.group(&owner, "Hikers", &[]).await;
         let created = invite(&app, room, &owner, json!({})).await;
         assert_eq!(
             created["url"],
@@ -735,7 +724,7 @@ mod configured {
         let owner = app.user("fg_owner").await;
         let first = app.user("fg_first").await;
         let second = app.user("fg_second").await;
-        let room = group(&app, &owner, &[]).await;
+        let room = app.group(&owner, "Hikers", &[]).await;
         let token = token_of(&invite(&app, room, &owner, json!({})).await);
         let path = format!("/api/v1/invites/{token}/join");
         let r = app.post(&path, Some(&first.token), json!({})).await;

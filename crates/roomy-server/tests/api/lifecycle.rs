@@ -21,18 +21,6 @@ crate::backend_tests!(
     owners_hand_over_and_members_set_group_profiles,
 );
 
-async fn group(app: &TestApp, owner: &Login, members: &[i64]) -> i64 {
-    let r = app
-        .post(
-            "/api/v1/rooms",
-            Some(&owner.token),
-            json!({"name": "Team", "member_ids": members}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_i64().expect("group id")
-}
-
 async fn say(app: &TestApp, who: &Login, room: i64, client_id: &str, body: &str) -> Value {
     let r = app
         .post(
@@ -64,7 +52,7 @@ async fn sync(app: &TestApp, who: &Login, since: i64) -> Value {
 async fn reading_moves_forward_and_reaches_every_device(app: TestApp) {
     let a = app.user("rd_alice").await;
     let b = app.user("rd_bobby").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     for i in 1..=3 {
         say(&app, &a, room, &format!("m{i}"), "hi").await;
     }
@@ -250,7 +238,7 @@ async fn direct_rooms_get_read_receipts_unless_hidden(app: TestApp) {
 async fn revoking_works_within_the_window_only(app: TestApp) {
     let a = app.user("rv_alice").await;
     let b = app.user("rv_bobby").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     app.patch(
         &format!("/api/v1/rooms/{room}/members/{}", a.id),
         Some(&a.token),
@@ -363,7 +351,7 @@ async fn delete_for_me_changes_only_my_view(app: TestApp) {
     let a = app.user("dm_alice").await;
     let b = app.user("dm_bobby").await;
     let c = app.user("dm_carol").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     let m1 = say(&app, &a, room, "x1", "one").await;
     let m2 = say(&app, &b, room, "x2", "two").await;
     let m3 = say(&app, &a, room, "x3", "three").await;
@@ -427,7 +415,7 @@ async fn delete_for_me_changes_only_my_view(app: TestApp) {
     assert_eq!(deleted.len(), 2, "{s}");
 
     // All or nothing; not someone else's room; limits.
-    let outside = say(&app, &a, group(&app, &a, &[]).await, "x4", "private").await;
+    let outside = say(&app, &a, app.group(&a, "Team", &[]).await, "x4", "private").await;
     app.post(
         "/api/v1/messages/delete",
         Some(&b.token),
@@ -461,8 +449,8 @@ async fn delete_for_me_changes_only_my_view(app: TestApp) {
 async fn sent_and_received_lists_filter(app: TestApp) {
     let a = app.user("ls_alice").await;
     let b = app.user("ls_bobby").await;
-    let g1 = group(&app, &a, &[b.id]).await;
-    let g2 = group(&app, &a, &[b.id]).await;
+    let g1 = app.group(&a, "Team", &[b.id]).await;
+    let g2 = app.group(&a, "Team", &[b.id]).await;
     let m1 = say(&app, &a, g1, "l1", "in one").await;
     let m2 = say(&app, &a, g2, "l2", "in two").await;
     let m3 = say(&app, &b, g1, "l3", "reply").await;
@@ -537,7 +525,7 @@ async fn favorites_outlive_membership_but_not_revocation(app: TestApp) {
     let a = app.user("fv_alice").await;
     let b = app.user("fv_bobby").await;
     let c = app.user("fv_carol").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     let keep = say(&app, &a, room, "f1", "worth keeping").await;
     let taken = say(&app, &a, room, "f2", "regret").await;
     let fav = |m: &Value| format!("/api/v1/me/favorites/{}", m["id"]);
@@ -598,7 +586,7 @@ async fn admins_search_remove_and_are_audited(app: TestApp) {
     let z = app.admin("am_admin").await;
     let a = app.user("am_alice").await;
     let b = app.user("am_bobby").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     let bad = say(&app, &a, room, "a1", "Buy 100% CHEAP_stuff").await;
     say(&app, &b, room, "a2", "no thanks").await;
     let search = |q: &str| format!("/api/v1/admin/messages?{q}");
@@ -724,7 +712,7 @@ async fn dissolved_groups_are_read_only(app: TestApp) {
     let a = app.user("ds_alice").await;
     let b = app.user("ds_bobby").await;
     let c = app.user("ds_carol").await;
-    let room = group(&app, &a, &[b.id]).await;
+    let room = app.group(&a, "Team", &[b.id]).await;
     say(&app, &b, room, "d1", "before").await;
     let (mut bws, ready) = app.ws(&b.token).await;
     let since = ready["since"].as_i64().expect("since");
@@ -817,7 +805,7 @@ async fn owners_hand_over_and_members_set_group_profiles(app: TestApp) {
     let a = app.user("ho_alice").await;
     let b = app.user("ho_bobby").await;
     let c = app.user("ho_carol").await;
-    let room = group(&app, &a, &[b.id, c.id]).await;
+    let room = app.group(&a, "Team", &[b.id, c.id]).await;
     let member = |u: &Login| format!("/api/v1/rooms/{room}/members/{}", u.id);
     // Group profile: yourself only, validated, clearable.
     let r = app

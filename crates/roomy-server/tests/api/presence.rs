@@ -25,7 +25,8 @@ mod no_grace {
         let c = app.user("pa_carol").await;
         let d = app.user("pa_dave1").await;
         let probes = [app.user("pa_probe1").await, app.user("pa_probe2").await];
-        group(&app, &a, &[&b, &probes[0], &probes[1]]).await;
+        app.group(&a, "Presence", &[b.id, probes[0].id, probes[1].id])
+            .await;
         app.direct(&d, &b).await;
         let mut wa = watch(&app, &a).await;
         let mut wc = watch(&app, &c).await;
@@ -76,7 +77,8 @@ mod long_grace {
         let a = app.user("pg_alice").await;
         let b = app.user("pg_bobby").await;
         let probes = [app.user("pg_probe1").await, app.user("pg_probe2").await];
-        group(&app, &a, &[&b, &probes[0], &probes[1]]).await;
+        app.group(&a, "Presence", &[b.id, probes[0].id, probes[1].id])
+            .await;
         let mut wa = watch(&app, &a).await;
         let (wb, _) = app.ws(&b.token).await;
         assert_eq!(wa.next().await, presence(&b, true));
@@ -108,7 +110,7 @@ mod short_grace {
     async fn offline_is_announced_when_the_grace_ends(app: TestApp) {
         let a = app.user("ps_alice").await;
         let b = app.user("ps_bobby").await;
-        group(&app, &a, &[&b]).await;
+        app.group(&a, "Presence", &[b.id]).await;
         let mut wa = watch(&app, &a).await;
         let (wb, _) = app.ws(&b.token).await;
         assert_eq!(wa.next().await, presence(&b, true));
@@ -129,7 +131,7 @@ async fn typing_reaches_the_other_members_once_per_window(app: TestApp) {
     let b = app.user("ty_bobby").await;
     let c = app.user("ty_carol").await;
     let d = app.user("ty_dave1").await;
-    let room = group(&app, &a, &[&b, &c]).await;
+    let room = app.group(&a, "Presence", &[b.id, c.id]).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
     let (mut wb2, _) = app.ws(&b.token).await;
@@ -177,7 +179,7 @@ async fn typing_needs_membership_and_a_room_id(app: TestApp) {
     let a = app.user("tm_alice").await;
     let b = app.user("tm_bobby").await;
     let d = app.user("tm_dave1").await;
-    let room = group(&app, &a, &[&b]).await;
+    let room = app.group(&a, "Presence", &[b.id]).await;
     let direct = app.direct(&a, &b).await;
     let (mut wa, _) = app.ws(&a.token).await;
     let (mut wb, _) = app.ws(&b.token).await;
@@ -209,20 +211,6 @@ async fn typing_needs_membership_and_a_room_id(app: TestApp) {
     assert_eq!(wa.next().await, typing(direct, &b));
     wb.assert_quiet().await;
     wd.assert_quiet().await;
-}
-
-/// A group owned by `owner` with `members`; its id.
-async fn group(app: &TestApp, owner: &Login, members: &[&Login]) -> i64 {
-    let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-    let r = app
-        .post(
-            "/api/v1/rooms",
-            Some(&owner.token),
-            json!({"name": "Presence", "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()["id"].as_i64().expect("room id")
 }
 
 /// Connects `probe` (online for the first time, sharing a room with the
