@@ -179,6 +179,13 @@ impl From<roomy_chat::WriteError> for ApiError {
         match e {
             roomy_chat::WriteError::Stopped => ApiError::Unavailable(Box::new(e)),
             roomy_chat::WriteError::Store(_) => ApiError::Internal(Box::new(e)),
+            roomy_chat::WriteError::Rejected(why) => {
+                tracing::warn!(error = %why, "a message the database refused");
+                ApiError::Unprocessable {
+                    code: "message_rejected",
+                    message: "the database could not store this message".into(),
+                }
+            }
         }
     }
 }
@@ -213,6 +220,7 @@ impl From<StoreError> for ApiError {
                 message: format!("{what} already exists"),
                 fields: FieldErrors::new(),
             },
+            StoreError::Unavailable(e) => ApiError::Unavailable(e),
             other => ApiError::Internal(Box::new(other)),
         }
     }

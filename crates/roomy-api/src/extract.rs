@@ -1,11 +1,19 @@
 //! Request extractors whose rejections speak the error model: axum's own
 //! answer in plain text, which clients cannot parse.
 
+//!
+//! They are also the door that keeps U+0000 out: no text a client sends in
+//! a body, a query or a path may carry it (PostgreSQL cannot store it, and
+//! one such row must never reach a shared transaction). The validated types
+//! of `roomy-core` hold the same rule for the fields they parse.
+
 use crate::error::ApiError;
 use axum::{
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
-    http::{StatusCode, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
+use roomy_core::{FieldErrors, validation::NUL_REFUSED};
 use serde::de::DeserializeOwned;
 
 /// A JSON body. Unknown fields are refused by the DTOs (`deny_unknown_fields`).
@@ -15,11 +23,105 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    message: r.body_text(),
+                }
+            }
+        })?;
+        if let Some(field) = json_nul_field(&bytes) {
+            return Err(nul_refused(&field));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `application/json` or any `application/*+json`, as axum's own `Json` accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// The 422 for a field carrying U+0000.
+fn nul_refused(field: &str) -> ApiError {
+    let mut fields = FieldErrors::new();
+    fields.add(field, NUL_REFUSED);
+    ApiError::Validation(fields)
+}
+
+/// Where a JSON body carries U+0000 in a string (its key path, `body` or
+/// `ids.2`), if it does. JSON can only write it as the escape `\u0000`, so
+/// a body without a backslash is passed at the cost of one scan; only a
+/// body that has the escape is parsed to name the field.
+pub fn json_nul_field(bytes: &[u8]) -> Option<String> {
+    if !bytes.contains(&b'\\') || !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    nul_path(&value, &mut Vec::new())
+}
+
+fn nul_path(v: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
+    use serde_json::Value;
+    let here = |path: &Vec<String>, last: Option<&str>| {
+        let mut p = path.clone();
+        p.extend(last.map(str::to_owned));
+        if p.is_empty() {
+            "body".to_owned()
+        } else {
+            p.join(".")
+        }
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(here(path, None)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            path.push(i.to_string());
+            let found = nul_path(item, path);
+            path.pop();
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if k.contains('\0') {
+                return Some(here(path, Some(&k.replace('\0', ""))));
+            }
+            path.push(k.clone());
+            let found = nul_path(item, path);
+            path.pop();
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// The query parameter whose name or value decodes to text with U+0000.
+fn query_nul_field(query: &str) -> Option<String> {
+    if !query.contains("%00") {
+        return None;
+    }
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', ""))
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -50,6 +152,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.path().contains("%00") {
+            return Err(nul_refused("path"));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
@@ -67,6 +172,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(field) = parts.uri.query().and_then(query_nul_field) {
+            return Err(nul_refused(&field));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
@@ -74,5 +182,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                 code: "invalid_query",
                 message: e.body_text(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_found_where_it_is_and_nowhere_else() {
+        assert_eq!(
+            json_nul_field(br#"{"body":"a\u0000b"}"#).as_deref(),
+            Some("body")
+        );
+        assert_eq!(
+            json_nul_field(br#"{"ids":[1,{"x":"\u0000"}]}"#).as_deref(),
+            Some("ids.1.x")
+        );
+        assert_eq!(json_nul_field(br#""\u0000""#).as_deref(), Some("body"));
+        // An escaped backslash followed by the letters is only text.
+        assert_eq!(json_nul_field(br#"{"body":"\\u0000"}"#), None);
+        assert_eq!(json_nul_field(br#"{"body":"plain"}"#), None);
+        assert_eq!(query_nul_field("q=a%00b&limit=2").as_deref(), Some("q"));
+        assert_eq!(query_nul_field("q=a%2500b"), None);
+        assert_eq!(query_nul_field("q=ok"), None);
     }
 }

@@ -14,7 +14,7 @@
 
 use roomy_bus::{Bus, Envelope, Event, Origin};
 use roomy_core::{Clock, social_fields::DirectPolicy};
-use roomy_store::{AppendOutcome, NewMessage, Store};
+use roomy_store::{AppendOutcome, NewMessage, Store, StoreError};
 use std::{future::Future, pin::Pin, sync::Arc};
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +24,10 @@ pub enum WriteError {
     /// The database failed; nothing of the batch was stored.
     #[error("the message could not be stored: {0}")]
     Store(String),
+    /// The database refused this message itself (tried alone, apart from
+    /// its batch); the rest of the batch was stored.
+    #[error("the database refused the message: {0}")]
+    Rejected(String),
     /// The writer has stopped (the server is shutting down).
     #[error("the writer has stopped")]
     Stopped,
@@ -127,6 +131,11 @@ impl Writer {
         rx.await.map_err(|_| WriteError::Stopped)
     }
 
+    /// Jobs waiting for the writer task (messages and exclusive writes).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Stores a message and waits for the commit.
     pub async fn write(
         &self,
@@ -168,6 +177,11 @@ async fn run(
 }
 
 /// Commits the batch in one transaction, publishes, answers; empties `batch`.
+///
+/// A batch the database refuses is split in halves, committed in order, so
+/// one row it cannot store (found in log2(batch) extra transactions) fails
+/// alone and everyone else's messages are stored. An unreachable database
+/// fails the whole batch at once: splitting would only fail again.
 async fn commit(
     batch: &mut Vec<MessageJob>,
     store: &dyn Store,
@@ -178,36 +192,64 @@ async fn commit(
     if batch.is_empty() {
         return;
     }
-    // The messages go to the store; who to answer stays here.
+    // Parts still to commit, the next one last; each part is a range of
+    // `batch`, so halves keep the queue's order.
     let (messages, waiters): (Vec<NewMessage>, Vec<_>) = batch
         .drain(..)
         .map(|j| (j.message, (j.origin, j.reply)))
         .unzip();
-    match store.append_messages(messages, policy, clock.now()).await {
-        Ok(outcomes) => {
-            for ((origin, reply), outcome) in waiters.into_iter().zip(outcomes) {
-                if let AppendOutcome::Stored {
-                    message,
-                    recipients,
-                } = &outcome
-                {
-                    bus.publish(Envelope {
-                        recipients: recipients.clone(),
-                        event: Event::Message(message.clone()),
-                        origin,
-                    });
+    let mut parts = vec![0..messages.len()];
+    let mut answers: Vec<Option<Result<AppendOutcome, WriteError>>> =
+        (0..messages.len()).map(|_| None).collect();
+    while let Some(part) = parts.pop() {
+        match store
+            .append_messages(&messages[part.clone()], policy, clock.now())
+            .await
+        {
+            Ok(outcomes) => {
+                for (i, outcome) in part.zip(outcomes) {
+                    answers[i] = Some(Ok(outcome));
                 }
-                // A sender that went away still has its message stored.
-                let _ = reply.send(Ok(outcome));
+            }
+            Err(e @ StoreError::Unavailable(_)) => {
+                tracing::error!(error = %e, batch = part.len(), "group commit failed");
+                let msg = e.to_string();
+                for i in part {
+                    answers[i] = Some(Err(WriteError::Store(msg.clone())));
+                }
+            }
+            Err(e) if part.len() == 1 => {
+                tracing::error!(
+                    error = %e,
+                    room = messages[part.start].room_id.0,
+                    sender = messages[part.start].sender_id.0,
+                    "the database refused a message; its sender alone is told"
+                );
+                answers[part.start] = Some(Err(WriteError::Rejected(e.to_string())));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, batch = part.len(), "group commit refused: splitting the batch");
+                let mid = part.start + part.len() / 2;
+                parts.push(mid..part.end);
+                parts.push(part.start..mid);
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, batch = waiters.len(), "group commit failed");
-            let msg = e.to_string();
-            for (_, reply) in waiters {
-                let _ = reply.send(Err(WriteError::Store(msg.clone())));
-            }
+    }
+    for ((origin, reply), answer) in waiters.into_iter().zip(answers) {
+        let answer = answer.unwrap_or(Err(WriteError::Stopped));
+        if let Ok(AppendOutcome::Stored {
+            message,
+            recipients,
+        }) = &answer
+        {
+            bus.publish(Envelope {
+                recipients: recipients.clone(),
+                event: Event::Message(message.clone()),
+                origin,
+            });
         }
+        // A sender that went away still has its message stored.
+        let _ = reply.send(answer);
     }
 }
 
@@ -299,6 +341,116 @@ mod tests {
             let env = sub.recv().await.unwrap();
             match &env.event {
                 Event::Message(m) => assert_eq!(m.seq, i + 1),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_the_database_refuses_fails_alone_and_the_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::connect(
+                &url,
+                &SqliteOptions {
+                    synchronous: SqliteSynchronous::Normal,
+                    max_connections: 2,
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        // The database, not the server's validation, refuses this one body.
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned row'); END",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for name in ["poison_a", "poison_b"] {
+            let u = store
+                .create_user(
+                    NewUser {
+                        username: Username::parse(name).unwrap(),
+                        nickname: Nickname::parse(name).unwrap(),
+                        password_hash: None,
+                        role: Role::User,
+                    },
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap();
+            ids.push(u.id);
+        }
+        let (room, _) = store
+            .find_or_create_direct(
+                ids[0],
+                ids[1],
+                DirectPolicy::Anyone,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        let bus = Arc::new(InProcessBus::new(1024));
+        let mut sub = bus.subscribe();
+        let (writer, _task) = Writer::start(
+            store.clone(),
+            bus.clone(),
+            Arc::new(SystemClock),
+            WriterConfig {
+                max_batch: 256,
+                direct_policy: DirectPolicy::Anyone,
+                queue: 512,
+            },
+        );
+        // Hold the writer until all 200 messages wait, so they form one batch.
+        let (open, gate) = oneshot::channel::<()>();
+        let held = writer.clone();
+        let hold = tokio::spawn(async move {
+            held.exclusive(|_| async move {
+                let _ = gate.await;
+                ((), Vec::new())
+            })
+            .await
+        });
+        let mut pending = Vec::new();
+        for i in 0..200 {
+            let m = NewMessage {
+                room_id: room.id,
+                sender_id: ids[i % 2],
+                client_id: Some(ClientId::parse(&format!("p{i}")).unwrap()),
+                kind: MessageKind::Text,
+                body: Some(
+                    MessageBody::parse(if i == 137 { "poison" } else { "fine" }, 10).unwrap(),
+                ),
+                file: None,
+            };
+            pending.push(writer.submit(m, None).await.unwrap());
+        }
+        open.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        let mut seq = 0;
+        for (i, p) in pending.into_iter().enumerate() {
+            match (i, p.await.unwrap()) {
+                (137, Err(WriteError::Rejected(why))) => assert!(why.contains("database"), "{why}"),
+                (137, other) => panic!("the poisoned row: {other:?}"),
+                (_, Ok(AppendOutcome::Stored { message, .. })) => {
+                    seq += 1;
+                    assert_eq!(message.seq, seq, "message {i} in order, no gap");
+                }
+                (_, other) => panic!("message {i}: {other:?}"),
+            }
+        }
+        assert_eq!(seq, 199);
+        for i in 1..=199 {
+            match &sub.recv().await.unwrap().event {
+                Event::Message(m) => assert_eq!(m.seq, i, "published in commit order"),
                 other => panic!("{other:?}"),
             }
         }

@@ -131,8 +131,10 @@ impl MessageBody {
     /// Default longest body, in characters.
     pub const DEFAULT_MAX: usize = 10_000;
 
-    /// Trims surrounding whitespace, then checks the length.
+    /// Trims surrounding whitespace, then checks the length and that the
+    /// text can be stored.
     pub fn parse(s: &str, max_chars: usize) -> Result<MessageBody, String> {
+        crate::validation::storable(s)?;
         let t = s.trim();
         if t.is_empty() {
             return Err("must not be empty".into());
@@ -198,6 +200,8 @@ mod tests {
         assert!(MessageBody::parse(" \n\t ", 10).is_err());
         assert!(MessageBody::parse(&"é".repeat(10), 10).is_ok());
         assert!(MessageBody::parse(&"é".repeat(11), 10).is_err());
+        assert!(MessageBody::parse("a\u{0}b", 10).is_err());
+        assert!(MessageBody::parse("tabs\tand\nlines stay", 100).is_ok());
     }
 
     #[test]

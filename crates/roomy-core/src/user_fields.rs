@@ -75,9 +75,36 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A name people read (nickname, group name): trimmed, 1 to `max`
-/// characters, no control characters.
+/// Characters that reorder or hide text (bidi embeddings, overrides and
+/// isolates, marks, line and paragraph separators, the BOM, zero-width and
+/// invisible operators): in a name they make one user look like another or
+/// flip the text around it, so names refuse them. Messages keep them; the
+/// client shows messages isolated.
+fn spoofing(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2028}' | '\u{2029}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{180E}' | '\u{00AD}' | '\u{034F}'
+    )
+}
+
+/// Characters that show nothing on their own: a name made only of these
+/// (and spaces) looks empty. The joiners and variation selectors stay
+/// allowed, since emoji sequences and some scripts need them.
+fn blank(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{200C}' | '\u{200D}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}'
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+        )
+}
+
+/// A name people read (nickname, group name, remark): trimmed, 1 to `max`
+/// characters, no control, bidi or invisible characters, and at least one
+/// visible one.
 pub(crate) fn display_text(s: &str, max: usize) -> Result<String, String> {
+    crate::validation::storable(s)?;
     let t = s.trim();
     if t.is_empty() {
         return Err("must not be empty".into());
@@ -87,6 +114,15 @@ pub(crate) fn display_text(s: &str, max: usize) -> Result<String, String> {
     }
     if t.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
+    }
+    if let Some(c) = t.chars().find(|&c| spoofing(c)) {
+        return Err(format!(
+            "must not contain invisible or text-direction characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    if t.chars().all(blank) {
+        return Err("must contain a visible character".into());
     }
     Ok(t.to_owned())
 }
@@ -174,6 +210,32 @@ mod tests {
         assert!(Nickname::parse("   ").is_err());
         assert!(Nickname::parse(&"n".repeat(31)).is_err());
         assert!(Nickname::parse("a\u{7}b").is_err());
+        assert!(Nickname::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn names_refuse_spoofing_and_invisible_text() {
+        for bad in [
+            "evil\u{202E}gnp.exe",
+            "\u{2066}bob\u{2069}",
+            "\u{FEFF}admin",
+            "two\u{2028}lines",
+            "a\u{200F}b",
+            "\u{200B}\u{200B}",
+            "\u{3164}",
+            "\u{200D} \u{FE0F}",
+        ] {
+            assert!(Nickname::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "张伟",
+            "José",
+            "👨\u{200D}👩\u{200D}👧",
+            "❤\u{FE0F}",
+            "می\u{200C}خواهم",
+        ] {
+            assert!(Nickname::parse(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,20 @@
 
 use std::collections::BTreeMap;
 
+/// Why text carrying U+0000 is refused, for every field that takes text.
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
+/// The one rule every stored or searched text obeys on both backends:
+/// no U+0000, which PostgreSQL cannot store in text and SQLite would keep
+/// only to cut short in C strings.
+pub fn storable(s: &str) -> Result<(), String> {
+    if s.contains('\0') {
+        Err(NUL_REFUSED.to_owned())
+    } else {
+        Ok(())
+    }
+}
+
 /// Field name → why it was refused. Empty means valid.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FieldErrors(pub BTreeMap<String, String>);

@@ -618,12 +618,12 @@ impl ::roomy_store::ChatStore for $store {
 
     async fn append_messages(
         &self,
-        batch: Vec<NewMessage>,
+        batch: &[NewMessage],
         policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppendOutcome>> {
         let mut tx = self.write_tx().await?;
-        let outcomes = append_in(&mut tx, &batch, policy, now).await?;
+        let outcomes = append_in(&mut tx, batch, policy, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(outcomes)
     }

@@ -133,9 +133,19 @@ impl SessionUserRow {
     }
 }
 
-/// Wraps a database failure.
+/// Wraps a database failure: `Unavailable` when the database could not be
+/// reached, `Database` when it answered with an error.
 pub fn db_err(e: impl Into<sqlx::Error>) -> StoreError {
-    StoreError::Database(Box::new(e.into()))
+    let e = e.into();
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
+        e => StoreError::Database(Box::new(e)),
+    }
 }
 
 /// A unique violation becomes `Conflict(what)`; anything else a database error.

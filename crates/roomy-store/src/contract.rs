@@ -510,7 +510,7 @@ pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
     let before = store.stream_position().await.unwrap();
     let out = store
         .append_messages(
-            vec![
+            &[
                 text(ab.id, u[0], "c1", "one"),
                 text(ac.id, u[0], "c2", "uno"),
                 text(ab.id, u[1], "c1", "two"),
@@ -546,7 +546,7 @@ pub async fn appends_number_each_room_without_gaps(store: &impl Store) {
         _ => unreachable!(),
     }
     let more = store
-        .append_messages(vec![text(ab.id, u[1], "c9", "four")], ANYONE, t0())
+        .append_messages(&[text(ab.id, u[1], "c9", "four")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(stored(&more[0]).seq, 4);
@@ -562,7 +562,7 @@ pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
         .unwrap();
     let first = store
         .append_messages(
-            vec![
+            &[
                 text(room.id, u[0], "same", "hello"),
                 text(room.id, u[0], "same", "again"),
             ],
@@ -574,13 +574,13 @@ pub async fn repeated_client_ids_return_the_original(store: &impl Store) {
     let original = stored(&first[0]).clone();
     assert_eq!(first[1], AppendOutcome::Duplicate(original.clone()));
     let later = store
-        .append_messages(vec![text(room.id, u[0], "same", "third try")], ANYONE, t0())
+        .append_messages(&[text(room.id, u[0], "same", "third try")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(later[0], AppendOutcome::Duplicate(original.clone()));
     // Another sender may use the same client id.
     let other = store
-        .append_messages(vec![text(room.id, u[1], "same", "mine")], ANYONE, t0())
+        .append_messages(&[text(room.id, u[1], "same", "mine")], ANYONE, t0())
         .await
         .unwrap();
     assert_eq!(stored(&other[0]).seq, 2);
@@ -603,7 +603,7 @@ pub async fn only_members_append(store: &impl Store) {
         .unwrap();
     let out = store
         .append_messages(
-            vec![
+            &[
                 text(room.id, u[2], "x1", "let me in"),
                 text(RoomId(999_999), u[0], "x2", "nowhere"),
                 text(room.id, u[0], "x3", "hi"),
@@ -630,8 +630,8 @@ pub async fn history_pages_both_ways(store: &impl Store) {
         .unwrap();
     let batch = (1..=7)
         .map(|i| text(room.id, u[0], &format!("h{i}"), &format!("m{i}")))
-        .collect();
-    store.append_messages(batch, ANYONE, t0()).await.unwrap();
+        .collect::<Vec<_>>();
+    store.append_messages(&batch, ANYONE, t0()).await.unwrap();
     let seqs = |v: Vec<crate::Message>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
         seqs(store.history(room.id, u[0], None, None, 3).await.unwrap()),
@@ -685,7 +685,7 @@ pub async fn sync_returns_what_was_missed(store: &impl Store) {
         .await
         .unwrap();
     store
-        .append_messages(vec![text(ab.id, u[0], "s1", "old")], ANYONE, t0())
+        .append_messages(&[text(ab.id, u[0], "s1", "old")], ANYONE, t0())
         .await
         .unwrap();
     let since = store.stream_position().await.unwrap();
@@ -695,7 +695,7 @@ pub async fn sync_returns_what_was_missed(store: &impl Store) {
         text(ab.id, u[1], "s4", "c"),
         text(ab.id, u[0], "s5", "d"),
     ];
-    store.append_messages(batch, ANYONE, t0()).await.unwrap();
+    store.append_messages(&batch, ANYONE, t0()).await.unwrap();
 
     let sync = store.sync(u[1], since, None, 10).await.unwrap();
     assert_eq!(sync.next, store.stream_position().await.unwrap());
@@ -757,7 +757,7 @@ pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
     assert_eq!(removed.room.member_count, 2);
     assert_eq!(store.member_role(room, u[1]).await.unwrap(), None);
     let out = store
-        .append_messages(vec![text(room, u[0], "after", "hello")], ANYONE, t0())
+        .append_messages(&[text(room, u[0], "after", "hello")], ANYONE, t0())
         .await
         .unwrap();
     match &out[0] {
@@ -790,7 +790,7 @@ pub async fn rooms_list_by_activity_with_summaries(store: &impl Store) {
         .await
         .unwrap();
     store
-        .append_messages(vec![text(d1.id, u[1], "r1", "latest")], ANYONE, t0())
+        .append_messages(&[text(d1.id, u[1], "r1", "latest")], ANYONE, t0())
         .await
         .unwrap();
     let page = store.rooms_of(u[0], None, 10).await.unwrap();

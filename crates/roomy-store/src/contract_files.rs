@@ -318,7 +318,7 @@ pub async fn files_are_shared_through_messages(store: &impl Store) {
         ..text(room, u[0], "img-1", "x")
     };
     let out = store
-        .append_messages(vec![message], ANYONE, t0())
+        .append_messages(&[message], ANYONE, t0())
         .await
         .unwrap();
     let sent = stored(&out[0]).clone();

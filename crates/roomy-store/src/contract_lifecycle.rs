@@ -44,7 +44,7 @@ fn system(room: RoomId, sender: UserId, body: &str) -> NewMessage {
 /// Appends a batch that must be stored whole; the stored messages in order.
 async fn send(store: &impl Store, batch: Vec<NewMessage>, now: OffsetDateTime) -> Vec<Message> {
     store
-        .append_messages(batch, ANYONE, now)
+        .append_messages(&batch, ANYONE, now)
         .await
         .unwrap()
         .iter()
@@ -905,7 +905,7 @@ pub async fn groups_dissolve_change_owner_and_member_profiles(store: &impl Store
     );
     let out = store
         .append_messages(
-            vec![
+            &[
                 text(g, u[1], "x1", "anyone?"),
                 system(g, u[0], "still a notice"),
             ],

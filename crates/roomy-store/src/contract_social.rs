@@ -172,7 +172,7 @@ pub async fn blocks_cut_follows_and_close_direct_rooms(store: &impl Store) {
     );
     let out = store
         .append_messages(
-            vec![
+            &[
                 text(room.id, u[1], "b1", "let me in"),
                 text(g, u[1], "g1", "group ok"),
             ],
@@ -194,7 +194,7 @@ pub async fn blocks_cut_follows_and_close_direct_rooms(store: &impl Store) {
     assert!(store.blocks(u[0], None, 10).await.unwrap().is_empty());
     store.follow(u[1], u[0], t0()).await.unwrap();
     let out = store
-        .append_messages(vec![text(room.id, u[1], "b2", "thanks")], ANYONE, t0())
+        .append_messages(&[text(room.id, u[1], "b2", "thanks")], ANYONE, t0())
         .await
         .unwrap();
     stored(&out[0]);
@@ -471,7 +471,7 @@ pub async fn friendship_gates_direct_rooms_under_the_friends_policy(store: &impl
         .await
         .unwrap();
     let out = store
-        .append_messages(vec![text(room.id, u[0], "x1", "hi")], FRIENDS, t0())
+        .append_messages(&[text(room.id, u[0], "x1", "hi")], FRIENDS, t0())
         .await
         .unwrap();
     assert_eq!(out[0], AppendOutcome::Rejected(AppendRejection::NotFriends));
@@ -482,13 +482,13 @@ pub async fn friendship_gates_direct_rooms_under_the_friends_policy(store: &impl
         .unwrap();
     assert_eq!((same.id, created), (room.id, false));
     let out = store
-        .append_messages(vec![text(room.id, u[0], "x2", "hi friend")], FRIENDS, t0())
+        .append_messages(&[text(room.id, u[0], "x2", "hi friend")], FRIENDS, t0())
         .await
         .unwrap();
     let kept = stored(&out[0]).id;
     store.unfriend(u[1], u[0], t0()).await.unwrap();
     let out = store
-        .append_messages(vec![text(room.id, u[0], "x3", "still?")], FRIENDS, t0())
+        .append_messages(&[text(room.id, u[0], "x3", "still?")], FRIENDS, t0())
         .await
         .unwrap();
     assert_eq!(out[0], AppendOutcome::Rejected(AppendRejection::NotFriends));

@@ -21,9 +21,14 @@ pub enum StoreError {
     /// Stored data that the code cannot interpret (a bug or a foreign write).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The database failed or could not be reached.
+    /// The database failed the operation (it refused a statement or a value).
     #[error("database error")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database could not be reached (connection, pool or I/O failure):
+    /// nothing about the operation's input is at fault, and retrying it
+    /// row by row would only fail again.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Result of a store operation.

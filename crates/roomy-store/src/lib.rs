@@ -254,7 +254,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// `friends` policy, non-friends) are refused, each message on its own.
     async fn append_messages(
         &self,
-        batch: Vec<NewMessage>,
+        batch: &[NewMessage],
         policy: DirectPolicy,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppendOutcome>>;

@@ -11,6 +11,7 @@ mod errors;
 mod files;
 mod friends;
 mod gateway;
+mod input;
 mod invites;
 mod lifecycle;
 mod messages;
