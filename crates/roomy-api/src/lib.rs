@@ -198,7 +198,7 @@ pub fn router(state: AppState) -> Router {
     // The WebSocket authenticates itself (query token or first frame).
     app = app.route("/api/v1/ws", get(gateway::upgrade));
     if state.settings.metrics_on_main {
-        app = app.route("/metrics", get(ops::metrics));
+        app = app.route("/metrics", get(ops::main_metrics));
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -213,7 +213,35 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Headers every response carries unless its handler chose otherwise: no
+/// type sniffing, no framing, no referrer, no caching (API answers are
+/// per-user and may carry tokens), and a CSP that lets a JSON answer opened
+/// in a browser run nothing. A response carrying a renewed token is never
+/// stored, whatever its handler said.
+async fn security_headers(req: Request<Body>, next: middleware::Next) -> Response<Body> {
+    use axum::http::{HeaderValue, header};
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    if h.contains_key(header::AUTHORIZATION) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 /// A router serving only `/metrics`, for a separate metrics listener.

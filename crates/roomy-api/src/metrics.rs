@@ -4,6 +4,7 @@
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::Response,
 };
@@ -112,14 +113,30 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware recording every request. Unmatched paths share one label so a
-/// scanner cannot blow up the number of series.
+/// The method as a label: the standard ones by name, anything else `other`,
+/// so made-up methods cannot add series.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request. Labels come only from the server's
+/// own routes and a fixed set of methods (unmatched paths share `unmatched`,
+/// other methods `other`), so no client can grow the number of series.
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
     metrics

@@ -24,6 +24,8 @@ pub struct ApiSettings {
     pub max_json_bytes: usize,
     /// Serve `/metrics` on the main router (false when a separate listener serves it).
     pub metrics_on_main: bool,
+    /// Opens `/metrics` on the main listener to non-loopback clients that present it.
+    pub metrics_token: Option<String>,
     /// Longest text message, in characters.
     pub max_message_chars: usize,
     /// Largest group.
@@ -52,6 +54,7 @@ impl ApiSettings {
             token_ttl,
             max_json_bytes: c.max_json_bytes,
             metrics_on_main: true,
+            metrics_token: None,
             max_message_chars: c.max_message_chars,
             max_group_members: c.max_group_members,
             write_batch_max: c.write_batch_max,

@@ -16,6 +16,9 @@ pub struct Config {
     pub database_url: Option<Redacted>,
     /// Serve `/metrics` on this separate listener instead of the main one.
     pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that opens `/metrics` on the main listener to clients
+    /// other than loopback; unset: loopback only.
+    pub metrics_token: Option<Redacted>,
     /// Access-token lifetime; tokens past half of it are renewed.
     pub token_ttl_secs: u64,
     /// HS256 signing secret shared by all nodes; unset means a random one kept in `data_dir`.
@@ -95,6 +98,7 @@ impl Config {
         "data_dir",
         "database_url",
         "metrics_listen",
+        "metrics_token",
         "token_ttl_secs",
         "jwt_secret",
         "max_json_bytes",
@@ -244,6 +248,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./roomy-data"),
             database_url: None,
             metrics_listen: None,
+            metrics_token: None,
             token_ttl_secs: 86_400,
             jwt_secret: None,
             max_json_bytes: 1024 * 1024,

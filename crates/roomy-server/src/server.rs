@@ -56,7 +56,7 @@ pub async fn build_state(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<AppState, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
@@ -66,6 +66,7 @@ pub async fn build_state(
         token_ttl: time::Duration::seconds(config.token_ttl_secs as i64),
         max_json_bytes: config.max_json_bytes,
         metrics_on_main: config.metrics_listen.is_none(),
+        metrics_token: config.metrics_token.as_ref().map(|t| t.expose().to_owned()),
         max_message_chars: config.max_message_chars,
         max_group_members: config.max_group_members,
         write_batch_max: config.write_batch_max,
@@ -84,6 +85,26 @@ pub async fn build_state(
     Ok(AppState::start(
         store, bus, cache, clock, &secret, settings, files, shutdown,
     ))
+}
+
+/// Creates `dir` (and its parents) readable by this account only; an
+/// existing folder open to others is only warned about, since the operator
+/// may share it on purpose.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            data_dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data folder is open to other local users; chmod 700 it"
+        );
+    }
+    Ok(())
 }
 
 /// Blob storage as configured (disk under the data folder by default) and

@@ -6,6 +6,7 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
+use sha2::{Digest, Sha256};
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -23,6 +24,33 @@ pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, Ap
         .await
         .map_err(|e| ApiError::Unavailable(Box::new(e)))?;
     Ok(axum::Json(Status { status: "ready" }))
+}
+
+/// `/metrics` on the main listener: for loopback clients that came through
+/// no proxy, or anyone presenting `metrics_token` as a bearer token; 404 for
+/// everyone else, as if it were not there.
+pub async fn main_metrics(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let direct_loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback())
+        && !req.headers().contains_key("x-forwarded-for")
+        && !req.headers().contains_key(header::FORWARDED);
+    let token_ok = st.settings.metrics_token.as_deref().is_some_and(|want| {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Digests compared, so the time taken says nothing of the token.
+        Sha256::digest(given.as_bytes()) == Sha256::digest(want.as_bytes())
+    });
+    if direct_loopback || token_ok {
+        metrics(State(st)).await
+    } else {
+        ApiError::not_found("route_not_found", "no such route").into_response()
+    }
 }
 
 /// Prometheus text exposition.

@@ -122,26 +122,7 @@ async fn admin_create_user_makes_an_administrator(app: TestApp) {
 async fn zero_configuration_start_and_graceful_shutdown() {
     let _ = Backend::Sqlite;
     let cwd = tempfile::tempdir().expect("tempdir");
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(cwd.path())
-        .env("ROOMY_LOG_FORMAT", "json")
-        .env_remove("ROOMY_DATABASE_URL")
-        .env_remove("ROOMY_DATA_DIR")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut addr = None;
-    while let Some(line) = lines.next_line().await.expect("read log") {
-        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
-        if v["fields"]["message"] == "roomy is serving" {
-            addr = v["fields"]["listen"].as_str().map(str::to_owned);
-            break;
-        }
-    }
-    let addr = addr.expect("server announced its address");
+    let (mut child, addr, mut lines) = start_in(cwd.path()).await;
     let health = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .expect("healthz");
@@ -169,4 +150,120 @@ async fn zero_configuration_start_and_graceful_shutdown() {
         stopped |= line.contains("roomy stopped");
     }
     assert!(stopped, "logged its shutdown");
+}
+
+/// The log lines of a started binary.
+type LogLines = tokio::io::Lines<BufReader<tokio::process::ChildStderr>>;
+
+/// Starts the binary with no configuration in `cwd`; the child, the address
+/// it announced, and the rest of its log.
+async fn start_in(cwd: &std::path::Path) -> (tokio::process::Child, String, LogLines) {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(cwd)
+        .env("ROOMY_LOG_FORMAT", "json")
+        .env_remove("ROOMY_DATABASE_URL")
+        .env_remove("ROOMY_DATA_DIR")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut addr = None;
+    while let Some(line) = lines.next_line().await.expect("read log") {
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json log line");
+        if v["fields"]["message"] == "roomy is serving" {
+            addr = v["fields"]["listen"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    (child, addr.expect("server announced its address"), lines)
+}
+
+/// The database, its journal, the secret, stored files and unfinished
+/// uploads are readable by the server's account only.
+#[tokio::test]
+async fn the_data_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let (_child, addr, _lines) = start_in(cwd.path()).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{addr}{p}");
+    let registered = http
+        .post(url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"username": "private_1", "password": "a-long-password"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let login: serde_json::Value = http
+        .post(url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "private_1", "password": "a-long-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("token");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"hello, file".to_vec()).file_name("a.txt"),
+    );
+    let stored = http
+        .post(url("/api/v1/files"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(stored.status(), 201);
+    let started = http
+        .post(url("/api/v1/uploads"))
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "100")
+        .send()
+        .await
+        .expect("tus create");
+    assert_eq!(started.status(), 201);
+
+    let data = cwd.path().join("roomy-data");
+    let mut seen = Vec::new();
+    let mut todo = vec![data.clone()];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::metadata(&path).expect("metadata");
+        let mode = meta.permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read_dir") {
+                todo.push(entry.expect("entry").path());
+            }
+        }
+        seen.push(
+            path.strip_prefix(&data)
+                .expect("inside")
+                .display()
+                .to_string(),
+        );
+    }
+    for expected in [
+        "",
+        "roomy.db",
+        "roomy.db-wal",
+        "jwt-secret",
+        "files",
+        "uploads",
+    ] {
+        assert!(seen.iter().any(|s| s == expected), "{expected} in {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|s| s.ends_with(".part")),
+        "an upload in {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("files/") && s.ends_with(".txt")),
+        "a file in {seen:?}"
+    );
 }
