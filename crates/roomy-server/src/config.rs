@@ -76,6 +76,10 @@ data_dir = "{data_dir}"
 # Serve /metrics on a separate listener instead of the main one.
 # metrics_listen = "127.0.0.1:9090"
 
+# On the main listener /metrics answers loopback clients only; with this
+# token it also answers "Authorization: Bearer <token>" from anywhere.
+# metrics_token = "a long random string"
+
 # Access-token lifetime in seconds. Tokens past half of it are renewed in
 # the Authorization header of the next response.
 token_ttl_secs = {ttl}
