@@ -198,7 +198,8 @@ async fn commit(
         .drain(..)
         .map(|j| (j.message, (j.origin, j.reply)))
         .unzip();
-    let mut parts = vec![0..messages.len()];
+    let mut parts: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
+    parts.push(0..messages.len());
     let mut answers: Vec<Option<Result<AppendOutcome, WriteError>>> =
         (0..messages.len()).map(|_| None).collect();
     while let Some(part) = parts.pop() {
