@@ -219,6 +219,10 @@ impl TestApp {
             database_url,
             sqlite_synchronous: SqliteSynchronous::Normal,
             db_max_connections: 4,
+            // Tests register many users from 127.0.0.1; the sign-up limit
+            // tests set the defaults back.
+            registrations_per_hour: 0,
+            guests_per_hour: 0,
             ..Config::default()
         };
         adjust(&mut config);
