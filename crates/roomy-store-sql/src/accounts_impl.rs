@@ -329,9 +329,9 @@ impl ::roomy_store::AccountStore for $store {
         // since it was listed keeps the account.
         let retired = sqlx::query(
             "UPDATE users SET disabled = $1, nickname = $2, avatar = NULL, updated_at = $3
-             WHERE id = $4 AND role = 'guest' AND NOT disabled AND created_at < $5
+             WHERE id = $4 AND role = 'guest' AND NOT disabled AND created_at <= $5
                AND NOT EXISTS (SELECT 1 FROM sessions s
-                               WHERE s.user_id = users.id AND s.last_used_at >= $5)",
+                               WHERE s.user_id = users.id AND s.last_used_at > $5)",
         )
         .bind(true)
         .bind(nickname)

@@ -437,6 +437,7 @@ mod abuse {
     an_attacker_cannot_lock_the_owner_out,
     a_disabled_account_answers_as_a_wrong_password,
     guests_get_a_small_quota,
+    idle_guests_are_retired_with_their_files,
 );
 }
 
@@ -713,4 +714,116 @@ mod signups {
         let elsewhere = client_from("127.0.0.2");
         assert_eq!(new_guest(&elsewhere).await.status, 200);
     }
+}
+
+/// Regular files under `dir`, however deep (dot-folders, work in progress, skipped).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Issue: guest accounts were never cleaned up. A guest idle for
+/// `guest_ttl_secs` is disabled, anonymised and loses its files; its
+/// messages stay in the room, the media one without its file.
+async fn idle_guests_are_retired_with_their_files(app: TestApp) {
+    let owner = app.user("olga_001").await;
+    let g = guest(&app, "Drifter").await;
+    let room = app.group(&owner, "lobby", &[g.id]).await;
+    let part = reqwest::multipart::Part::bytes(b"guest notes".to_vec()).file_name("notes.txt");
+    let up = app
+        .send_raw(
+            app.request(reqwest::Method::POST, "/api/v1/files", Some(&g.token))
+                .multipart(reqwest::multipart::Form::new().part("file", part)),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    let file = up.json()["id"].as_i64().expect("file id");
+    let messages = format!("/api/v1/rooms/{room}/messages");
+    for body in [
+        json!({"client_id": "t1", "kind": "text", "body": "hello all"}),
+        json!({"client_id": "f1", "kind": "file", "file_id": file}),
+    ] {
+        let r = app.post(&messages, Some(&g.token), body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    // An unfinished upload, its bytes in the upload folder.
+    let unfinished = app
+        .send_raw(
+            app.request(reqwest::Method::POST, "/api/v1/uploads", Some(&g.token))
+                .header("tus-resumable", "1.0.0")
+                .header("upload-length", "1000"),
+        )
+        .await;
+    assert_eq!(unfinished.status, 201);
+    let data = app.config.data_dir.clone();
+    assert_eq!(files_under(&data.join("files")).len(), 1);
+    assert_eq!(files_under(&data.join("uploads")).len(), 1);
+
+    let ttl = Duration::seconds(app.config.guest_ttl_secs as i64);
+    assert_eq!(ttl, Duration::days(7));
+    let cx = app.state.job_context();
+    let sweep = || roomy_api::auth::guests::sweep(&cx, ttl);
+    app.clock.advance(Duration::days(6));
+    let recent = guest(&app, "Newcomer").await;
+    assert_eq!(sweep().await.expect("sweep"), 0, "not idle long enough");
+    app.clock.advance(Duration::days(1));
+    assert_eq!(sweep().await.expect("sweep"), 1);
+    assert_eq!(sweep().await.expect("sweep"), 0, "retired once");
+
+    // Its sessions are gone: nobody can ever be this guest again.
+    let session = app
+        .state
+        .store
+        .session_with_user(roomy_core::SessionId(g.session_id))
+        .await
+        .expect("store");
+    assert!(session.is_none());
+    // A week later the owner needs a new token too.
+    let owner = app.login("olga_001", PASSWORD).await;
+    let shown = app
+        .get(&format!("/api/v1/users/{}", g.id), Some(&owner.token))
+        .await
+        .json();
+    assert_eq!(shown["nickname"], "Former guest");
+    assert!(shown["avatar"].is_null());
+    let history = app.get(&messages, Some(&owner.token)).await.json();
+    let from_guest: Vec<_> = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|m| m["sender"]["id"] == g.id)
+        .cloned()
+        .collect();
+    assert_eq!(from_guest.len(), 2, "{history}");
+    assert!(from_guest.iter().any(|m| m["body"] == "hello all"));
+    assert!(from_guest.iter().all(|m| m["file"].is_null()), "{history}");
+    app.get(&format!("/api/v1/files/{file}"), Some(&owner.token))
+        .await
+        .assert_error(404, "file_not_found");
+    assert_eq!(files_under(&data.join("files")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(files_under(&data.join("uploads")), Vec::<std::path::PathBuf>::new());
+    // The guest who came a day ago keeps its account and session.
+    let (_, kept) = app
+        .state
+        .store
+        .session_with_user(roomy_core::SessionId(recent.session_id))
+        .await
+        .expect("store")
+        .expect("session kept");
+    assert!(!kept.disabled);
+    assert_eq!(kept.nickname, "Newcomer");
 }

@@ -2,7 +2,11 @@
 
 use crate::harness::TestApp;
 
-crate::backend_tests!(users_are_looked_up_by_id, users_are_searched_and_paged);
+crate::backend_tests!(
+    users_are_looked_up_by_id,
+    users_are_searched_and_paged,
+    searching_needs_a_query_and_an_account,
+);
 
 async fn users_are_looked_up_by_id(app: TestApp) {
     let a = app.user("sybil_01").await;
@@ -65,4 +69,23 @@ async fn users_are_searched_and_paged(app: TestApp) {
     app.get("/api/v1/users?q=walt&limit=x", t)
         .await
         .assert_error(400, "invalid_query");
+}
+
+/// Issue: anyone signed in, guests included, could list every user.
+async fn searching_needs_a_query_and_an_account(app: TestApp) {
+    let me = app.user("victor01").await;
+    let t = Some(me.token.as_str());
+    app.register("walter_1").await;
+    for q in ["", "w", "wa", "%20%20wa%20"] {
+        app.get(&format!("/api/v1/users?q={q}"), t)
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    let found = app.get("/api/v1/users?q=wal", t).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json()["items"][0]["username"], "walter_1");
+    let guest = crate::accounts::guest(&app, "Visitor").await;
+    app.get("/api/v1/users?q=wal", Some(&guest.token))
+        .await
+        .assert_error(403, "guest_forbidden");
 }
