@@ -213,7 +213,12 @@ impl Limits {
     }
 
     /// 429 unless `address` may create another account of this kind now.
-    pub fn signup(&self, kind: Signup, address: IpAddr, now: OffsetDateTime) -> Result<(), ApiError> {
+    pub fn signup(
+        &self,
+        kind: Signup,
+        address: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<(), ApiError> {
         let buckets = match kind {
             Signup::Register => &self.registrations,
             Signup::Guest => &self.guests,

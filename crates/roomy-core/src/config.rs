@@ -87,6 +87,7 @@ pub struct Config {
     /// Background job runners on this node (thumbnails, covers, upload expiry); 0 runs none.
     pub job_workers: usize,
     /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client; none by default.
+    #[serde(deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
     /// Failed logins per minute for one account from one address before 429 (3x per address over all accounts).
     pub login_failures_per_minute: u32,
@@ -214,7 +215,9 @@ impl Config {
     pub fn check(&self) -> Result<(), String> {
         self.trusted_proxy_nets()?;
         if self.login_failures_per_minute == 0 || self.login_failures_per_hour == 0 {
-            return Err("login_failures_per_minute and login_failures_per_hour must be positive".into());
+            return Err(
+                "login_failures_per_minute and login_failures_per_hour must be positive".into(),
+            );
         }
         if self.sends_per_sec > 0 && self.send_burst == 0 {
             return Err("send_burst must be positive when sends_per_sec is".into());
@@ -384,6 +387,26 @@ fn check_public_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A list, or one string of comma-separated items (as an environment
+/// variable naturally is: `ROOMY_TRUSTED_PROXIES=10.0.0.1,10.1.0.0/16`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(l) => l,
+        ListOrCommas::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 /// SQLite's `synchronous` pragma, as far as Roomy lets it be chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -484,6 +507,25 @@ mod tests {
             let err = with(bad).check().expect_err(bad);
             assert!(err.contains("public_url"), "{err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let with = |list: &[&str]| Config {
+            trusted_proxies: list.iter().map(|s| (*s).to_owned()).collect(),
+            ..Config::default()
+        };
+        let nets = with(&["10.0.0.1", "10.1.0.0/16", "::1"])
+            .trusted_proxy_nets()
+            .expect("valid");
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains(&"10.0.0.1".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(!nets[0].contains(&"10.0.0.2".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(nets[1].contains(&"10.1.9.9".parse::<std::net::IpAddr>().expect("ip")));
+        let err = with(&["proxy.example.com"])
+            .check()
+            .expect_err("not an address");
+        assert!(err.contains("trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -159,8 +159,7 @@ impl LoginLimiter {
             per_minute,
             MINUTE_MS,
         );
-        s.accounts
-            .push(account.to_owned(), now, per_hour, HOUR_MS);
+        s.accounts.push(account.to_owned(), now, per_hour, HOUR_MS);
         s.addresses
             .push(address.to_owned(), now, per_minute * 3, MINUTE_MS);
     }
@@ -178,8 +177,7 @@ impl LoginLimiter {
         // Swept like the failure maps, once the map has doubled.
         if s.known.len() > s.known_sweep_at {
             let cutoff = now - KNOWN_FOR_MS;
-            s.known
-                .retain(|_, a| a.iter().any(|(_, at)| *at > cutoff));
+            s.known.retain(|_, a| a.iter().any(|(_, at)| *at > cutoff));
             s.known_sweep_at = (s.known.len() * 2).max(SWEEP_ABOVE);
         }
         let list = s.known.entry(account.to_owned()).or_default();
@@ -210,8 +208,14 @@ mod tests {
         }
         assert_eq!(l.check("acct", "attacker", t), Err(60));
         assert!(l.check("acct", "owner", t).is_ok());
-        assert!(l.check("acct", "attacker", t + Duration::seconds(59)).is_err());
-        assert!(l.check("acct", "attacker", t + Duration::seconds(60)).is_ok());
+        assert!(
+            l.check("acct", "attacker", t + Duration::seconds(59))
+                .is_err()
+        );
+        assert!(
+            l.check("acct", "attacker", t + Duration::seconds(60))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -252,7 +256,10 @@ mod tests {
             l.record_failure("acct", "ip", t + Duration::milliseconds(i));
         }
         l.record_success("acct", "ip", t);
-        assert!(l.check("other", "ip", t).is_err(), "the address still counts");
+        assert!(
+            l.check("other", "ip", t).is_err(),
+            "the address still counts"
+        );
         let l = limiter();
         for _ in 0..10 {
             l.record_failure("acct", "ip", t);

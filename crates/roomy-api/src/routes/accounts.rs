@@ -173,7 +173,8 @@ pub async fn guest(
     Json(req): Json<GuestRequest>,
 ) -> Result<Response, ApiError> {
     let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
-    st.limits.signup(Signup::Guest, client.addr, st.clock.now())?;
+    st.limits
+        .signup(Signup::Guest, client.addr, st.clock.now())?;
     // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
     for _ in 0..3 {
         let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));

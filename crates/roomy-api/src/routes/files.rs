@@ -149,11 +149,7 @@ pub async fn upload(
             size as i64,
             prepared(&key, &sniffed, hasher),
         );
-        let stored = match st
-            .store
-            .create_file(new, quota, st.clock.now())
-            .await
-        {
+        let stored = match st.store.create_file(new, quota, st.clock.now()).await {
             Ok(f) => f,
             Err(e) => {
                 let _ = st.files.blob.delete(&key).await;

@@ -139,7 +139,11 @@ pub async fn send_request(
     if auth.user.role == Role::Guest {
         return Err(guests_cannot());
     }
-    st.limits.user(crate::limits::Action::FriendRequest, auth.user.id, st.clock.now())?;
+    st.limits.user(
+        crate::limits::Action::FriendRequest,
+        auth.user.id,
+        st.clock.now(),
+    )?;
     let mut errors = FieldErrors::new();
     if body.user_id == auth.user.id {
         errors.add("user_id", "you cannot befriend yourself");

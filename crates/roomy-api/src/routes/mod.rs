@@ -43,16 +43,16 @@ impl FromRequestParts<crate::state::AppState> for ClientInfo {
         parts: &mut Parts,
         st: &crate::state::AppState,
     ) -> Result<Self, Infallible> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(
+            std::net::IpAddr::from([0, 0, 0, 0]),
+            |c| {
                 crate::auth::address::client_address(
                     c.0.ip(),
                     &parts.headers,
                     &st.settings.abuse.trusted_proxies,
                 )
-            });
+            },
+        );
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

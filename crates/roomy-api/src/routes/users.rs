@@ -1,5 +1,6 @@
 //! Looking up and searching other users.
 
+use crate::limits::Action;
 use crate::{
     dto::{PublicUser, RelationshipView, UserProfile, UserSearch},
     error::{ApiError, ErrorBody},
@@ -8,7 +9,6 @@ use crate::{
     state::AppState,
 };
 use axum::extract::State;
-use crate::limits::Action;
 use roomy_core::{Role, UserId};
 
 /// Longest search query.

@@ -434,11 +434,11 @@ pub(crate) async fn guest(app: &TestApp, nickname: &str) -> Login {
 mod abuse {
     use super::*;
     crate::backend_tests!(
-    an_attacker_cannot_lock_the_owner_out,
-    a_disabled_account_answers_as_a_wrong_password,
-    guests_get_a_small_quota,
-    idle_guests_are_retired_with_their_files,
-);
+        an_attacker_cannot_lock_the_owner_out,
+        a_disabled_account_answers_as_a_wrong_password,
+        guests_get_a_small_quota,
+        idle_guests_are_retired_with_their_files,
+    );
 }
 
 /// Issue: ten wrong passwords from one address locked the account for
@@ -687,8 +687,7 @@ mod signups {
         let elsewhere = client_from("127.0.0.2");
         let there = register(&elsewhere, "elsewhere".into()).await;
         assert_eq!(there.status, 201, "{}", there.text);
-        app.clock
-            .advance(Duration::seconds(i64::from(3600 / n)));
+        app.clock.advance(Duration::seconds(i64::from(3600 / n)));
         assert_eq!(register(&here, "one_more".into()).await.status, 201);
     }
 
@@ -814,8 +813,14 @@ async fn idle_guests_are_retired_with_their_files(app: TestApp) {
     app.get(&format!("/api/v1/files/{file}"), Some(&owner.token))
         .await
         .assert_error(404, "file_not_found");
-    assert_eq!(files_under(&data.join("files")), Vec::<std::path::PathBuf>::new());
-    assert_eq!(files_under(&data.join("uploads")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        files_under(&data.join("files")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        files_under(&data.join("uploads")),
+        Vec::<std::path::PathBuf>::new()
+    );
     // The guest who came a day ago keeps its account and session.
     let (_, kept) = app
         .state

@@ -155,7 +155,8 @@ async fn sessions_end_at_their_absolute_lifetime(app: TestApp) {
     let mut token = u.token.clone();
     // Renewed every 12 hours and a second, for as long as the session lets it.
     loop {
-        app.clock.advance(Duration::hours(12) + Duration::seconds(1));
+        app.clock
+            .advance(Duration::hours(12) + Duration::seconds(1));
         if app.clock.now() >= login_at + max_age {
             break;
         }
@@ -167,7 +168,9 @@ async fn sessions_end_at_their_absolute_lifetime(app: TestApp) {
         // Neither the token nor the session outlives the absolute end.
         let listed = app.get("/api/v1/me/sessions", Some(&token)).await.json();
         let expires = time::OffsetDateTime::parse(
-            listed["items"][0]["expires_at"].as_str().expect("expires_at"),
+            listed["items"][0]["expires_at"]
+                .as_str()
+                .expect("expires_at"),
             &time::format_description::well_known::Rfc3339,
         )
         .expect("rfc3339");
