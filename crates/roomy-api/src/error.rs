@@ -59,7 +59,7 @@ pub enum ApiError {
     #[error("expected a JSON body with Content-Type: application/json")]
     UnsupportedMediaType,
     /// 429: try again after `retry_after_secs`.
-    #[error("too many attempts")]
+    #[error("too many attempts; retry after {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     /// 503: a dependency (the database) is unreachable.
     #[error("service unavailable")]

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod files;
 pub mod gateway;
 mod hex;
+pub mod limits;
 pub mod metrics;
 pub mod pagination;
 pub mod routes;

@@ -44,6 +44,8 @@ pub struct ApiSettings {
     pub presence_grace: StdDuration,
     /// Where clients reach the server (no trailing slash): invite links start with it.
     pub public_url: String,
+    /// Rate limits, login thresholds, trusted proxies, session and guest lifetimes.
+    pub abuse: crate::limits::AbuseSettings,
 }
 
 impl ApiSettings {
@@ -64,6 +66,7 @@ impl ApiSettings {
             revoke_window: Duration::seconds(c.revoke_window_secs as i64),
             presence_grace: StdDuration::from_secs(c.presence_grace_secs),
             public_url: c.effective_public_url(),
+            abuse: crate::limits::AbuseSettings::from_config(&c),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// The limit on forwarded `typing` frames.
     pub typing: Arc<TypingLimiter>,
+    /// Per-user and per-address rate limits (sends, syncs, sign-ups, ...).
+    pub limits: Arc<crate::limits::Limits>,
     /// Follow-graph reads through the cache; call `applied` after graph writes.
     pub graph: FollowGraph,
     /// Blob storage, the upload folder and file limits.
@@ -136,6 +141,16 @@ impl AppState {
             files.settings.job_workers,
             shutdown.clone(),
         );
+        crate::auth::guests::spawn_sweeper(
+            crate::files::jobs::JobContext {
+                store: store.clone(),
+                clock: clock.clone(),
+                bus: bus.clone(),
+                files: files.clone(),
+            },
+            settings.abuse.guest_ttl,
+            shutdown.clone(),
+        );
         AppState {
             files,
             graph: FollowGraph::new(store.clone(), cache),
@@ -143,7 +158,11 @@ impl AppState {
             clock,
             tokens: Arc::new(Tokens::new(jwt_secret, settings.token_ttl)),
             passwords: Passwords::new(cores * 2),
-            limiter: Arc::new(LoginLimiter::new()),
+            limiter: Arc::new(LoginLimiter::new(
+                settings.abuse.login_failures_per_minute,
+                settings.abuse.login_failures_per_hour,
+            )),
+            limits: Arc::new(crate::limits::Limits::new(&settings.abuse)),
             metrics,
             settings: Arc::new(settings),
             bus,

@@ -20,9 +20,20 @@ impl Running {
     }
 }
 
+/// Settings every server this bench starts runs with: the bench makes
+/// thousands of accounts from one loopback address and sends as fast as
+/// acks allow, which the per-address sign-up limits and the per-user send
+/// limits exist to stop. `env` may override them.
+pub const BENCH_ENV: &[(&str, &str)] = &[
+    ("ROOMY_REGISTRATIONS_PER_HOUR", "0"),
+    ("ROOMY_GUESTS_PER_HOUR", "0"),
+    ("ROOMY_SENDS_PER_SEC", "0"),
+];
+
 /// Starts `bin` on 127.0.0.1 with port 0 (the kernel picks a free one, so
 /// runs never collide), learns the port from its JSON log, and waits until
-/// it is ready. `env` adds settings (`ROOMY_*`) for this run only.
+/// it is ready. `env` adds settings (`ROOMY_*`) for this run only, after
+/// [`BENCH_ENV`].
 pub async fn start(
     bin: &Path,
     data_dir: &Path,
@@ -41,6 +52,9 @@ pub async fn start(
         .kill_on_drop(true);
     if let Some(url) = database_url {
         cmd.arg("--database-url").arg(url);
+    }
+    for (key, value) in BENCH_ENV {
+        cmd.env(key, value);
     }
     for (key, value) in env {
         cmd.env(key, value);

@@ -89,6 +89,33 @@ pub struct Config {
     pub ffmpeg: PathBuf,
     /// Background job runners on this node (thumbnails, covers, upload expiry); 0 runs none.
     pub job_workers: usize,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client; none by default.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// Failed logins per minute for one account from one address before 429 (3x per address over all accounts).
+    pub login_failures_per_minute: u32,
+    /// Failed logins per hour for one account from every address together (its owner's known addresses are exempt).
+    pub login_failures_per_hour: u32,
+    /// Accounts registered per hour from one address (0: no limit).
+    pub registrations_per_hour: u32,
+    /// Guest accounts created per hour from one address (0: no limit).
+    pub guests_per_hour: u32,
+    /// Bytes each guest may keep in files and unfinished uploads.
+    pub guest_quota_bytes: u64,
+    /// Seconds a guest account may go unused before it is retired with its files (0: never).
+    pub guest_ttl_secs: u64,
+    /// Longest a session lives from its login, however often its token is renewed.
+    pub session_max_age_secs: u64,
+    /// Messages one user may send per second, sustained (0: no limit).
+    pub sends_per_sec: u32,
+    /// Messages one user may send in a burst above the sustained rate.
+    pub send_burst: u32,
+    /// Friend requests one user may send per hour (0: no limit).
+    pub friend_requests_per_hour: u32,
+    /// User searches one user may run per minute (0: no limit).
+    pub searches_per_minute: u32,
+    /// Syncs one user may run per minute, HTTP and WebSocket together (0: no limit).
+    pub syncs_per_minute: u32,
 }
 
 impl Config {
@@ -132,6 +159,19 @@ impl Config {
         "upload_expiry_secs",
         "ffmpeg",
         "job_workers",
+        "trusted_proxies",
+        "login_failures_per_minute",
+        "login_failures_per_hour",
+        "registrations_per_hour",
+        "guests_per_hour",
+        "guest_quota_bytes",
+        "guest_ttl_secs",
+        "session_max_age_secs",
+        "sends_per_sec",
+        "send_burst",
+        "friend_requests_per_hour",
+        "searches_per_minute",
+        "syncs_per_minute",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -160,8 +200,35 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("uploads"))
     }
 
+    /// The networks of `trusted_proxies` (a bare address is a /32 or /128).
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("trusted_proxies: {s:?} is not an IP address or CIDR network")
+                    })
+            })
+            .collect()
+    }
+
     /// Rejects values no server could run with.
     pub fn check(&self) -> Result<(), String> {
+        self.trusted_proxy_nets()?;
+        if self.login_failures_per_minute == 0 || self.login_failures_per_hour == 0 {
+            return Err(
+                "login_failures_per_minute and login_failures_per_hour must be positive".into(),
+            );
+        }
+        if self.sends_per_sec > 0 && self.send_burst == 0 {
+            return Err("send_burst must be positive when sends_per_sec is".into());
+        }
+        if self.session_max_age_secs < 60 {
+            return Err("session_max_age_secs must be at least 60".into());
+        }
         if self.token_ttl_secs < 60 {
             return Err("token_ttl_secs must be at least 60".into());
         }
@@ -282,6 +349,19 @@ impl Default for Config {
             upload_expiry_secs: 86_400,
             ffmpeg: PathBuf::from("ffmpeg"),
             job_workers: 1,
+            trusted_proxies: Vec::new(),
+            login_failures_per_minute: 10,
+            login_failures_per_hour: 100,
+            registrations_per_hour: 20,
+            guests_per_hour: 60,
+            guest_quota_bytes: 50 * 1024 * 1024,
+            guest_ttl_secs: 7 * 24 * 3600,
+            session_max_age_secs: 30 * 24 * 3600,
+            sends_per_sec: 200,
+            send_burst: 600,
+            friend_requests_per_hour: 100,
+            searches_per_minute: 120,
+            syncs_per_minute: 240,
         }
     }
 }
@@ -310,6 +390,26 @@ fn check_public_url(s: &str) -> Result<(), String> {
         return bad("without credentials");
     }
     Ok(())
+}
+
+/// A list, or one string of comma-separated items (as an environment
+/// variable naturally is: `ROOMY_TRUSTED_PROXIES=10.0.0.1,10.1.0.0/16`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(l) => l,
+        ListOrCommas::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// SQLite's `synchronous` pragma, as far as Roomy lets it be chosen.
@@ -412,6 +512,25 @@ mod tests {
             let err = with(bad).check().expect_err(bad);
             assert!(err.contains("public_url"), "{err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let with = |list: &[&str]| Config {
+            trusted_proxies: list.iter().map(|s| (*s).to_owned()).collect(),
+            ..Config::default()
+        };
+        let nets = with(&["10.0.0.1", "10.1.0.0/16", "::1"])
+            .trusted_proxy_nets()
+            .expect("valid");
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains(&"10.0.0.1".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(!nets[0].contains(&"10.0.0.2".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(nets[1].contains(&"10.1.9.9".parse::<std::net::IpAddr>().expect("ip")));
+        let err = with(&["proxy.example.com"])
+            .check()
+            .expect_err("not an address");
+        assert!(err.contains("trusted_proxies"), "{err}");
     }
 
     #[test]

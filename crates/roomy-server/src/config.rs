@@ -171,6 +171,44 @@ ffmpeg = "{ffmpeg}"
 
 # Background runners on this node for thumbnails, covers and upload expiry (0: none).
 job_workers = {workers}
+
+# Reverse proxies (addresses or CIDR networks) in front of this server. Only
+# when the connecting peer is one of them is X-Forwarded-For read, from the
+# right: the first address that is not a trusted proxy is the client's.
+# Unset: the TCP peer is the client (behind a proxy, everyone would share
+# the proxy's address for login and sign-up limits).
+# trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
+
+# Failed logins per minute for one account from one address before it is
+# refused there (429); one address over all accounts gets three times that.
+login_failures_per_minute = {login_minute}
+
+# Failed logins per hour for one account from all addresses together; the
+# addresses its owner logged in from in the last 30 days are exempt.
+login_failures_per_hour = {login_hour}
+
+# Accounts registered, and guest accounts created, per hour from one
+# address (0: no limit).
+registrations_per_hour = {registrations}
+guests_per_hour = {guests}
+
+# Bytes each guest may keep in files and unfinished uploads.
+guest_quota_bytes = {guest_quota}
+
+# Seconds a guest account may go unused before it is retired: disabled,
+# renamed "Former guest", its sessions and files deleted (0: never).
+guest_ttl_secs = {guest_ttl}
+
+# Longest a session lives from its login, however often its token is renewed.
+session_max_age_secs = {session_max_age}
+
+# Per-user limits (0: no limit). Messages: a burst of send_burst, then
+# sends_per_sec sustained, over HTTP and the WebSocket together.
+sends_per_sec = {sends}
+send_burst = {send_burst}
+friend_requests_per_hour = {friend_requests}
+searches_per_minute = {searches}
+syncs_per_minute = {syncs}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -190,6 +228,18 @@ job_workers = {workers}
         expiry = d.upload_expiry_secs,
         ffmpeg = d.ffmpeg.display(),
         workers = d.job_workers,
+        login_minute = d.login_failures_per_minute,
+        login_hour = d.login_failures_per_hour,
+        registrations = d.registrations_per_hour,
+        guests = d.guests_per_hour,
+        guest_quota = d.guest_quota_bytes,
+        guest_ttl = d.guest_ttl_secs,
+        session_max_age = d.session_max_age_secs,
+        sends = d.sends_per_sec,
+        send_burst = d.send_burst,
+        friend_requests = d.friend_requests_per_hour,
+        searches = d.searches_per_minute,
+        syncs = d.syncs_per_minute,
     )
 }
 

@@ -76,6 +76,7 @@ pub async fn build_state(
         revoke_window: time::Duration::seconds(config.revoke_window_secs as i64),
         presence_grace: std::time::Duration::from_secs(config.presence_grace_secs),
         public_url: config.effective_public_url(),
+        abuse: roomy_api::limits::AbuseSettings::from_config(config),
     };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub
@@ -141,6 +142,7 @@ pub fn open_files(config: &Config) -> Result<Files, StartError> {
     let settings = FileSettings {
         max_upload_bytes: config.max_upload_bytes,
         user_quota_bytes: config.user_quota_bytes,
+        guest_quota_bytes: config.guest_quota_bytes,
         upload_expiry: time::Duration::seconds(config.upload_expiry_secs as i64),
         upload_dir: upload_dir.clone(),
         ffmpeg: config.ffmpeg.clone(),

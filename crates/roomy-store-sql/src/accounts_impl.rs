@@ -11,8 +11,8 @@ macro_rules! account_store_impl {
         const _: () = {
             use roomy_core::{SessionId, UserId, clock::to_millis};
             use roomy_store::{
-                Credentials, NewSession, NewUser, ProfileChanges, Session, StoreError, StoreResult,
-                User,
+                Credentials, NewSession, NewUser, ProfileChanges, RetiredGuest, Session,
+                StoreError, StoreResult, User,
             };
             use $crate::{
                 SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err,
@@ -300,6 +300,90 @@ impl ::roomy_store::AccountStore for $store {
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn idle_guests(
+        &self,
+        idle_since: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<UserId>> {
+        // A scan of users, made once per sweep (hourly): no index to keep up.
+        let ids: Vec<(i64,)> = sqlx::query_as($crate::IDLE_GUESTS)
+            .bind(to_millis(idle_since))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(|(id,)| UserId(id)).collect())
+    }
+
+    async fn retire_guest(
+        &self,
+        id: UserId,
+        idle_since: OffsetDateTime,
+        nickname: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<RetiredGuest>> {
+        let mut tx = self.write_tx().await?;
+        // The idle test is repeated in the UPDATE, so a guest who came back
+        // since it was listed keeps the account.
+        let retired = sqlx::query(
+            "UPDATE users SET disabled = $1, nickname = $2, avatar = NULL, updated_at = $3
+             WHERE id = $4 AND role = 'guest' AND NOT disabled AND created_at <= $5
+               AND NOT EXISTS (SELECT 1 FROM sessions s
+                               WHERE s.user_id = users.id AND s.last_used_at > $5)",
+        )
+        .bind(true)
+        .bind(nickname)
+        .bind(to_millis(now))
+        .bind(id.0)
+        .bind(to_millis(idle_since))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if retired.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        // Only the uploader can attach a file, so these are the guest's own
+        // messages; they stay, without the file.
+        sqlx::query(
+            "UPDATE messages SET file_id = NULL
+             WHERE file_id IN (SELECT id FROM files WHERE owner_id = $1)",
+        )
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let files: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM files WHERE owner_id = $1 RETURNING storage_key, thumb_key, cover_key",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let uploads: Vec<(i64, Option<String>)> =
+            sqlx::query_as("DELETE FROM uploads WHERE owner_id = $1 RETURNING id, storage_key")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        let mut out = RetiredGuest::default();
+        for (key, thumb, cover) in files {
+            out.keys.push(key);
+            out.keys.extend(thumb);
+            out.keys.extend(cover);
+        }
+        for (upload, key) in uploads {
+            out.uploads.push(roomy_core::FileId(upload));
+            out.keys.extend(key);
+        }
+        Ok(Some(out))
     }
 
     async fn enabled_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {

@@ -160,6 +160,14 @@ pub fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
 pub const SET_DISABLED: &str =
     "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3 RETURNING *";
 
+/// Enabled guests created at or before $1 with no session used after $1, oldest
+/// first, at most $2.
+pub const IDLE_GUESTS: &str = "SELECT u.id FROM users u
+     WHERE u.role = 'guest' AND NOT u.disabled AND u.created_at <= $1
+       AND NOT EXISTS (SELECT 1 FROM sessions s
+                       WHERE s.user_id = u.id AND s.last_used_at > $1)
+     ORDER BY u.id LIMIT $2";
+
 /// Revokes, at $1, every live session of user $2.
 pub const REVOKE_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";

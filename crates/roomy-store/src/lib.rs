@@ -129,6 +129,25 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// The enabled users among `ids`.
     async fn enabled_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+
+    /// Up to `limit` enabled guests with no sign of life (creation or a
+    /// session's use) since `idle_since`, oldest first.
+    async fn idle_guests(&self, idle_since: OffsetDateTime, limit: u32)
+    -> StoreResult<Vec<UserId>>;
+
+    /// Retires guest `id` if it is still an enabled guest idle since
+    /// `idle_since`: deletes its sessions, disables it and renames it
+    /// `nickname` (no avatar), detaches its files from the messages that
+    /// carried them and deletes its files and unfinished uploads. The
+    /// storage keys returned are the caller's to delete; `None` when the
+    /// guest was not retired.
+    async fn retire_guest(
+        &self,
+        id: UserId,
+        idle_since: OffsetDateTime,
+        nickname: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<RetiredGuest>>;
 }
 
 /// Rooms, members and messages. Every method is one transaction.

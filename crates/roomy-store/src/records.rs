@@ -80,6 +80,16 @@ impl Session {
     }
 }
 
+/// What retiring an idle guest left for the caller to delete from storage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetiredGuest {
+    /// Storage keys of its files, their thumbnails and covers, and of
+    /// uploads already moved into storage.
+    pub keys: Vec<String>,
+    /// Its unfinished uploads, whose bytes are in the upload folder.
+    pub uploads: Vec<roomy_core::FileId>,
+}
+
 /// What it takes to start a session.
 #[derive(Debug, Clone)]
 pub struct NewSession {

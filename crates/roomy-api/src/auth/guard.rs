@@ -94,14 +94,17 @@ pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<St
             "this account has been disabled",
         ));
     }
-    if !session.is_active(now) {
+    // However often it was renewed, a session ends `session_max_age` after its login.
+    let end = session.created_at + st.settings.abuse.session_max_age;
+    if !session.is_active(now) || now >= end {
         return Err(unauthenticated(
             "session_ended",
             "this session has ended; log in again",
         ));
     }
-    let renewed = if st.tokens.wants_renewal(&claims, now) {
-        let fresh = st.tokens.issue(user.id, session.id, now);
+    // A token that already ends with the session has nothing to gain from renewal.
+    let renewed = if st.tokens.wants_renewal(&claims, now) && claims.exp < end.unix_timestamp() {
+        let fresh = st.tokens.issue_until(user.id, session.id, now, end);
         st.store
             .touch_session(session.id, now, Some(fresh.expires_at))
             .await?;

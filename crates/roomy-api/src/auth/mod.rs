@@ -1,7 +1,9 @@
 //! Authentication: access tokens, password hashing, the request guard and
-//! login rate limiting.
+//! login rate limiting, client addresses and the retirement of idle guests.
 
+pub mod address;
 pub mod guard;
+pub mod guests;
 pub mod limiter;
 pub mod password;
 pub mod token;

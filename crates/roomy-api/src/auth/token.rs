@@ -86,8 +86,20 @@ impl Tokens {
 
     /// Signs a token for `user`'s `session`, valid from `now` for the configured lifetime.
     pub fn issue(&self, user: UserId, session: SessionId, now: OffsetDateTime) -> IssuedToken {
+        self.issue_until(user, session, now, now + self.ttl)
+    }
+
+    /// As [`issue`](Self::issue), but never valid past `end` (the session's
+    /// absolute end), however long the configured lifetime.
+    pub fn issue_until(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> IssuedToken {
         let iat = now.unix_timestamp();
-        let exp = iat + self.ttl.whole_seconds();
+        let exp = (iat + self.ttl.whole_seconds()).min(end.unix_timestamp());
         // Whole seconds, as inside the token, so the body and the token agree.
         let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now + self.ttl);
         let claims = Claims {
@@ -137,6 +149,20 @@ mod tests {
         assert!(t.wants_renewal(&claims, now + Duration::hours(12)));
         assert_eq!(
             t.verify(&issued.token, now + Duration::hours(24)).err(),
+            Some(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_capped_token_ends_with_its_session() {
+        let t = tokens();
+        let now = OffsetDateTime::now_utc();
+        let end = now + Duration::hours(2);
+        let issued = t.issue_until(UserId(3), SessionId(9), now, end);
+        assert_eq!(issued.expires_at.unix_timestamp(), end.unix_timestamp());
+        assert!(t.verify(&issued.token, now + Duration::hours(1)).is_ok());
+        assert_eq!(
+            t.verify(&issued.token, end).err(),
             Some(TokenError::Expired)
         );
     }

@@ -39,6 +39,8 @@ pub struct FileSettings {
     pub max_upload_bytes: u64,
     /// Bytes each user may hold (files plus unfinished uploads).
     pub user_quota_bytes: u64,
+    /// Bytes each guest may hold.
+    pub guest_quota_bytes: u64,
     /// How long an upload lives after its last chunk.
     pub upload_expiry: time::Duration,
     /// Where uploads are assembled.
@@ -50,12 +52,23 @@ pub struct FileSettings {
 }
 
 impl FileSettings {
+    /// The quota of `user`: guests get the small one.
+    pub fn quota_of(&self, user: &roomy_store::User) -> i64 {
+        let bytes = if user.role == roomy_core::Role::Guest {
+            self.guest_quota_bytes
+        } else {
+            self.user_quota_bytes
+        };
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    }
+
     /// The configuration's defaults, assembling uploads in `upload_dir`.
     pub fn defaults(upload_dir: PathBuf) -> FileSettings {
         let c = roomy_core::Config::default();
         FileSettings {
             max_upload_bytes: c.max_upload_bytes,
             user_quota_bytes: c.user_quota_bytes,
+            guest_quota_bytes: c.guest_quota_bytes,
             upload_expiry: time::Duration::seconds(c.upload_expiry_secs as i64),
             upload_dir,
             ffmpeg: c.ffmpeg,

@@ -396,6 +396,12 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
                     "since must be >= 0 and limit between 1 and 200",
                 );
             }
+            if let Err(e) =
+                st.limits
+                    .user(crate::limits::Action::Sync, auth.user.id, st.clock.now())
+            {
+                return protocol::api_error(id, &e);
+            }
             // Up to the ready position only: later messages arrive live.
             match st
                 .store

@@ -6,6 +6,7 @@ use crate::{
     dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
     error::{ApiError, ErrorBody},
     extract::Json,
+    limits::Signup,
     state::AppState,
 };
 use axum::{
@@ -27,9 +28,11 @@ use roomy_store::{NewSession, NewUser, StoreError, User};
         (status = 201, body = Registered),
         (status = 409, description = "username taken", body = ErrorBody),
         (status = 422, description = "invalid fields", body = ErrorBody),
+        (status = 429, description = "too many registrations from this address", body = ErrorBody),
     ))]
 pub async fn register(
     State(st): State<AppState>,
+    client: ClientInfo,
     Json(req): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
     let mut errors = FieldErrors::new();
@@ -40,6 +43,10 @@ pub async fn register(
         Nickname::parse(req.nickname.as_deref().unwrap_or(&req.username)),
     );
     errors.into_result()?;
+    // Judged after validation, so a typo does not cost an attempt, and before
+    // the hash, so a flood costs no CPU.
+    st.limits
+        .signup(Signup::Register, client.addr, st.clock.now())?;
     let (Some(username), Some(password), Some(nickname)) = (username, password, nickname) else {
         return Err(ApiError::internal(std::io::Error::other(
             "validated fields missing",
@@ -72,17 +79,19 @@ async fn start_session(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let now = st.clock.now();
+    // The session's absolute end: renewals never carry a token past it.
+    let end = now + st.settings.abuse.session_max_age;
     let session = st
         .store
         .create_session(NewSession {
             user_id: user.id,
             now,
-            expires_at: now + st.tokens.ttl(),
+            expires_at: (now + st.tokens.ttl()).min(end),
             user_agent: client.user_agent,
             ip: Some(client.ip),
         })
         .await?;
-    let issued = st.tokens.issue(user.id, session.id, now);
+    let issued = st.tokens.issue_until(user.id, session.id, now, end);
     let header_value =
         HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(ApiError::internal)?;
     let body = LoggedIn {
@@ -109,9 +118,8 @@ fn bad_credentials() -> ApiError {
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoggedIn, headers(("Authorization" = String, description = "Bearer <token>"))),
-        (status = 401, description = "wrong username or password (the same answer for both)", body = ErrorBody),
-        (status = 403, description = "account disabled", body = ErrorBody),
-        (status = 429, description = "too many failed attempts", body = ErrorBody),
+        (status = 401, description = "wrong username or password, or a disabled account (the same answer for all)", body = ErrorBody),
+        (status = 429, description = "too many failed attempts for this account from this address", body = ErrorBody),
     ))]
 pub async fn login(
     State(st): State<AppState>,
@@ -138,18 +146,16 @@ pub async fn login(
     };
     let hash = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let valid = plausible && st.passwords.verify(hash, &req.password).await?;
-    let Some(credentials) = credentials.filter(|_| valid) else {
+    // A disabled account answers exactly as a wrong password does, and
+    // counts as a failure, so neither the answer nor the limiter tells
+    // whether the password was right.
+    let Some(credentials) = credentials.filter(|c| valid && !c.user.disabled) else {
         st.limiter
             .record_failure(&account, &client.ip, st.clock.now());
         return Err(bad_credentials());
     };
-    st.limiter.record_success(&account);
-    if credentials.user.disabled {
-        return Err(ApiError::forbidden(
-            "account_disabled",
-            "this account has been disabled",
-        ));
-    }
+    st.limiter
+        .record_success(&account, &client.ip, st.clock.now());
     start_session(&st, credentials.user, client, StatusCode::OK).await
 }
 
@@ -159,6 +165,7 @@ pub async fn login(
     responses(
         (status = 200, body = LoggedIn, headers(("Authorization" = String, description = "Bearer <token>"))),
         (status = 422, description = "invalid nickname", body = ErrorBody),
+        (status = 429, description = "too many guest accounts from this address", body = ErrorBody),
     ))]
 pub async fn guest(
     State(st): State<AppState>,
@@ -166,6 +173,8 @@ pub async fn guest(
     Json(req): Json<GuestRequest>,
 ) -> Result<Response, ApiError> {
     let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
+    st.limits
+        .signup(Signup::Guest, client.addr, st.clock.now())?;
     // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
     for _ in 0..3 {
         let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));

@@ -82,7 +82,7 @@ pub async fn upload(
         return Err(too_large(max));
     }
     let used = st.store.storage_used(auth.user.id).await?;
-    let quota = settings.user_quota_bytes as i64;
+    let quota = settings.quota_of(&auth.user);
     if used.saturating_add(len.saturating_sub(MULTIPART_OVERHEAD) as i64) > quota {
         return Err(roomy_store::StoreError::QuotaExceeded { used, quota }.into());
     }
@@ -149,11 +149,7 @@ pub async fn upload(
             size as i64,
             prepared(&key, &sniffed, hasher),
         );
-        let stored = match st
-            .store
-            .create_file(new, settings.user_quota_bytes as i64, st.clock.now())
-            .await
-        {
+        let stored = match st.store.create_file(new, quota, st.clock.now()).await {
             Ok(f) => f,
             Err(e) => {
                 let _ = st.files.blob.delete(&key).await;

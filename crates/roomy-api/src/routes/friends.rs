@@ -129,6 +129,7 @@ where
         (status = 404, body = ErrorBody),
         (status = 409, description = "`already_friends`, `request_pending`, `incoming_request_pending`", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
     ))]
 pub async fn send_request(
     State(st): State<AppState>,
@@ -138,6 +139,11 @@ pub async fn send_request(
     if auth.user.role == Role::Guest {
         return Err(guests_cannot());
     }
+    st.limits.user(
+        crate::limits::Action::FriendRequest,
+        auth.user.id,
+        st.clock.now(),
+    )?;
     let mut errors = FieldErrors::new();
     if body.user_id == auth.user.id {
         errors.add("user_id", "you cannot befriend yourself");

@@ -74,12 +74,13 @@ pub async fn patch_me(
 pub async fn change_password(
     State(st): State<AppState>,
     auth: Auth,
+    client: super::ClientInfo,
     Json(req): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let new = Password::parse(&req.new_password).map_err(|e| ApiError::field("new_password", e))?;
     // A stolen token must not become a password-guessing oracle: same limits as login.
     let account = auth.user.username.to_lowercase();
-    let ip = auth.session.ip.clone().unwrap_or_default();
+    let ip = client.ip;
     st.limiter
         .check(&account, &ip, st.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
@@ -122,12 +123,14 @@ pub async fn list_sessions(
 ) -> Result<axum::Json<Page<SessionView>>, ApiError> {
     let limit = page.limit()?;
     let before = page.after()?;
+    let now = st.clock.now();
+    let max_age = st.settings.abuse.session_max_age;
     let sessions: Vec<_> = st
         .store
-        .active_sessions(auth.user.id, st.clock.now())
+        .active_sessions(auth.user.id, now)
         .await?
         .into_iter()
-        .filter(|s| before.is_none_or(|b| s.id.0 < b))
+        .filter(|s| before.is_none_or(|b| s.id.0 < b) && s.created_at + max_age > now)
         .take(limit as usize + 1)
         .collect();
     let current = auth.session.id;

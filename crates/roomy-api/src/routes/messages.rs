@@ -6,6 +6,7 @@ use crate::{
     dto::{HistoryQuery, MessageView, SendRequest, SyncQuery, SyncView},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    limits::Action,
     pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor},
     state::AppState,
 };
@@ -29,6 +30,7 @@ pub(crate) async fn parse_send(
     body: Option<&str>,
     file_id: Option<i64>,
 ) -> Result<NewMessage, ApiError> {
+    st.limits.user(Action::Send, sender, st.clock.now())?;
     let mut errors = FieldErrors::new();
     let client_id = errors.check("client_id", ClientId::parse(client_id));
     let kind = match MessageKind::parse(kind) {
@@ -147,6 +149,7 @@ pub(crate) fn room_not_found() -> ApiError {
         (status = 403, description = "a direct room across a block, or (under the friends policy) between non-friends", body = ErrorBody),
         (status = 404, description = "no such room, or not a member", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
     ))]
 pub async fn send_message(
     State(st): State<AppState>,
@@ -243,7 +246,7 @@ pub async fn history(
 /// messages (up to `limit`), `limited` when more were missed.
 #[utoipa::path(get, path = "/api/v1/sync", tag = "messages", security(("bearer" = [])),
     params(SyncQuery),
-    responses((status = 200, body = SyncView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SyncView), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn sync(
     State(st): State<AppState>,
     auth: Auth,
@@ -260,6 +263,7 @@ pub async fn sync(
     if since < 0 {
         return Err(ApiError::field("since", "must not be negative"));
     }
+    st.limits.user(Action::Sync, auth.user.id, st.clock.now())?;
     let batch = st
         .store
         .sync(auth.user.id, MessageId(since), None, limit)

@@ -22,9 +22,13 @@ use axum::{
 };
 use std::{convert::Infallible, net::SocketAddr};
 
-/// Where a request came from: the peer address and its `User-Agent`.
+/// Where a request came from: the client's address (see
+/// [`client_address`](crate::auth::address::client_address)) and its `User-Agent`.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
+    /// The client's address; unspecified (`0.0.0.0`) when the peer is unknown.
+    pub addr: std::net::IpAddr,
+    /// `addr` as text, as sessions record it and the login limiter keys on it.
     pub ip: String,
     pub user_agent: Option<String>,
 }
@@ -32,20 +36,33 @@ pub struct ClientInfo {
 /// Longest `User-Agent` kept with a session.
 const MAX_USER_AGENT: usize = 256;
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<crate::state::AppState> for ClientInfo {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &crate::state::AppState,
+    ) -> Result<Self, Infallible> {
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(
+            std::net::IpAddr::from([0, 0, 0, 0]),
+            |c| {
+                crate::auth::address::client_address(
+                    c.0.ip(),
+                    &parts.headers,
+                    &st.settings.abuse.trusted_proxies,
+                )
+            },
+        );
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(MAX_USER_AGENT).collect());
-        Ok(ClientInfo { ip, user_agent })
+        Ok(ClientInfo {
+            addr,
+            ip: addr.to_string(),
+            user_agent,
+        })
     }
 }
 

@@ -183,7 +183,7 @@ pub async fn create(
                 name,
                 expires_at: now + st.files.settings.upload_expiry,
             },
-            st.files.settings.user_quota_bytes as i64,
+            st.files.settings.quota_of(&auth.user),
             MAX_OPEN_UPLOADS,
             now,
         )

@@ -1,5 +1,6 @@
 //! Looking up and searching other users.
 
+use crate::limits::Action;
 use crate::{
     dto::{PublicUser, RelationshipView, UserProfile, UserSearch},
     error::{ApiError, ErrorBody},
@@ -8,10 +9,12 @@ use crate::{
     state::AppState,
 };
 use axum::extract::State;
-use roomy_core::UserId;
+use roomy_core::{Role, UserId};
 
 /// Longest search query.
 const MAX_QUERY: usize = 64;
+/// Shortest search query: shorter ones would list nearly everyone.
+const MIN_QUERY: usize = 3;
 
 /// A user's public profile, follow counts, and how the caller stands with them.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
@@ -54,22 +57,36 @@ pub async fn get_user(
     }))
 }
 
-/// Search users by username or nickname (case-insensitive substring).
+/// Search users by username or nickname (case-insensitive substring of at
+/// least 3 characters), a page at a time. Guests may not search.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     params(UserSearch),
-    responses((status = 200, body = Page<PublicUser>), (status = 422, body = ErrorBody)))]
+    responses(
+        (status = 200, body = Page<PublicUser>),
+        (status = 403, description = "guests may not search users", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ))]
 pub async fn search_users(
     State(st): State<AppState>,
-    _auth: crate::auth::Auth,
+    auth: crate::auth::Auth,
     Query(search): Query<UserSearch>,
 ) -> Result<axum::Json<Page<PublicUser>>, ApiError> {
-    let q = search.q.as_deref().map(str::trim).unwrap_or_default();
-    if q.is_empty() || q.chars().count() > MAX_QUERY {
-        return Err(ApiError::field(
-            "q",
-            format!("must be 1 to {MAX_QUERY} characters"),
+    if auth.user.role == Role::Guest {
+        return Err(ApiError::forbidden(
+            "guest_forbidden",
+            "guests may not search users",
         ));
     }
+    let q = search.q.as_deref().map(str::trim).unwrap_or_default();
+    if !(MIN_QUERY..=MAX_QUERY).contains(&q.chars().count()) {
+        return Err(ApiError::field(
+            "q",
+            format!("must be {MIN_QUERY} to {MAX_QUERY} characters"),
+        ));
+    }
+    st.limits
+        .user(Action::Search, auth.user.id, st.clock.now())?;
     let page = PageParams {
         limit: search.limit,
         cursor: search.cursor,

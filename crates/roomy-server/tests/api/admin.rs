@@ -30,7 +30,7 @@ async fn disabling_a_user_stops_its_tokens_at_once(app: TestApp) {
         json!({"username": "xavier01", "password": PASSWORD}),
     )
     .await
-    .assert_error(403, "account_disabled");
+    .assert_error(401, "invalid_credentials");
     // Disabled users do not show up in search.
     let found = app
         .get("/api/v1/users?q=xavier", Some(&admin.token))

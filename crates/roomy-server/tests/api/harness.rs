@@ -219,6 +219,11 @@ impl TestApp {
             database_url,
             sqlite_synchronous: SqliteSynchronous::Normal,
             db_max_connections: 4,
+            // Tests register many users from 127.0.0.1, and some flood a
+            // room on purpose (slow consumers); the limit tests set their own.
+            registrations_per_hour: 0,
+            guests_per_hour: 0,
+            sends_per_sec: 0,
             ..Config::default()
         };
         adjust(&mut config);

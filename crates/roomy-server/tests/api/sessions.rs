@@ -9,6 +9,7 @@ crate::backend_tests!(
     unused_tokens_expire,
     bad_tokens_are_refused,
     sessions_are_listed_and_ended,
+    sessions_end_at_their_absolute_lifetime,
 );
 
 async fn tokens_are_renewed_past_half_their_lifetime(app: TestApp) {
@@ -141,4 +142,45 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     app.delete("/api/v1/me/sessions/abc", Some(&a.token))
         .await
         .assert_error(400, "invalid_path");
+}
+
+/// Issue: sessions renewed with use and never ended. However often its token
+/// is renewed, a session ends `session_max_age_secs` (30 days) after login,
+/// on HTTP and WebSocket alike.
+async fn sessions_end_at_their_absolute_lifetime(app: TestApp) {
+    let u = app.user("sam_0001").await;
+    let max_age = Duration::seconds(app.config.session_max_age_secs as i64);
+    assert_eq!(max_age, Duration::days(30));
+    let login_at = app.clock.now();
+    let mut token = u.token.clone();
+    // Renewed every 12 hours and a second, for as long as the session lets it.
+    loop {
+        app.clock
+            .advance(Duration::hours(12) + Duration::seconds(1));
+        if app.clock.now() >= login_at + max_age {
+            break;
+        }
+        let r = app.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if let Some(fresh) = r.renewed_token() {
+            token = fresh;
+        }
+        // Neither the token nor the session outlives the absolute end.
+        let listed = app.get("/api/v1/me/sessions", Some(&token)).await.json();
+        let expires = time::OffsetDateTime::parse(
+            listed["items"][0]["expires_at"]
+                .as_str()
+                .expect("expires_at"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("rfc3339");
+        assert!(expires <= login_at + max_age, "{expires}");
+    }
+    // The last token was cut to end with the session.
+    app.get("/api/v1/me", Some(&token))
+        .await
+        .assert_error(401, "token_expired");
+    // A fresh login starts a fresh lifetime.
+    let again = app.login("sam_0001", PASSWORD).await;
+    assert_eq!(app.get("/api/v1/me", Some(&again.token)).await.status, 200);
 }
