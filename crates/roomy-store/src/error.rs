@@ -24,6 +24,10 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Users who may not be put in a group by the actor, each with why;
+    /// nothing was written.
+    #[error("members refused: {0:?}")]
+    MembersRefused(Vec<(roomy_core::UserId, crate::Refusal)>),
 }
 
 /// Result of a store operation.

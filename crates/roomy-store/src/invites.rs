@@ -75,6 +75,9 @@ pub enum JoinOutcome {
     GroupFull,
     /// The group was dissolved: it takes no new members.
     Dissolved,
+    /// An admin removed the user from this group; until an owner or admin
+    /// lifts the ban (or adds them back), no link lets them in.
+    Banned,
 }
 
 /// Invite links. Every method is one transaction.
