@@ -105,8 +105,8 @@ pub trait InviteStore: Send + Sync + 'static {
     /// `user` joins the invite's group as a `member`, with the system notice
     /// `notice` by them. The use is counted and the member added in ONE
     /// transaction that holds the invite, so concurrent joins can never take
-    /// more than `max_uses`; a group of `max_members` is full. `NotFound`
-    /// for an unknown hash.
+    /// more than `max_uses`; a group of `max_members` is full; a user an
+    /// admin removed (banned) is refused. `NotFound` for an unknown hash.
     async fn join_by_invite(
         &self,
         token_hash: &str,
