@@ -83,6 +83,13 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
+    /// 403 that names what was refused: `fields` says which.
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: String,
+        fields: FieldErrors,
+    },
 }
 
 impl ApiError {
@@ -94,7 +101,7 @@ impl ApiError {
             }
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -121,7 +128,8 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. }
             | ApiError::TooLarge { code, .. }
-            | ApiError::Protocol { code, .. } => code,
+            | ApiError::Protocol { code, .. }
+            | ApiError::Refused { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -215,6 +223,7 @@ impl From<StoreError> for ApiError {
                 message: format!("at most {max} unfinished uploads: finish or cancel one first"),
                 fields: FieldErrors::new(),
             },
+            StoreError::MembersRefused(refused) => refused_members(&refused, "user_ids"),
             StoreError::Conflict(what) => ApiError::Conflict {
                 code: "conflict",
                 message: format!("{what} already exists"),
@@ -259,6 +268,49 @@ pub fn refusal(why: roomy_store::Refusal) -> ApiError {
             "this user already sent you a request: answer it instead",
         ),
         R::AlreadyAnswered => conflict("already_answered", "this request was answered already"),
+        R::Guest => {
+            ApiError::forbidden("guest_forbidden", "guests join groups only by invite link")
+        }
+        R::Banned => ApiError::forbidden(
+            "banned",
+            "an admin removed you from this group; only an owner or admin can let you back",
+        ),
+    }
+}
+
+/// The 403 for users who may not be put in a group: the code of the
+/// gravest refusal (`blocked`, `you_blocked_user`, `guest_forbidden`,
+/// `not_friends`), every refused user with its code in the message, and
+/// their ids under `field`.
+pub fn refused_members(
+    refused: &[(roomy_core::UserId, roomy_store::Refusal)],
+    field: &str,
+) -> ApiError {
+    use roomy_store::Refusal as R;
+    let gravity = |why: &R| match why {
+        R::Blocked => 0,
+        R::YouBlocked => 1,
+        R::Guest => 2,
+        _ => 3,
+    };
+    let code = refused
+        .iter()
+        .min_by_key(|(_, why)| gravity(why))
+        .map_or("forbidden", |(_, why)| refusal(*why).code());
+    let each: Vec<String> = refused
+        .iter()
+        .map(|(id, why)| format!("{} ({})", id.0, refusal(*why).code()))
+        .collect();
+    let ids: Vec<String> = refused.iter().map(|(id, _)| id.0.to_string()).collect();
+    let mut fields = FieldErrors::new();
+    fields.add(field, ids.join(", "));
+    ApiError::Refused {
+        code,
+        message: format!(
+            "you may not put these users in a group: {} (an invite link lets them join)",
+            each.join(", ")
+        ),
+        fields,
     }
 }
 
@@ -300,7 +352,11 @@ impl IntoResponse for ApiError {
         }
         let fields = match &self {
             ApiError::Validation(f) => Some(f.0.clone()),
-            ApiError::Conflict { fields, .. } if !fields.is_empty() => Some(fields.0.clone()),
+            ApiError::Conflict { fields, .. } | ApiError::Refused { fields, .. }
+                if !fields.is_empty() =>
+            {
+                Some(fields.0.clone())
+            }
             _ => None,
         };
         let message = match &self {

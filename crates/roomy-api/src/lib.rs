@@ -115,6 +115,8 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::get_room, rooms::patch_room, rooms::dissolve))
         .routes(routes!(rooms::list_members, rooms::add_members))
         .routes(routes!(rooms::remove_member, rooms::patch_member))
+        .routes(routes!(rooms::list_bans))
+        .routes(routes!(rooms::lift_ban))
         .routes(routes!(messages::send_message, messages::history))
         .routes(routes!(messages::sync))
         .routes(routes!(lifecycle::read))

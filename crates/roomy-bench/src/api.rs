@@ -212,18 +212,47 @@ impl Server {
         v["id"].as_i64().ok_or_else(|| format!("no room id in {v}"))
     }
 
-    /// A group owned by the token's user.
-    pub async fn group(&self, token: &str, name: &str, members: &[i64]) -> Result<i64> {
+    /// A group owned by `owner` that `members` join by invite link, the way
+    /// guests (and strangers) get into a group: nobody may put them in one.
+    pub async fn group(&self, owner: &Account, name: &str, members: &[Account]) -> Result<i64> {
         let v = self
             .expect(
                 reqwest::Method::POST,
                 "/api/v1/rooms",
-                Some(token),
-                Some(json!({"name": name, "member_ids": members})),
+                Some(&owner.token),
+                Some(json!({"name": name, "member_ids": []})),
                 &[201],
             )
             .await?;
-        v["id"].as_i64().ok_or_else(|| format!("no room id in {v}"))
+        let room = v["id"]
+            .as_i64()
+            .ok_or_else(|| format!("no room id in {v}"))?;
+        if members.is_empty() {
+            return Ok(room);
+        }
+        let link = self
+            .expect(
+                reqwest::Method::POST,
+                &format!("/api/v1/rooms/{room}/invites"),
+                Some(&owner.token),
+                Some(json!({"max_uses": members.len()})),
+                &[201],
+            )
+            .await?;
+        let token = link["token"]
+            .as_str()
+            .ok_or_else(|| format!("no invite token in {link}"))?;
+        for member in members {
+            self.expect(
+                reqwest::Method::POST,
+                &format!("/api/v1/invites/{token}/join"),
+                Some(&member.token),
+                None,
+                &[200],
+            )
+            .await?;
+        }
+        Ok(room)
     }
 
     /// Sends over HTTP; the stored message.
@@ -296,8 +325,8 @@ pub struct RoomSetup {
 }
 
 /// Makes `rooms` rooms of `size` members: direct rooms (size 2) pair two
-/// registered users (guests may not chat in direct rooms); groups have a
-/// registered owner and guests.
+/// registered users who become friends (guests may not chat in direct
+/// rooms); groups have a registered owner and guests, who join by link.
 pub async fn make_rooms(
     server: &Server,
     rooms: usize,
@@ -332,8 +361,7 @@ pub async fn make_rooms(
         let id = if size == 2 {
             server.direct(&owner, &others[0]).await?
         } else {
-            let ids: Vec<i64> = others.iter().map(|a| a.id).collect();
-            server.group(&owner.token, "bench", &ids).await?
+            server.group(&owner, "bench", &others).await?
         };
         let mut members = vec![owner];
         members.extend(others);

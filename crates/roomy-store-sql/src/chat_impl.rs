@@ -249,6 +249,10 @@ impl ::roomy_store::ChatStore for $store {
     ) -> StoreResult<RoomChange> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
+        let refused = group_refusals_in(&mut tx, new.owner, &new.members, new.policy).await?;
+        if !refused.is_empty() {
+            return Err(StoreError::MembersRefused(refused));
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO rooms (kind, name, created_by, created_at, updated_at)
              VALUES ('group', $1, $2, $3, $3) RETURNING id",
@@ -354,6 +358,7 @@ impl ::roomy_store::ChatStore for $store {
         room: RoomId,
         actor: UserId,
         users: &[UserId],
+        policy: DirectPolicy,
         notice: String,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
@@ -362,11 +367,26 @@ impl ::roomy_store::ChatStore for $store {
         if room_in(&mut tx, room).await?.is_none() {
             return Err(StoreError::NotFound);
         }
+        // Current members are skipped, so only newcomers are judged.
+        let current = member_ids(&mut tx, room).await?;
+        let newcomers: Vec<UserId> =
+            users.iter().copied().filter(|u| !current.contains(u)).collect();
+        let refused = group_refusals_in(&mut tx, actor, &newcomers, policy).await?;
+        if !refused.is_empty() {
+            return Err(StoreError::MembersRefused(refused));
+        }
         let mut added = Vec::new();
-        for user in users {
+        for user in &newcomers {
             if insert_member(&mut tx, room, *user, MemberRole::Member, ms).await? {
                 added.push(*user);
             }
+            // Adding someone back on purpose is the other way a ban ends.
+            sqlx::query("DELETE FROM room_bans WHERE room_id = $1 AND user_id = $2")
+                .bind(room.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         let notice = if added.is_empty() {
             None
@@ -408,6 +428,22 @@ impl ::roomy_store::ChatStore for $store {
             return Err(StoreError::NotFound);
         }
         refresh_member_count(&mut tx, room).await?;
+        if actor != user {
+            // Removed, not left: a live invite link must not bring them back.
+            sqlx::query(
+                "INSERT INTO room_bans (room_id, user_id, banned_by, created_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (room_id, user_id)
+                 DO UPDATE SET banned_by = excluded.banned_by, created_at = excluded.created_at",
+            )
+            .bind(room.0)
+            .bind(user.0)
+            .bind(actor.0)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         // Their devices that are offline learn it from sync.
         let left = insert_event(
             &mut tx,
@@ -491,6 +527,54 @@ impl ::roomy_store::ChatStore for $store {
     async fn member(&self, room: RoomId, user: UserId) -> StoreResult<Option<Member>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         member_in(&mut conn, room, user).await
+    }
+
+    async fn room_bans(
+        &self,
+        room: RoomId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<::roomy_store::Ban>> {
+        let rows: Vec<(i64, String, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT b.user_id, u.nickname, u.avatar, b.banned_by, b.created_at
+             FROM room_bans b JOIN users u ON u.id = b.user_id
+             WHERE b.room_id = $1 AND b.user_id > $2
+             ORDER BY b.user_id LIMIT $3",
+        )
+        .bind(room.0)
+        .bind(after.map_or(0, |u| u.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, nickname, avatar, by, at)| ::roomy_store::Ban {
+                room_id: room,
+                user: UserBrief {
+                    id: UserId(user),
+                    nickname,
+                    avatar,
+                },
+                banned_by: UserId(by),
+                banned_at: roomy_core::clock::from_millis(at),
+            })
+            .collect())
+    }
+
+    async fn lift_ban(&self, room: RoomId, user: UserId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM room_bans WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
     }
 
     async fn dissolve_room(

@@ -157,6 +157,19 @@ impl ::roomy_store::InviteStore for $store {
         if room.dissolved_at.is_some() {
             return Ok(JoinOutcome::Dissolved);
         }
+        // Read under the room's lock, which an admin's removal (its notice)
+        // takes before writing the ban: a ban committed first is seen here.
+        let banned: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND user_id = $2)",
+        )
+        .bind(room.id.0)
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if banned {
+            return Ok(JoinOutcome::Banned);
+        }
         if room.member_count >= max_members {
             return Ok(JoinOutcome::GroupFull);
         }

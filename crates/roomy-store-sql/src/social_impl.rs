@@ -150,6 +150,61 @@ async fn pair_facts_in(conn: &mut $conn, user: UserId, other: UserId) -> StoreRe
     })
 }
 
+/// Why `actor` may not put each of `users` in a group (the rule of
+/// [`ChatStore::add_members`](roomy_store::ChatStore::add_members)); empty
+/// when all may be. `actor`'s row is locked first: every change to a pair's
+/// blocks or friendship locks both of its users (`lock_pair`), so what is
+/// read here still holds at commit. `NotFound` for a missing user.
+async fn group_refusals_in(
+    conn: &mut $conn,
+    actor: UserId,
+    users: &[UserId],
+    policy: DirectPolicy,
+) -> StoreResult<Vec<(UserId, Refusal)>> {
+    let locked: Option<i64> = sqlx::query_scalar(concat!(
+        "SELECT id FROM users WHERE id = $1",
+        $lock
+    ))
+    .bind(actor.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if locked.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let mut refused = Vec::new();
+    for user in users {
+        let (role, friend, blocked, blocked_by): (String, bool, bool, bool) = sqlx::query_as(
+            "SELECT u.role,
+               EXISTS (SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2),
+               EXISTS (SELECT 1 FROM relations WHERE user_id = $1 AND target_id = $2
+                       AND relation = 2),
+               EXISTS (SELECT 1 FROM relations WHERE user_id = $2 AND target_id = $1
+                       AND relation = 2)
+             FROM users u WHERE u.id = $2",
+        )
+        .bind(actor.0)
+        .bind(user.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        let why = if blocked_by {
+            Refusal::Blocked
+        } else if blocked {
+            Refusal::YouBlocked
+        } else if role == roomy_core::Role::Guest.as_str() {
+            Refusal::Guest
+        } else if policy.requires_friendship() && !friend {
+            Refusal::NotFriends
+        } else {
+            continue;
+        };
+        refused.push((*user, why));
+    }
+    Ok(refused)
+}
+
 /// Takes the next stream position (shared with messages) for a notice.
 async fn next_position(conn: &mut $conn) -> StoreResult<i64> {
     sqlx::query_scalar(

@@ -216,6 +216,18 @@ pub struct NewGroup {
     pub members: Vec<UserId>,
     /// Text of the system notice announcing the group.
     pub notice: String,
+    /// The direct-message policy, which also says who may be put in a group.
+    pub policy: roomy_core::social_fields::DirectPolicy,
+}
+
+/// A user who may not rejoin a group by invite link: an admin removed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub room_id: RoomId,
+    pub user: UserBrief,
+    /// Who removed them.
+    pub banned_by: UserId,
+    pub banned_at: OffsetDateTime,
 }
 
 /// The result of a change to a room's membership or profile.

@@ -60,10 +60,12 @@ macro_rules! contract_tests {
             requests_agree_at_once_without_confirmation,
             friendship_gates_direct_rooms_under_the_friends_policy,
             unfriending_forgets_the_requests,
+            groups_take_only_whom_the_actor_may_add,
             co_members_are_everyone_sharing_a_room,
             invites_are_created_listed_and_revoked,
             joining_counts_uses_and_adds_the_member,
             concurrent_joins_never_exceed_max_uses,
+            removal_bans_rejoining_until_lifted,
             read_positions_move_forward_and_reach_the_peer,
             concurrent_reads_never_move_backwards,
             revoking_takes_the_body_back_for_everyone,
@@ -101,7 +103,7 @@ pub(crate) fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
 }
 
-fn new_user(name: &str) -> NewUser {
+pub(crate) fn new_user(name: &str) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         nickname: Nickname::parse(&format!("Nick {name}")).unwrap(),
@@ -407,6 +409,7 @@ pub(crate) async fn group(store: &impl Store, owner: UserId, members: &[UserId])
                 name: RoomName::parse("Team").unwrap(),
                 members: members.to_vec(),
                 notice: "created the group".into(),
+                policy: ANYONE,
             },
             t0(),
         )
@@ -467,6 +470,7 @@ pub async fn groups_start_with_members_and_a_notice(store: &impl Store) {
                 name: RoomName::parse("Book club").unwrap(),
                 members: vec![u[1], u[2]],
                 notice: "fay created the group".into(),
+                policy: ANYONE,
             },
             t0(),
         )
@@ -737,7 +741,14 @@ pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
     let u = users(store, &["vic_0001", "wes_0001", "xia_0001"]).await;
     let room = group(store, u[0], &[u[1]]).await;
     let added = store
-        .add_members(room, u[0], &[u[2], u[1]], "vic added xia".into(), t0())
+        .add_members(
+            room,
+            u[0],
+            &[u[2], u[1]],
+            ANYONE,
+            "vic added xia".into(),
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(added.members.len(), 1, "existing members are skipped");
@@ -771,7 +782,7 @@ pub async fn membership_changes_reach_the_right_people(store: &impl Store) {
         Err(StoreError::NotFound)
     ));
     let nobody = store
-        .add_members(room, u[0], &[u[2]], "noop".into(), t0())
+        .add_members(room, u[0], &[u[2]], ANYONE, "noop".into(), t0())
         .await
         .unwrap();
     assert!(nobody.notice.is_none() && nobody.members.is_empty());

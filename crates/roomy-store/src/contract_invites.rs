@@ -4,7 +4,7 @@
 
 use crate::{
     InviteState, JoinOutcome, NewInvite, Store, StoreError,
-    contract::{group, t0, users},
+    contract::{ANYONE, group, t0, users},
 };
 use roomy_core::{
     RoomId, UserId,
@@ -249,4 +249,92 @@ pub async fn concurrent_joins_never_exceed_max_uses(store: &impl Store) {
     assert_eq!((wins, losses), (1, 1), "{outcomes:?}");
     let (invite, r) = store.invite_by_hash("race-1").await.unwrap().unwrap();
     assert_eq!((invite.uses, r.member_count), (1, 2));
+}
+
+/// An admin's removal bans the member from rejoining by link, in the same
+/// transaction; a refused join uses nothing. Lifting the ban, or an admin
+/// adding them back, lets them in again; leaving by oneself bans nobody.
+pub async fn removal_bans_rejoining_until_lifted(store: &impl Store) {
+    let u = users(store, &["ban_owner", "ban_admin", "ban_memb1", "ban_leave"]).await;
+    let room = group(store, u[0], &[u[1], u[2], u[3]]).await;
+    store
+        .set_member_role(room, u[1], MemberRole::Admin, t0())
+        .await
+        .unwrap();
+    store
+        .create_invite(new_invite(room, u[0], "ban-link", None), t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::seconds(5);
+    store
+        .remove_member(room, u[1], u[2], "removed".into(), later)
+        .await
+        .unwrap();
+    store
+        .remove_member(room, u[3], u[3], "left".into(), later)
+        .await
+        .unwrap();
+    let bans = store.room_bans(room, None, 10).await.unwrap();
+    assert_eq!(bans.len(), 1, "leaving bans nobody: {bans:?}");
+    assert_eq!(
+        (bans[0].room_id, bans[0].user.id, bans[0].banned_by),
+        (room, u[2], u[1])
+    );
+    assert_eq!(bans[0].banned_at, later);
+    assert_eq!(bans[0].user.nickname, "Nick ban_memb1");
+
+    assert_eq!(
+        store
+            .join_by_invite("ban-link", u[2], "back".into(), 100, later)
+            .await
+            .unwrap(),
+        JoinOutcome::Banned
+    );
+    joined(
+        store
+            .join_by_invite("ban-link", u[3], "back".into(), 100, later)
+            .await
+            .unwrap(),
+    );
+    let (invite, _) = store.invite_by_hash("ban-link").await.unwrap().unwrap();
+    assert_eq!(invite.uses, 1, "the refused join used nothing");
+    assert_eq!(store.member_role(room, u[2]).await.unwrap(), None);
+
+    store.lift_ban(room, u[2]).await.unwrap();
+    assert!(matches!(
+        store.lift_ban(room, u[2]).await,
+        Err(StoreError::NotFound)
+    ));
+    joined(
+        store
+            .join_by_invite("ban-link", u[2], "back".into(), 100, later)
+            .await
+            .unwrap(),
+    );
+
+    // Removed again (both), paged; then added back by an admin: that ban goes.
+    for who in [u[2], u[3]] {
+        store
+            .remove_member(room, u[0], who, "removed".into(), later)
+            .await
+            .unwrap();
+    }
+    let first = store.room_bans(room, None, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].user.id, first[0].banned_by), (u[2], u[0]));
+    let rest = store.room_bans(room, Some(u[2]), 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].user.id, u[3]);
+    store
+        .add_members(room, u[1], &[u[2]], ANYONE, "added".into(), later)
+        .await
+        .unwrap();
+    let left: Vec<UserId> = store
+        .room_bans(room, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.user.id)
+        .collect();
+    assert_eq!(left, vec![u[3]]);
 }

@@ -3,13 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::{
-    AppendOutcome, AppendRejection, Decision, Direction, GraphEdit, NewFriendRequest, NoticeKind,
-    ProfileChanges, Refusal, Store, StoreError,
-    contract::{ANYONE, group, stored, t0, text, users},
+    AppendOutcome, AppendRejection, Decision, Direction, GraphEdit, NewFriendRequest, NewGroup,
+    NewUser, NoticeKind, ProfileChanges, Refusal, Store, StoreError,
+    contract::{ANYONE, group, new_user, stored, t0, text, users},
 };
 use roomy_core::{
-    MessageId, UserId,
-    chat_fields::{MessageKind, RoomKind},
+    MessageId, Role, UserId,
+    chat_fields::{MessageKind, RoomKind, RoomName},
     clock::to_millis,
     social_fields::{DirectPolicy, FriendNote, Remark, RequestStatus},
 };
@@ -524,4 +524,114 @@ pub async fn unfriending_forgets_the_requests(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(again.request.status, RequestStatus::Pending);
+}
+
+/// Who may be put in a group: never someone who blocked the actor or whom
+/// the actor blocked, never a guest (they join by invite link), and under
+/// `friends` only the actor's friends. A refusal names every refused user
+/// with why, and writes nothing: no group, no member. Current members are
+/// not judged again.
+pub async fn groups_take_only_whom_the_actor_may_add(store: &impl Store) {
+    let u = users(
+        store,
+        &[
+            "gr_owner",
+            "gr_blocker",
+            "gr_blocked",
+            "gr_friend",
+            "gr_strange",
+        ],
+    )
+    .await;
+    let guest = store
+        .create_user(
+            NewUser {
+                role: Role::Guest,
+                ..new_user("gr_guest1")
+            },
+            t0(),
+        )
+        .await
+        .unwrap()
+        .id;
+    store.block(u[1], u[0], t0()).await.unwrap();
+    store.block(u[0], u[2], t0()).await.unwrap();
+    agree(store, u[0], u[3]).await;
+    let make = |members: Vec<UserId>, policy| NewGroup {
+        owner: u[0],
+        name: RoomName::parse("Club").unwrap(),
+        members,
+        notice: "made".into(),
+        policy,
+    };
+    let refused = |r: Result<crate::RoomChange, StoreError>| match r {
+        Err(StoreError::MembersRefused(list)) => list,
+        other => panic!("expected refused members, got {other:?}"),
+    };
+    let rooms_before = store.rooms_of(u[0], None, 50).await.unwrap().len();
+
+    let list = refused(
+        store
+            .create_group(make(vec![u[1], u[2], u[3], u[4], guest], ANYONE), t0())
+            .await,
+    );
+    assert_eq!(
+        list,
+        vec![
+            (u[1], Refusal::Blocked),
+            (u[2], Refusal::YouBlocked),
+            (guest, Refusal::Guest)
+        ]
+    );
+    let list = refused(
+        store
+            .create_group(make(vec![u[3], u[4]], FRIENDS), t0())
+            .await,
+    );
+    assert_eq!(list, vec![(u[4], Refusal::NotFriends)]);
+    assert_eq!(
+        store.rooms_of(u[0], None, 50).await.unwrap().len(),
+        rooms_before,
+        "a refused group is not created"
+    );
+    assert!(store.rooms_of(u[4], None, 50).await.unwrap().is_empty());
+
+    let g = store
+        .create_group(make(vec![u[3]], FRIENDS), t0())
+        .await
+        .unwrap()
+        .room
+        .id;
+    let list = refused(
+        store
+            .add_members(g, u[0], &[u[4], u[1]], FRIENDS, "added".into(), t0())
+            .await,
+    );
+    assert_eq!(
+        list,
+        vec![(u[4], Refusal::NotFriends), (u[1], Refusal::Blocked)]
+    );
+    assert_eq!(store.member_role(g, u[4]).await.unwrap(), None);
+    assert_eq!(store.room(g).await.unwrap().unwrap().member_count, 2);
+    assert_eq!(
+        refused(
+            store
+                .add_members(g, u[0], &[guest], ANYONE, "added".into(), t0())
+                .await
+        ),
+        vec![(guest, Refusal::Guest)]
+    );
+    let added = store
+        .add_members(g, u[0], &[u[4]], ANYONE, "added".into(), t0())
+        .await
+        .unwrap();
+    assert_eq!(added.members.len(), 1, "strangers under `anyone`");
+
+    // A member who blocks the owner later stays; naming them again adds nothing.
+    store.block(u[3], u[0], t0()).await.unwrap();
+    let nothing = store
+        .add_members(g, u[0], &[u[3]], FRIENDS, "added".into(), t0())
+        .await
+        .unwrap();
+    assert!(nothing.members.is_empty() && nothing.notice.is_none());
 }

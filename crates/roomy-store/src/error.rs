@@ -29,6 +29,10 @@ pub enum StoreError {
     /// row by row would only fail again.
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Users who may not be put in a group by the actor, each with why;
+    /// nothing was written.
+    #[error("members refused: {0:?}")]
+    MembersRefused(Vec<(roomy_core::UserId, crate::Refusal)>),
 }
 
 /// Result of a store operation.

@@ -75,6 +75,9 @@ pub enum JoinOutcome {
     GroupFull,
     /// The group was dissolved: it takes no new members.
     Dissolved,
+    /// An admin removed the user from this group; until an owner or admin
+    /// lifts the ban (or adds them back), no link lets them in.
+    Banned,
 }
 
 /// Invite links. Every method is one transaction.
@@ -102,8 +105,8 @@ pub trait InviteStore: Send + Sync + 'static {
     /// `user` joins the invite's group as a `member`, with the system notice
     /// `notice` by them. The use is counted and the member added in ONE
     /// transaction that holds the invite, so concurrent joins can never take
-    /// more than `max_uses`; a group of `max_members` is full. `NotFound`
-    /// for an unknown hash.
+    /// more than `max_uses`; a group of `max_members` is full; a user an
+    /// admin removed (banned) is refused. `NotFound` for an unknown hash.
     async fn join_by_invite(
         &self,
         token_hash: &str,

@@ -166,6 +166,8 @@ pub trait ChatStore: Send + Sync + 'static {
     ) -> StoreResult<(Room, bool)>;
 
     /// Creates a group owned by `new.owner` with its members and a notice.
+    /// All or nothing: `MembersRefused` (and nothing written) when any member
+    /// may not be put in a group by the owner (see [`ChatStore::add_members`]).
     async fn create_group(&self, new: NewGroup, now: OffsetDateTime) -> StoreResult<RoomChange>;
 
     /// A room by id.
@@ -193,17 +195,25 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Member>>;
 
-    /// Adds users (skipping current members) as `member`s, with a notice by `actor`.
+    /// Adds users (skipping current members) as `member`s, with a notice by
+    /// `actor`, and lifts their bans. All or nothing: `MembersRefused` (and
+    /// nothing written) when any of them blocked `actor` or was blocked by
+    /// them, is a guest, or, when `policy` wants friendship, is not
+    /// `actor`'s friend; judged under `actor`'s row lock, which every change
+    /// to those facts takes too.
     async fn add_members(
         &self,
         room: RoomId,
         actor: UserId,
         users: &[UserId],
+        policy: DirectPolicy,
         notice: String,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Removes `user` from `room` with a notice by `actor`; `NotFound` when not a member.
+    /// Removes `user` from `room` with a notice by `actor`; `NotFound` when
+    /// not a member. When `actor` is someone else (an admin's removal), `user`
+    /// is banned from rejoining by invite link, in the same transaction.
     async fn remove_member(
         &self,
         room: RoomId,
@@ -234,6 +244,17 @@ pub trait ChatStore: Send + Sync + 'static {
 
     /// A member of a room, `None` when not a member.
     async fn member(&self, room: RoomId, user: UserId) -> StoreResult<Option<Member>>;
+
+    /// The users banned from `room`, by ascending user id after `after`.
+    async fn room_bans(
+        &self,
+        room: RoomId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Ban>>;
+
+    /// Lifts `user`'s ban from `room`; `NotFound` when there is none.
+    async fn lift_ban(&self, room: RoomId, user: UserId) -> StoreResult<()>;
 
     /// Dissolves a group with a notice (event `dissolved`) by `actor`: it
     /// stays readable, refuses new messages, and its members stay.

@@ -179,4 +179,8 @@ pub enum Refusal {
     NotRequestTarget,
     /// The request was answered before.
     AlreadyAnswered,
+    /// Guests join groups only by invite link; nobody puts them in one.
+    Guest,
+    /// An admin removed the user from the group; an invite link does not let them back.
+    Banned,
 }

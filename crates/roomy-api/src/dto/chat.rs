@@ -4,7 +4,7 @@ use roomy_core::{
     MessageId, RoomId, UserId,
     chat_fields::{MemberRole, MessageKind, RoomKind},
 };
-use roomy_store::{Member, Message, Room, RoomSummary, UserBrief};
+use roomy_store::{Ban, Member, Message, Room, RoomSummary, UserBrief};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -258,6 +258,27 @@ impl From<Member> for MemberView {
             group_avatar: m.group_avatar,
             read_seq: m.read_seq,
             online: false,
+        }
+    }
+}
+
+/// A user an admin removed from a group: no invite link lets them back in
+/// until an owner or admin lifts the ban or adds them again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BanView {
+    pub user: UserBriefView,
+    /// The owner or admin who removed them.
+    pub banned_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub banned_at: OffsetDateTime,
+}
+
+impl From<Ban> for BanView {
+    fn from(b: Ban) -> Self {
+        BanView {
+            user: b.user.into(),
+            banned_by: b.banned_by,
+            banned_at: b.banned_at,
         }
     }
 }

@@ -263,10 +263,11 @@ pub async fn preview_invite(
 }
 
 /// Join a group by invite link (guests too); a member gets the group
-/// without using the link.
+/// without using the link. Someone an admin removed is refused (403
+/// `banned`) until an owner or admin lifts the ban.
 #[utoipa::path(post, path = "/api/v1/invites/{token}/join", tag = "invites", security(("bearer" = [])),
     params(("token" = String, Path, description = "the link's token")),
-    responses((status = 200, description = "the group, as a member sees it", body = RoomView), (status = 404, body = ErrorBody), (status = 409, description = "the group is full", body = ErrorBody), (status = 410, description = "expired, used up or revoked", body = ErrorBody)))]
+    responses((status = 200, description = "the group, as a member sees it", body = RoomView), (status = 403, description = "banned from the group", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the group is full", body = ErrorBody), (status = 410, description = "expired, used up or revoked", body = ErrorBody)))]
 pub async fn join_invite(
     State(st): State<AppState>,
     auth: Auth,
@@ -299,6 +300,9 @@ pub async fn join_invite(
         JoinOutcome::AlreadyMember(room) => room.id,
         JoinOutcome::Unusable(state) => {
             return Err(usable(state).err().unwrap_or_else(invite_not_found));
+        }
+        JoinOutcome::Banned => {
+            return Err(crate::error::refusal(roomy_store::Refusal::Banned));
         }
         JoinOutcome::Dissolved => {
             return Err(ApiError::gone(

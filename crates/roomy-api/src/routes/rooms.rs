@@ -3,6 +3,12 @@
 //! Rules: only members see a room (others get 404); owners and admins manage
 //! a group's members and profile; only the owner changes roles; an admin may
 //! remove members but not the owner or other admins; the owner cannot leave.
+//! Nobody puts in a group (creating it or adding to it) a user who blocked
+//! them or whom they blocked, nor a guest, and under `direct_messages =
+//! friends` only their friends: the store judges it in the writing
+//! transaction, and others join by invite link. A member removed by an
+//! admin is banned from rejoining by link until an owner or admin lifts the
+//! ban or adds them back; leaving bans nobody.
 //! Changes that write a notice run on the writer task, so notices and
 //! messages reach clients in seq order.
 
@@ -10,12 +16,12 @@ use super::messages::{room_dissolved, room_not_found};
 use crate::{
     auth::Auth,
     dto::{
-        AddMembersRequest, DirectRequest, GroupRequest, MemberPatch, MemberView, RoomPatch,
-        RoomView,
+        AddMembersRequest, BanView, DirectRequest, GroupRequest, MemberPatch, MemberView,
+        RoomPatch, RoomView,
     },
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, refused_members},
     extract::{Json, Path, Query},
-    pagination::{Page, PageParams},
+    pagination::{Page, PageParams, page_of},
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
@@ -225,7 +231,11 @@ pub async fn open_direct(
     Ok((status, axum::Json(summary.into())))
 }
 
-/// Create a group; the caller becomes its owner.
+/// Create a group; the caller becomes its owner. Every member must be one
+/// the caller may put in a group (a friend under the `friends` policy, any
+/// non-guest under `anyone`; never a blocked pair): otherwise 403 (`blocked`,
+/// `you_blocked_user`, `guest_forbidden` or `not_friends`) names the refused
+/// ids under `fields.member_ids`, and nothing is created.
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])),
     request_body = GroupRequest,
     responses((status = 201, body = RoomView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -264,14 +274,19 @@ pub async fn create_group(
     let notice = format!("{} created the group {}", auth.user.nickname, name.as_str());
     let now = st.clock.now();
     let owner = auth.user.id;
+    let policy = st.settings.direct_messages;
     let created = change(&st, ChangeKind::Joined, move |store| async move {
         let group = NewGroup {
             owner,
             name,
             members,
             notice,
+            policy,
         };
-        Ok(store.create_group(group, now).await?)
+        store.create_group(group, now).await.map_err(|e| match e {
+            StoreError::MembersRefused(refused) => refused_members(&refused, "member_ids"),
+            other => other.into(),
+        })
     })
     .await?;
     let summary = st
@@ -419,7 +434,9 @@ pub async fn list_members(
     )))
 }
 
-/// Add members to a group (owner and admins).
+/// Add members to a group (owner and admins), by the rule of group
+/// creation (403 naming the refused ids under `fields.user_ids`; nothing is
+/// added then). Adding a banned user back lifts their ban.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/members", tag = "rooms", security(("bearer" = [])),
     params(("id" = i64, Path, description = "room id")),
     request_body = AddMembersRequest,
@@ -442,6 +459,7 @@ pub async fn add_members(
     }
     let users = existing_users(&st, &ids, "user_ids").await?;
     let max = st.settings.max_group_members;
+    let policy = st.settings.direct_messages;
     let notice = format!("{} added {}", auth.user.nickname, names(&users));
     let now = st.clock.now();
     let actor = auth.user.id;
@@ -458,7 +476,9 @@ pub async fn add_members(
                 fields: FieldErrors::new(),
             });
         }
-        Ok(store.add_members(room, actor, &ids, notice, now).await?)
+        Ok(store
+            .add_members(room, actor, &ids, policy, notice, now)
+            .await?)
     })
     .await?;
     Ok(axum::Json(
@@ -466,7 +486,8 @@ pub async fn add_members(
     ))
 }
 
-/// Remove a member (owner and admins) or leave (yourself).
+/// Remove a member (owner and admins), which bans them from rejoining by
+/// invite link, or leave (yourself; no ban).
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
     params(("id" = i64, Path, description = "room id"), ("user_id" = i64, Path, description = "member")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -688,5 +709,73 @@ pub async fn dissolve(
         Ok(store.dissolve_room(room, actor, notice, now).await?)
     })
     .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn ban_not_found() -> ApiError {
+    ApiError::not_found("ban_not_found", "this user is not banned from this group")
+}
+
+/// Users an admin removed from a group, who may not rejoin by invite link,
+/// by ascending user id (owner and admins).
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/bans", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id"), PageParams),
+    responses((status = 200, body = Page<BanView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_bans(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<BanView>>, ApiError> {
+    let room = RoomId(id);
+    let limit = page.limit()?;
+    let after = page.after()?.map(UserId);
+    if !my_group_role(&*st.store, room, auth.user.id)
+        .await?
+        .0
+        .manages()
+    {
+        return Err(not_room_admin());
+    }
+    let bans = st.store.room_bans(room, after, limit + 1).await?;
+    Ok(axum::Json(page_of(
+        bans,
+        limit,
+        |b| b.user.id.0,
+        Into::into,
+    )))
+}
+
+/// Lift a ban (owner and admins): the user may join by invite link again.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/bans/{user_id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "room id"), ("user_id" = i64, Path, description = "the banned user")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn lift_ban(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path((id, user_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let room = RoomId(id);
+    let actor = auth.user.id;
+    // On the writer task, where every role change runs: the check still
+    // holds when the ban is lifted.
+    st.writer
+        .exclusive(move |store| async move {
+            let lifted = async {
+                if !my_group_role(&*store, room, actor).await?.0.manages() {
+                    return Err(not_room_admin());
+                }
+                store
+                    .lift_ban(room, UserId(user_id))
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::NotFound => ban_not_found(),
+                        other => other.into(),
+                    })
+            }
+            .await;
+            (lifted, Vec::new())
+        })
+        .await??;
     Ok(StatusCode::NO_CONTENT)
 }

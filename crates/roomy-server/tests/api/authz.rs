@@ -3,7 +3,7 @@
 //!
 //! The actors, always in this order: the group's owner, an admin (promoted
 //! by the owner), a member, an ex-member (once an admin, then removed by
-//! the owner), a stranger (registered, never in the group), a guest (a
+//! the owner, so banned from rejoining by link), a stranger (registered, never in the group), a guest (a
 //! guest account, not in the group) and a server administrator (not in the
 //! group: outside the admin routes it is nobody special there).
 //!
@@ -28,6 +28,8 @@ crate::backend_tests!(
     member_roles_and_profiles,
     message_lifecycle,
     invites,
+    bans,
+    who_may_be_put_in_a_group,
     admin_routes,
     websocket_frames,
     dissolved_group,
@@ -214,13 +216,19 @@ impl Fixture {
     }
 
     async fn group(&self, app: &TestApp) -> Group {
+        let members = [
+            self.admin.id,
+            self.admin2.id,
+            self.member.id,
+            self.member2.id,
+            self.ex.id,
+        ];
+        app.befriend_ids(&self.owner, &members).await;
         let r = app
             .post(
                 "/api/v1/rooms",
                 Some(&self.owner.token),
-                json!({"name": "Authz", "member_ids": [
-                    self.admin.id, self.admin2.id, self.member.id, self.member2.id, self.ex.id
-                ]}),
+                json!({"name": "Authz", "member_ids": members}),
             )
             .await;
         assert_eq!(r.status, 201, "create group: {}", r.text);
@@ -482,6 +490,11 @@ async fn group_profile_dissolution_and_additions(app: TestApp) {
 
     let route = "POST /rooms/{id}/members (add)";
     let wants = row(Allow(200), Allow(200), NOT_ROOM_ADMIN, NO_ROOM);
+    // Whoever may add must be a friend of whom they add: that rule has its
+    // own matrix (`who_may_be_put_in_a_group`); this one is about roles.
+    for (_, who) in fx.actors() {
+        app.befriend_ids(who, &[fx.spare.id]).await;
+    }
     for ((actor, who), want) in fx.actors().into_iter().zip(wants) {
         let room = fx.group(&app).await.id;
         let r = app
@@ -1104,7 +1117,17 @@ async fn invites(app: TestApp) {
         }
     }
     let route = "POST /invites/{token}/join";
-    for (actor, who) in fx.actors() {
+    // The ex-member was removed by the owner: banned from rejoining by link.
+    let wants = [
+        Allow(200),
+        Allow(200),
+        Allow(200),
+        Deny(403, "banned"),
+        Allow(200),
+        Allow(200),
+        Allow(200),
+    ];
+    for ((actor, who), want) in fx.actors().into_iter().zip(wants) {
         let r = app
             .post(
                 &format!("/api/v1/invites/{token}/join"),
@@ -1112,12 +1135,13 @@ async fn invites(app: TestApp) {
                 json!({}),
             )
             .await;
-        if m.check(route, actor, Allow(200), &r) {
+        if m.check(route, actor, want, &r) {
+            let joined = want == Allow(200);
             let now = room_of(&app, who, room).await;
             m.also(
                 route,
                 actor,
-                r.json()["id"] == room && now.status == 200,
+                (now.status == 200) == joined && (!joined || r.json()["id"] == room),
                 format!("afterwards GET /rooms/{{id}} answers {}", describe(&now)),
             );
         }
@@ -1136,6 +1160,168 @@ async fn invites(app: TestApp) {
         &r,
     );
     m.finish(38);
+}
+
+/// `GET /rooms/{id}/bans` and `DELETE /rooms/{id}/bans/{user_id}`: the
+/// owner and admins see and lift bans (the ex-member's: the owner removed
+/// them); a member is refused; outsiders, the banned ex-member included,
+/// see no room.
+async fn bans(app: TestApp) {
+    let fx = Fixture::new(&app).await;
+    let mut m = Matrix::new("bans");
+    let room = fx.group(&app).await.id;
+    let path = format!("/api/v1/rooms/{room}/bans");
+
+    let route = "GET /rooms/{id}/bans";
+    let wants = row(Allow(200), Allow(200), NOT_ROOM_ADMIN, NO_ROOM);
+    for ((actor, who), want) in fx.actors().into_iter().zip(wants) {
+        let r = app.get(&path, Some(&who.token)).await;
+        if m.check(route, actor, want, &r) && want == Allow(200) {
+            let listed = items(&r);
+            m.also(
+                route,
+                actor,
+                listed.len() == 1 && listed[0]["user"]["id"] == fx.ex.id,
+                &r.text,
+            );
+        }
+    }
+
+    let route = "DELETE /rooms/{id}/bans/{user_id}";
+    let wants = row(Allow(204), Allow(204), NOT_ROOM_ADMIN, NO_ROOM);
+    for ((actor, who), want) in fx.actors().into_iter().zip(wants) {
+        let room = fx.group(&app).await.id;
+        let r = app
+            .delete(
+                &format!("/api/v1/rooms/{room}/bans/{}", fx.ex.id),
+                Some(&who.token),
+            )
+            .await;
+        m.check(route, actor, want, &r);
+        let list = app
+            .get(&format!("/api/v1/rooms/{room}/bans"), Some(&fx.owner.token))
+            .await;
+        let still = !items(&list).is_empty();
+        m.also(
+            route,
+            actor,
+            still != (want == Allow(204)),
+            format!("afterwards the ban is there: {still}"),
+        );
+    }
+
+    let r = app
+        .delete(&format!("{path}/{}", fx.member2.id), Some(&fx.owner.token))
+        .await;
+    m.check(
+        "DELETE /rooms/{id}/bans/{a member, not banned}",
+        "owner",
+        Deny(404, "ban_not_found"),
+        &r,
+    );
+    let direct = app.direct(&fx.owner, &fx.spare).await;
+    let r = app
+        .get(
+            &format!("/api/v1/rooms/{direct}/bans"),
+            Some(&fx.owner.token),
+        )
+        .await;
+    m.check(
+        "GET /rooms/{direct room}/bans",
+        "owner",
+        Deny(422, "not_a_group"),
+        &r,
+    );
+    m.finish(16);
+}
+
+/// Who may be put in a group, by creating one (`POST /rooms`, as the owner)
+/// or by adding to one (`POST /rooms/{id}/members`, as its admin): under
+/// the default `friends` policy a friend; never a stranger, never someone
+/// who blocked the actor or whom the actor blocked (friends or not), never
+/// a guest (guests join by link). A refusal writes nothing.
+async fn who_may_be_put_in_a_group(app: TestApp) {
+    let fx = Fixture::new(&app).await;
+    let mut m = Matrix::new("who_may_be_put_in_a_group");
+    let friend = app.user("az_friend").await;
+    let blocker = app.user("az_blocker").await;
+    let blocked = app.user("az_blocked").await;
+    for who in [&fx.owner, &fx.admin] {
+        app.befriend_ids(who, &[friend.id, blocker.id, blocked.id])
+            .await;
+        let r = app
+            .put(
+                &format!("/api/v1/me/blocks/{}", who.id),
+                Some(&blocker.token),
+            )
+            .await;
+        assert!(r.status < 300, "block: {}", r.text);
+        let r = app
+            .put(
+                &format!("/api/v1/me/blocks/{}", blocked.id),
+                Some(&who.token),
+            )
+            .await;
+        assert!(r.status < 300, "block: {}", r.text);
+    }
+    let refused = |code| (Deny(403, code), Deny(403, code));
+    let targets: [(&str, i64, (Want, Want)); 5] = [
+        ("a friend", friend.id, (Allow(201), Allow(200))),
+        ("a stranger", fx.stranger.id, refused("not_friends")),
+        ("a friend who blocked them", blocker.id, refused("blocked")),
+        (
+            "a friend they blocked",
+            blocked.id,
+            refused("you_blocked_user"),
+        ),
+        ("a guest", fx.guest.id, refused("guest_forbidden")),
+    ];
+    let groups = |r: Resp| items(&r).len();
+    for (target, id, (create, add)) in targets {
+        let route = format!("POST /rooms (with {target})");
+        let before = groups(
+            app.get("/api/v1/rooms?limit=200", Some(&fx.owner.token))
+                .await,
+        );
+        let r = app
+            .post(
+                "/api/v1/rooms",
+                Some(&fx.owner.token),
+                json!({"name": "Who", "member_ids": [id]}),
+            )
+            .await;
+        m.check(&route, "owner", create, &r);
+        let after = groups(
+            app.get("/api/v1/rooms?limit=200", Some(&fx.owner.token))
+                .await,
+        );
+        m.also(
+            &route,
+            "owner",
+            (after == before + 1) == (create == Allow(201)),
+            format!("the owner's rooms went from {before} to {after}"),
+        );
+
+        let route = format!("POST /rooms/{{id}}/members (adding {target})");
+        let room = fx.group(&app).await.id;
+        let r = app
+            .post(
+                &format!("/api/v1/rooms/{room}/members"),
+                Some(&fx.admin.token),
+                json!({"user_ids": [id]}),
+            )
+            .await;
+        m.check(&route, "admin", add, &r);
+        let count = room_of(&app, &fx.owner, room).await.json()["member_count"].clone();
+        let grown = count == 6;
+        m.also(
+            &route,
+            "admin",
+            grown == (add == Allow(200)),
+            format!("afterwards the group has {count} members"),
+        );
+    }
+    m.finish(10);
 }
 
 /// The admin routes: only the server admin, whatever role in any group.

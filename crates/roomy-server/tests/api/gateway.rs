@@ -217,6 +217,7 @@ async fn membership_changes_apply_to_live_connections(app: TestApp) {
     let a = app.user("mc_owner").await;
     let b = app.user("mc_bobby").await;
     let c = app.user("mc_carol").await;
+    app.befriend_ids(&a, &[b.id, c.id]).await;
     let (mut wb, _) = app.ws(&b.token).await;
     let (mut wc, _) = app.ws(&c.token).await;
     let room = app

@@ -293,8 +293,11 @@ impl TestApp {
     }
 
     /// Creates group `name` owned by `owner` with `members`, asserting
-    /// success; its id.
+    /// success; its id. A group takes only the owner's friends (under the
+    /// default `friends` policy), so the owner first befriends each member
+    /// it is not friends with yet ([`TestApp::befriend_ids`]).
     pub async fn group(&self, owner: &Login, name: &str, members: &[i64]) -> i64 {
+        self.befriend_ids(owner, members).await;
         let r = self
             .post(
                 "/api/v1/rooms",
@@ -387,9 +390,18 @@ impl TestApp {
         self.login(username, PASSWORD).await
     }
 
-    /// The direct room of `a` and `b` (opened by `a`).
+    /// The direct room of `a` and `b` (opened by `a`), befriending them first
+    /// unless they are friends already.
     pub async fn direct(&self, a: &Login, b: &Login) -> i64 {
-        self.befriend(a, b).await;
+        let facts = self
+            .state
+            .store
+            .pair_facts(roomy_core::UserId(a.id), roomy_core::UserId(b.id))
+            .await
+            .expect("facts");
+        if !facts.friend {
+            self.befriend(a, b).await;
+        }
         self.post(
             "/api/v1/rooms/direct",
             Some(&a.token),
@@ -399,6 +411,48 @@ impl TestApp {
         .json()["id"]
             .as_i64()
             .expect("room id")
+    }
+
+    /// Makes `a` friends with each of `ids` it is not friends with yet,
+    /// through the store as an agreed request would (friendship rows, the
+    /// direct room and its notice), but quietly: nothing is published, so a
+    /// test watching live frames sees only what it is about.
+    pub async fn befriend_ids(&self, a: &Login, ids: &[i64]) {
+        use roomy_core::UserId;
+        use roomy_store::{Decision, NewFriendRequest};
+        let store = &self.state.store;
+        let me = UserId(a.id);
+        for id in ids {
+            let other = UserId(*id);
+            if other == me || store.pair_facts(me, other).await.expect("facts").friend {
+                continue;
+            }
+            let now = self.state.clock.now();
+            let notice = "You are friends now".to_owned();
+            let request = NewFriendRequest {
+                from: me,
+                to: other,
+                note: None,
+                remark: None,
+            };
+            let sent = store
+                .send_friend_request(request, notice.clone(), now)
+                .await
+                .expect("friend request");
+            if sent.message.is_none() {
+                store
+                    .answer_friend_request(
+                        sent.request.id,
+                        other,
+                        Decision::Agree,
+                        None,
+                        notice,
+                        now,
+                    )
+                    .await
+                    .expect("agree");
+            }
+        }
     }
 
     /// Makes `a` and `b` friends the way users do: `a` asks, `b` agrees.

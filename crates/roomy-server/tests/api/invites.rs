@@ -1,6 +1,7 @@
 //! Invite links over HTTP: who may make and see them, joining (guests too),
 //! the links' end (expiry, use limit, revocation), the race for a last use,
-//! the QR images, and what the database keeps of a token.
+//! the QR images, what the database keeps of a token, and the bans that keep
+//! removed members out.
 
 use crate::harness::{Backend, Login, TestApp};
 use serde_json::{Value, json};
@@ -20,6 +21,7 @@ crate::backend_tests!(
     concurrent_joins_take_the_last_use_once,
     qr_codes_carry_the_link,
     the_database_keeps_only_token_hashes,
+    removed_members_are_banned_until_lifted,
 );
 
 /// Creates an invite as `by`, asserting success; the answer.
@@ -69,10 +71,10 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
     let member = app.user("iv_member").await;
     let gone = app.user("iv_gone1").await;
     let stranger = app.user("iv_stranger").await;
-    let (guest_member, guest_id) = guest(&app, "Visitor").await;
+    let (guest_member, _) = guest(&app, "Visitor").await;
     let (guest_outside, _) = guest(&app, "Outsider").await;
     let room = app
-        .group(&owner, "Hikers", &[admin.id, member.id, gone.id, guest_id])
+        .group(&owner, "Hikers", &[admin.id, member.id, gone.id])
         .await;
     let r = app
         .patch(
@@ -111,6 +113,15 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
         instant(&first["expires_at"]) - instant(&first["created_at"]),
         Duration::days(7)
     );
+    // Guests join by link (nobody may put them in a group).
+    let joined = app
+        .post(
+            &format!("/api/v1/invites/{token}/join"),
+            Some(&guest_member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
     // An admin's link, with limits.
     let second = invite(
         &app,
@@ -758,4 +769,106 @@ mod configured {
     async fn full_groups_refuse_joins_postgres() {
         full_groups_refuse_joins(Backend::Postgres).await;
     }
+}
+
+/// Joins by link as `who`; the answer.
+async fn join(app: &TestApp, token: &str, who: &Login) -> crate::harness::Resp {
+    app.post(
+        &format!("/api/v1/invites/{token}/join"),
+        Some(&who.token),
+        json!({}),
+    )
+    .await
+}
+
+/// The user ids on a group's ban list, as its owner sees it.
+async fn banned(app: &TestApp, room: i64, owner: &Login) -> Vec<i64> {
+    let r = app
+        .get(&format!("/api/v1/rooms/{room}/bans"), Some(&owner.token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|b| b["user"]["id"].as_i64())
+        .collect()
+}
+
+/// A member an admin removes cannot come back through a live link (403
+/// `banned`, no use counted) until an owner or admin lifts the ban, or an
+/// admin adds them back; a member who leaves is not banned.
+async fn removed_members_are_banned_until_lifted(app: TestApp) {
+    let owner = app.user("bn_owner").await;
+    let admin = app.user("bn_admin").await;
+    let kicked = app.user("bn_kicked").await;
+    let leaver = app.user("bn_leaver").await;
+    let room = app
+        .group(&owner, "Club", &[admin.id, kicked.id, leaver.id])
+        .await;
+    let member = |u: i64| format!("/api/v1/rooms/{room}/members/{u}");
+    let r = app
+        .patch(
+            &member(admin.id),
+            Some(&owner.token),
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let link = invite(&app, room, &owner, json!({})).await;
+    let token = token_of(&link);
+
+    let r = app.delete(&member(kicked.id), Some(&admin.token)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app.delete(&member(leaver.id), Some(&leaver.token)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    join(&app, &token, &kicked)
+        .await
+        .assert_error(403, "banned");
+    app.get(&format!("/api/v1/rooms/{room}"), Some(&kicked.token))
+        .await
+        .assert_error(404, "room_not_found");
+    let r = join(&app, &token, &leaver).await;
+    assert_eq!(r.status, 200, "leaving bans nobody: {}", r.text);
+    let list = app
+        .get(&format!("/api/v1/rooms/{room}/bans"), Some(&admin.token))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let items = list.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+    assert_eq!(items[0]["user"]["id"], kicked.id);
+    assert_eq!(items[0]["user"]["nickname"], "bn_kicked");
+    assert_eq!(items[0]["banned_by"], admin.id);
+    assert!(items[0]["banned_at"].is_string());
+    let preview = app
+        .get(&format!("/api/v1/invites/{token}"), Some(&owner.token))
+        .await
+        .json();
+    assert_eq!(preview["uses"], 1, "the refused join used nothing");
+
+    // Lifted by the owner: the link works again.
+    let lift = format!("/api/v1/rooms/{room}/bans/{}", kicked.id);
+    let r = app.delete(&lift, Some(&owner.token)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    app.delete(&lift, Some(&owner.token))
+        .await
+        .assert_error(404, "ban_not_found");
+    let r = join(&app, &token, &kicked).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Removed again, then added back by an admin: that lifts the ban too.
+    let r = app.delete(&member(kicked.id), Some(&owner.token)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(banned(&app, room, &owner).await, vec![kicked.id]);
+    app.befriend_ids(&admin, &[kicked.id]).await;
+    let r = app
+        .post(
+            &format!("/api/v1/rooms/{room}/members"),
+            Some(&admin.token),
+            json!({"user_ids": [kicked.id]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(banned(&app, room, &owner).await.is_empty());
 }

@@ -1,6 +1,9 @@
 //! Rooms over HTTP: direct rooms, groups, members, roles, visibility.
 
-use crate::{harness::TestApp, messages::FRIENDS_NOW};
+use crate::{
+    harness::{Login, Resp, TestApp},
+    messages::FRIENDS_NOW,
+};
 use serde_json::json;
 
 crate::backend_tests!(
@@ -10,7 +13,236 @@ crate::backend_tests!(
     members_leave_and_owners_stay,
     owners_set_roles_and_admins_rename,
     strangers_see_nothing,
+    blocked_users_cannot_put_their_blockers_in_groups,
+    strangers_cannot_make_groups_with_each_other,
 );
+
+/// Groups under `direct_messages = "anyone"`.
+mod anyone {
+    use super::*;
+
+    crate::backend_tests!(with |c| {
+        c.direct_messages = roomy_core::social_fields::DirectPolicy::Anyone;
+    }; groups_take_strangers_but_never_blocks_or_guests);
+}
+
+/// The group ids `who` is in.
+async fn groups_of(app: &TestApp, who: &Login) -> Vec<i64> {
+    let r = app.get("/api/v1/rooms?limit=200", Some(&who.token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|room| room["kind"] == "group")
+        .filter_map(|room| room["id"].as_i64())
+        .collect()
+}
+
+/// A refusal of members: its code, and the refused ids under `field`.
+fn assert_refused(r: &Resp, code: &str, field: &str, ids: &[i64]) {
+    r.assert_error(403, code);
+    let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+    assert_eq!(
+        r.json()["error"]["fields"][field],
+        listed.join(", "),
+        "{}",
+        r.text
+    );
+}
+
+/// Someone blocked puts the blocker in no group: creating one with them,
+/// or adding them, is refused (403 `blocked`), nothing is written, and the
+/// blocker hears nothing; the blocker cannot pull them in either. Blocks
+/// win over friendship.
+async fn blocked_users_cannot_put_their_blockers_in_groups(app: TestApp) {
+    let bob = app.user("bk_bobby").await;
+    let mallory = app.user("bk_mallory").await;
+    let carol = app.user("bk_carol1").await;
+    app.befriend_ids(&mallory, &[bob.id, carol.id]).await;
+    app.befriend_ids(&bob, &[carol.id]).await;
+    let r = app
+        .put(
+            &format!("/api/v1/me/blocks/{}", mallory.id),
+            Some(&bob.token),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.text);
+    let (mut wb, _) = app.ws(&bob.token).await;
+
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&mallory.token),
+            json!({"name": "Gotcha", "member_ids": [bob.id]}),
+        )
+        .await;
+    assert_refused(&r, "blocked", "member_ids", &[bob.id]);
+    // One refused member refuses the whole group.
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&mallory.token),
+            json!({"name": "Gotcha", "member_ids": [carol.id, bob.id]}),
+        )
+        .await;
+    assert_refused(&r, "blocked", "member_ids", &[bob.id]);
+    for who in [&mallory, &bob, &carol] {
+        assert!(groups_of(&app, who).await.is_empty(), "nothing was created");
+    }
+
+    // Adding them to a group of one's own: refused, and nobody is added.
+    let group = app.group(&mallory, "Mine", &[carol.id]).await;
+    let members = format!("/api/v1/rooms/{group}/members");
+    let r = app
+        .post(
+            &members,
+            Some(&mallory.token),
+            json!({"user_ids": [bob.id]}),
+        )
+        .await;
+    assert_refused(&r, "blocked", "user_ids", &[bob.id]);
+    app.get(&format!("/api/v1/rooms/{group}"), Some(&bob.token))
+        .await
+        .assert_error(404, "room_not_found");
+    let count = app
+        .get(&format!("/api/v1/rooms/{group}"), Some(&mallory.token))
+        .await
+        .json()["member_count"]
+        .clone();
+    assert_eq!(count, 2);
+    wb.assert_quiet().await;
+
+    // The blocker cannot pull the blocked user in either.
+    let theirs = app.group(&bob, "Bob's", &[carol.id]).await;
+    let r = app
+        .post(
+            &format!("/api/v1/rooms/{theirs}/members"),
+            Some(&bob.token),
+            json!({"user_ids": [mallory.id]}),
+        )
+        .await;
+    assert_refused(&r, "you_blocked_user", "user_ids", &[mallory.id]);
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&bob.token),
+            json!({"name": "Bob's 2", "member_ids": [mallory.id]}),
+        )
+        .await;
+    assert_refused(&r, "you_blocked_user", "member_ids", &[mallory.id]);
+}
+
+/// Under `direct_messages = "friends"` (the default) a group takes only the
+/// creator's friends: a stranger cannot make a two-person group to reach
+/// someone they may not message directly. The refusal names only the
+/// strangers and creates nothing; friends make groups; an invite link
+/// still lets a stranger in.
+async fn strangers_cannot_make_groups_with_each_other(app: TestApp) {
+    let alice = app.user("st_alice").await;
+    let eve = app.user("st_eve01").await;
+    let fred = app.user("st_fred1").await;
+    app.befriend_ids(&eve, &[fred.id]).await;
+    let (mut wa, _) = app.ws(&alice.token).await;
+
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&eve.token),
+            json!({"name": "Just us", "member_ids": [alice.id]}),
+        )
+        .await;
+    assert_refused(&r, "not_friends", "member_ids", &[alice.id]);
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&eve.token),
+            json!({"name": "Us three", "member_ids": [fred.id, alice.id]}),
+        )
+        .await;
+    assert_refused(&r, "not_friends", "member_ids", &[alice.id]);
+    for who in [&alice, &eve, &fred] {
+        assert!(groups_of(&app, who).await.is_empty(), "nothing was created");
+    }
+    wa.assert_quiet().await;
+
+    // Friends make groups; a stranger joins one by link.
+    let group = app.group(&eve, "Friends", &[fred.id]).await;
+    let r = app
+        .post(
+            &format!("/api/v1/rooms/{group}/members"),
+            Some(&eve.token),
+            json!({"user_ids": [alice.id]}),
+        )
+        .await;
+    assert_refused(&r, "not_friends", "user_ids", &[alice.id]);
+    let link = app
+        .post(
+            &format!("/api/v1/rooms/{group}/invites"),
+            Some(&eve.token),
+            json!({}),
+        )
+        .await
+        .json();
+    let token = link["token"].as_str().expect("token");
+    let r = app
+        .post(
+            &format!("/api/v1/invites/{token}/join"),
+            Some(&alice.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(groups_of(&app, &alice).await, vec![group]);
+}
+
+/// Under `direct_messages = "anyone"` strangers may be put in a group, but
+/// still never a blocked pair, nor a guest (guests join by link).
+async fn groups_take_strangers_but_never_blocks_or_guests(app: TestApp) {
+    let owner = app.user("an_owner").await;
+    let stranger = app.user("an_strange").await;
+    let blocker = app.user("an_blocker").await;
+    let guest = app
+        .post("/api/v1/auth/guest", None, json!({"nickname": "Guest"}))
+        .await
+        .json()["user"]["id"]
+        .as_i64()
+        .expect("guest id");
+    app.put(
+        &format!("/api/v1/me/blocks/{}", owner.id),
+        Some(&blocker.token),
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&owner.token),
+            json!({"name": "Mixed", "member_ids": [stranger.id, blocker.id, guest]}),
+        )
+        .await;
+    assert_refused(&r, "blocked", "member_ids", &[blocker.id, guest]);
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&owner.token),
+            json!({"name": "Mixed", "member_ids": [stranger.id, guest]}),
+        )
+        .await;
+    assert_refused(&r, "guest_forbidden", "member_ids", &[guest]);
+    assert!(groups_of(&app, &owner).await.is_empty());
+    let r = app
+        .post(
+            "/api/v1/rooms",
+            Some(&owner.token),
+            json!({"name": "Strangers", "member_ids": [stranger.id]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        groups_of(&app, &stranger).await,
+        vec![r.json()["id"].as_i64().expect("id")]
+    );
+}
 
 async fn direct_rooms_are_found_or_created(app: TestApp) {
     let a = app.user("dr_alice").await;
@@ -109,6 +341,7 @@ async fn groups_are_created_with_members_and_a_notice(app: TestApp) {
     let a = app.user("gr_owner").await;
     let b = app.user("gr_bobby").await;
     let c = app.user("gr_carol").await;
+    app.befriend_ids(&a, &[b.id, c.id]).await;
     let r = app
         .post(
             "/api/v1/rooms",
@@ -181,24 +414,13 @@ async fn groups_are_created_with_members_and_a_notice(app: TestApp) {
     );
 }
 
-async fn group(app: &TestApp, owner: &str, members: &[i64]) -> i64 {
-    app.post(
-        "/api/v1/rooms",
-        Some(owner),
-        json!({"name": "G", "member_ids": members}),
-    )
-    .await
-    .json()["id"]
-        .as_i64()
-        .expect("group id")
-}
-
 async fn only_managers_manage_members(app: TestApp) {
     let a = app.user("mm_owner").await;
     let b = app.user("mm_bobby").await;
     let c = app.user("mm_carol").await;
     let d = app.user("mm_dave1").await;
-    let id = group(&app, &a.token, &[b.id]).await;
+    let id = app.group(&a, "G", &[b.id]).await;
+    app.befriend_ids(&a, &[c.id]).await;
     let path = format!("/api/v1/rooms/{id}/members");
     app.post(&path, Some(&b.token), json!({"user_ids": [c.id]}))
         .await
@@ -254,7 +476,7 @@ async fn only_managers_manage_members(app: TestApp) {
 async fn members_leave_and_owners_stay(app: TestApp) {
     let a = app.user("lv_owner").await;
     let b = app.user("lv_bobby").await;
-    let id = group(&app, &a.token, &[b.id]).await;
+    let id = app.group(&a, "G", &[b.id]).await;
     app.delete(
         &format!("/api/v1/rooms/{id}/members/{}", a.id),
         Some(&a.token),
@@ -280,7 +502,7 @@ async fn owners_set_roles_and_admins_rename(app: TestApp) {
     let a = app.user("rl_owner").await;
     let b = app.user("rl_bobby").await;
     let c = app.user("rl_carol").await;
-    let id = group(&app, &a.token, &[b.id, c.id]).await;
+    let id = app.group(&a, "G", &[b.id, c.id]).await;
     let member = |u: i64| format!("/api/v1/rooms/{id}/members/{u}");
     app.patch(&member(c.id), Some(&b.token), json!({"role": "admin"}))
         .await
