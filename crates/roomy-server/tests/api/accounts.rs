@@ -741,7 +741,25 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn idle_guests_are_retired_with_their_files(app: TestApp) {
     let owner = app.user("olga_001").await;
     let g = guest(&app, "Drifter").await;
-    let room = app.group(&owner, "lobby", &[g.id]).await;
+    // Guests join groups by link.
+    let room = app.group(&owner, "lobby", &[]).await;
+    let link = app
+        .post(
+            &format!("/api/v1/rooms/{room}/invites"),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await
+        .json();
+    let token = link["token"].as_str().expect("invite token");
+    let joined = app
+        .post(
+            &format!("/api/v1/invites/{token}/join"),
+            Some(&g.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
     let part = reqwest::multipart::Part::bytes(b"guest notes".to_vec()).file_name("notes.txt");
     let up = app
         .send_raw(
@@ -804,7 +822,7 @@ async fn idle_guests_are_retired_with_their_files(app: TestApp) {
         .as_array()
         .expect("items")
         .iter()
-        .filter(|m| m["sender"]["id"] == g.id)
+        .filter(|m| m["sender"]["id"] == g.id && m["kind"] != "system")
         .cloned()
         .collect();
     assert_eq!(from_guest.len(), 2, "{history}");
