@@ -42,6 +42,10 @@ pub struct ApiSettings {
     pub presence_grace: StdDuration,
     /// Where clients reach the server (no trailing slash): invite links start with it.
     pub public_url: String,
+    /// Live WebSocket connections per user on this node (0: no cap).
+    pub ws_max_connections_per_user: usize,
+    /// Time a client has to finish a WebSocket message once begun.
+    pub ws_message_timeout: StdDuration,
 }
 
 impl ApiSettings {
@@ -61,6 +65,8 @@ impl ApiSettings {
             revoke_window: Duration::seconds(c.revoke_window_secs as i64),
             presence_grace: StdDuration::from_secs(c.presence_grace_secs),
             public_url: c.effective_public_url(),
+            ws_max_connections_per_user: c.ws_max_connections_per_user,
+            ws_message_timeout: StdDuration::from_secs(c.ws_message_timeout_secs),
         }
     }
 }

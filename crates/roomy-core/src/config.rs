@@ -86,6 +86,22 @@ pub struct Config {
     pub ffmpeg: PathBuf,
     /// Background job runners on this node (thumbnails, covers, upload expiry); 0 runs none.
     pub job_workers: usize,
+    /// Seconds a client has to send a whole request head, from the connection's
+    /// opening or from the first byte of the head.
+    pub http_header_timeout_secs: u64,
+    /// Seconds an HTTP connection may wait for its next request before it is closed.
+    pub http_idle_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    pub http_max_header_bytes: usize,
+    /// Open connections per client address (0: no cap); loopback addresses
+    /// are exempt unless `connection_limit_loopback`.
+    pub max_connections_per_ip: usize,
+    /// Whether `max_connections_per_ip` applies to loopback addresses too.
+    pub connection_limit_loopback: bool,
+    /// Live WebSocket connections per user on this node (0: no cap).
+    pub ws_max_connections_per_user: usize,
+    /// Seconds a client has to finish a WebSocket message once its first byte arrived.
+    pub ws_message_timeout_secs: u64,
 }
 
 impl Config {
@@ -128,6 +144,13 @@ impl Config {
         "upload_expiry_secs",
         "ffmpeg",
         "job_workers",
+        "http_header_timeout_secs",
+        "http_idle_timeout_secs",
+        "http_max_header_bytes",
+        "max_connections_per_ip",
+        "connection_limit_loopback",
+        "ws_max_connections_per_user",
+        "ws_message_timeout_secs",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -233,6 +256,18 @@ impl Config {
                 unset.join(", ")
             ));
         }
+        if self.http_header_timeout_secs == 0
+            || self.http_idle_timeout_secs == 0
+            || self.ws_message_timeout_secs == 0
+        {
+            return Err(
+                "http_header_timeout_secs, http_idle_timeout_secs and ws_message_timeout_secs must be positive"
+                    .into(),
+            );
+        }
+        if !(4096..=1 << 20).contains(&self.http_max_header_bytes) {
+            return Err("http_max_header_bytes must be between 4096 and 1048576".into());
+        }
         Ok(())
     }
 }
@@ -277,6 +312,13 @@ impl Default for Config {
             upload_expiry_secs: 86_400,
             ffmpeg: PathBuf::from("ffmpeg"),
             job_workers: 1,
+            http_header_timeout_secs: 10,
+            http_idle_timeout_secs: 75,
+            http_max_header_bytes: 32 * 1024,
+            max_connections_per_ip: 256,
+            connection_limit_loopback: false,
+            ws_max_connections_per_user: 32,
+            ws_message_timeout_secs: 30,
         }
     }
 }
