@@ -13,6 +13,7 @@ mod friends;
 mod gateway;
 mod invites;
 mod lifecycle;
+mod limits;
 mod messages;
 mod ops;
 mod presence;
