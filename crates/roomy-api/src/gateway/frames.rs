@@ -286,43 +286,53 @@ mod tests {
         assert!(!open_after(&frame(true, 0x9, 3)[..3]));
     }
 
+    /// Sends `f` from the client and reads it through `watched`.
+    async fn pass<S: AsyncRead + Unpin>(
+        client: &mut tokio::io::DuplexStream,
+        watched: &mut Watched<S>,
+        f: Vec<u8>,
+    ) -> io::Result<()> {
+        client.write_all(&f).await.expect("write");
+        let mut buf = vec![0u8; f.len()];
+        watched.read_exact(&mut buf).await.map(|_| ())
+    }
+
     #[tokio::test]
     async fn a_message_left_open_fails_the_read_at_its_deadline_pings_or_not() {
         let limit = Duration::from_millis(500);
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let mut watched = Watched::new(server, limit);
-        let mut buf = vec![0u8; 1 << 16];
         // Finished messages close what they opened: time between them does not count.
-        client.write_all(&frame(true, 0x1, 3)).await.expect("write");
-        watched.read(&mut buf).await.expect("a whole message");
+        pass(&mut client, &mut watched, frame(true, 0x1, 3))
+            .await
+            .expect("a whole message");
         tokio::time::sleep(limit * 2).await;
         // A first fragment, then pings.
         let opened = Instant::now();
-        client
-            .write_all(&frame(false, 0x1, 3))
+        pass(&mut client, &mut watched, frame(false, 0x1, 3))
             .await
-            .expect("write");
-        watched.read(&mut buf).await.expect("the first fragment");
+            .expect("the first fragment");
         for _ in 0..3 {
             tokio::time::sleep(limit / 5).await;
-            client.write_all(&frame(true, 0x9, 0)).await.expect("write");
-            watched.read(&mut buf).await.expect("a ping in time");
+            pass(&mut client, &mut watched, frame(true, 0x9, 0))
+                .await
+                .expect("a ping in time");
         }
         // Silence: the waiting read fails when the deadline comes.
+        let mut buf = [0u8; 16];
         let e = watched.read(&mut buf).await.expect_err("the deadline");
         assert!(is_deadline(&e), "{e}");
         assert!(opened.elapsed() >= limit);
         // A ping past the deadline does not revive a message.
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let mut watched = Watched::new(server, limit);
-        client
-            .write_all(&frame(false, 0x1, 3))
+        pass(&mut client, &mut watched, frame(false, 0x1, 3))
             .await
-            .expect("write");
-        watched.read(&mut buf).await.expect("the first fragment");
+            .expect("the first fragment");
         tokio::time::sleep(limit + limit / 5).await;
-        client.write_all(&frame(true, 0x9, 0)).await.expect("write");
-        let e = watched.read(&mut buf).await.expect_err("past the deadline");
+        let e = pass(&mut client, &mut watched, frame(true, 0x9, 0))
+            .await
+            .expect_err("past the deadline");
         assert!(is_deadline(&e), "{e}");
     }
 }
