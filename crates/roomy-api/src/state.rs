@@ -46,6 +46,10 @@ pub struct ApiSettings {
     pub public_url: String,
     /// Rate limits, login thresholds, trusted proxies, session and guest lifetimes.
     pub abuse: crate::limits::AbuseSettings,
+    /// Live WebSocket connections per user on this node (0: no cap).
+    pub ws_max_connections_per_user: usize,
+    /// Time a client has to finish a WebSocket message once begun.
+    pub ws_message_timeout: StdDuration,
 }
 
 impl ApiSettings {
@@ -67,6 +71,8 @@ impl ApiSettings {
             presence_grace: StdDuration::from_secs(c.presence_grace_secs),
             public_url: c.effective_public_url(),
             abuse: crate::limits::AbuseSettings::from_config(&c),
+            ws_max_connections_per_user: c.ws_max_connections_per_user,
+            ws_message_timeout: StdDuration::from_secs(c.ws_message_timeout_secs),
         }
     }
 }

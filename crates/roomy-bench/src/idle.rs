@@ -42,7 +42,9 @@ pub async fn run(args: IdleArgs) -> Result<(), String> {
         async move {
             let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url(&a.token))
                 .await
-                .map_err(|e| format!("connect: {e} (raise the open-files limit: ulimit -n)"))?;
+                .map_err(|e| {
+                    format!("connect: {e} (the hard open-files limit may be too low: ulimit -Hn)")
+                })?;
             while let Some(m) = ws.next().await {
                 if let Ok(Message::Text(t)) = m
                     && t.contains("\"ready\"")

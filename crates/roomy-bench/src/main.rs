@@ -60,6 +60,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Thousands of connections need more descriptors than the usual soft
+    // limit of 1,024: take what the hard limit allows, as the server does.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("roomy-bench: cannot raise the open-files limit: {e}");
+    }
     let result = match cli.command {
         Command::Load(a) => load::run(a).await.map(|r| r.passed()),
         Command::Idle(a) => idle::run(a).await.map(|()| true),

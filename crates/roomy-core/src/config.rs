@@ -116,6 +116,22 @@ pub struct Config {
     pub searches_per_minute: u32,
     /// Syncs one user may run per minute, HTTP and WebSocket together (0: no limit).
     pub syncs_per_minute: u32,
+    /// Seconds a client has to send a whole request head, from the connection's
+    /// opening or from the first byte of the head.
+    pub http_header_timeout_secs: u64,
+    /// Seconds an HTTP connection may wait for its next request before it is closed.
+    pub http_idle_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    pub http_max_header_bytes: usize,
+    /// Open connections per client address (0: no cap); loopback addresses
+    /// are exempt unless `connection_limit_loopback`.
+    pub max_connections_per_ip: usize,
+    /// Whether `max_connections_per_ip` applies to loopback addresses too.
+    pub connection_limit_loopback: bool,
+    /// Live WebSocket connections per user on this node (0: no cap).
+    pub ws_max_connections_per_user: usize,
+    /// Seconds a client has to finish a WebSocket message once its first byte arrived.
+    pub ws_message_timeout_secs: u64,
 }
 
 impl Config {
@@ -172,6 +188,13 @@ impl Config {
         "friend_requests_per_hour",
         "searches_per_minute",
         "syncs_per_minute",
+        "http_header_timeout_secs",
+        "http_idle_timeout_secs",
+        "http_max_header_bytes",
+        "max_connections_per_ip",
+        "connection_limit_loopback",
+        "ws_max_connections_per_user",
+        "ws_message_timeout_secs",
     ];
 
     /// The database URL in effect: the configured one, or SQLite in the data folder.
@@ -304,6 +327,18 @@ impl Config {
                 unset.join(", ")
             ));
         }
+        if self.http_header_timeout_secs == 0
+            || self.http_idle_timeout_secs == 0
+            || self.ws_message_timeout_secs == 0
+        {
+            return Err(
+                "http_header_timeout_secs, http_idle_timeout_secs and ws_message_timeout_secs must be positive"
+                    .into(),
+            );
+        }
+        if !(4096..=1 << 20).contains(&self.http_max_header_bytes) {
+            return Err("http_max_header_bytes must be between 4096 and 1048576".into());
+        }
         Ok(())
     }
 }
@@ -362,6 +397,13 @@ impl Default for Config {
             friend_requests_per_hour: 100,
             searches_per_minute: 120,
             syncs_per_minute: 240,
+            http_header_timeout_secs: 10,
+            http_idle_timeout_secs: 75,
+            http_max_header_bytes: 32 * 1024,
+            max_connections_per_ip: 256,
+            connection_limit_loopback: false,
+            ws_max_connections_per_user: 32,
+            ws_message_timeout_secs: 30,
         }
     }
 }

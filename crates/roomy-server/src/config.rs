@@ -209,6 +209,29 @@ send_burst = {send_burst}
 friend_requests_per_hour = {friend_requests}
 searches_per_minute = {searches}
 syncs_per_minute = {syncs}
+# Seconds a client has to send a whole request head (request line and
+# headers), counted from the connection's opening or from the head's first byte.
+http_header_timeout_secs = {header_timeout}
+
+# Seconds a kept-alive HTTP connection may wait for its next request.
+http_idle_timeout_secs = {idle_timeout}
+
+# Largest request head in bytes; a larger one is answered 431 and closed.
+http_max_header_bytes = {max_header}
+
+# Open connections per client address (0: no cap). Loopback addresses are
+# exempt unless connection_limit_loopback = true: benchmarks and a reverse
+# proxy on the same machine connect from there. Behind a proxy on another
+# machine every client shares the proxy's address: raise this or set 0 there
+# and let the proxy limit its clients.
+max_connections_per_ip = {per_ip}
+connection_limit_loopback = false
+
+# Live WebSocket connections per user on this node (0: no cap).
+ws_max_connections_per_user = {ws_per_user}
+
+# Seconds a client has to finish a WebSocket message once it began sending it.
+ws_message_timeout_secs = {ws_message_timeout}
 "#,
         listen = d.listen,
         data_dir = d.data_dir.display(),
@@ -240,6 +263,12 @@ syncs_per_minute = {syncs}
         friend_requests = d.friend_requests_per_hour,
         searches = d.searches_per_minute,
         syncs = d.syncs_per_minute,
+        header_timeout = d.http_header_timeout_secs,
+        idle_timeout = d.http_idle_timeout_secs,
+        max_header = d.http_max_header_bytes,
+        per_ip = d.max_connections_per_ip,
+        ws_per_user = d.ws_max_connections_per_user,
+        ws_message_timeout = d.ws_message_timeout_secs,
     )
 }
 

@@ -2,7 +2,9 @@
 //! token fires, then drain in-flight requests.
 
 use crate::{
+    admission::{Admission, connection_budget, nofile_limit, raise_nofile_limit},
     backend::{BackendError, open_store},
+    http::{self, Limits},
     secret,
 };
 use roomy_api::{
@@ -77,6 +79,8 @@ pub async fn build_state(
         presence_grace: std::time::Duration::from_secs(config.presence_grace_secs),
         public_url: config.effective_public_url(),
         abuse: roomy_api::limits::AbuseSettings::from_config(config),
+        ws_max_connections_per_user: config.ws_max_connections_per_user,
+        ws_message_timeout: std::time::Duration::from_secs(config.ws_message_timeout_secs),
     };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub
@@ -173,33 +177,43 @@ async fn open_cache(
     Ok(Arc::new(cache))
 }
 
-/// Serves on already-bound listeners until `shutdown` fires.
+/// Serves on already-bound listeners until `shutdown` fires, then waits for
+/// the requests in flight. Both listeners share `admission` (one process,
+/// one open-files limit).
 pub async fn run(
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: AppState,
+    limits: Limits,
+    admission: Arc<Admission>,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    if let Some(ml) = metrics_listener {
+    let metrics = metrics_listener.map(|ml| {
         let app = roomy_api::metrics_router(state.clone());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let served = axum::serve(ml, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "metrics listener failed");
-            }
-        });
-    }
+        tokio::spawn(http::serve(
+            ml,
+            app,
+            limits.clone(),
+            admission.clone(),
+            shutdown.clone(),
+        ))
+    });
     let app = roomy_api::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+    http::serve(listener, app, limits, admission, shutdown).await;
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
+    Ok(())
+}
+
+/// The admission of a server configured by `config`, within the open-files
+/// limit now in force.
+pub fn admission(config: &Config) -> Arc<Admission> {
+    Admission::new(
+        connection_budget(nofile_limit(), config.db_max_connections),
+        config.max_connections_per_ip,
+        config.connection_limit_loopback,
     )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
-    .map_err(StartError::Serve)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -214,6 +228,12 @@ pub async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
+    match raise_nofile_limit() {
+        Ok(limit) => tracing::info!(open_files = limit, "open-files limit"),
+        Err(e) => {
+            tracing::warn!(error = %e, limit = nofile_limit(), "cannot raise the open-files limit")
+        }
+    }
     let state = build_state(&config, clock, shutdown.clone()).await?;
     let listener = bind(config.listen).await?;
     let metrics = match config.metrics_listen {
@@ -221,11 +241,14 @@ pub async fn serve(
         None => None,
     };
     let bound = listener.local_addr().map_err(StartError::Serve)?;
+    let admission = admission(&config);
     tracing::info!(
         listen = %bound,
+        max_connections = admission.budget(),
         database = config.effective_database_url().split(':').next().unwrap_or_default(),
         data_dir = %config.data_dir.display(),
         "roomy is serving"
     );
-    run(listener, metrics, state, shutdown).await
+    let limits = Limits::from_config(&config);
+    run(listener, metrics, state, limits, admission, shutdown).await
 }

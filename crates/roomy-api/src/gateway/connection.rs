@@ -10,6 +10,7 @@
 //! so a burst of frames costs one write to the socket.
 
 use super::{
+    Socket, frames,
     hub::{CloseReason, ConnHandle, Outbound},
     protocol::{self, ClientFrame},
 };
@@ -24,7 +25,6 @@ use crate::{
     },
     state::AppState,
 };
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
     SinkExt, StreamExt,
     stream::{FuturesOrdered, SplitSink, SplitStream},
@@ -38,6 +38,11 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{
+    Error as WsError, Message, Utf8Bytes,
+    error::ProtocolError,
+    protocol::{CloseFrame, frame::coding::CloseCode},
+};
 
 /// Sends of one connection awaiting their commit at once.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -51,9 +56,10 @@ const WRITE_BATCH: usize = 64;
 /// Close codes (4000-4999 are for applications).
 const CLOSE_RESYNC: u16 = 4000;
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
+const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4429;
 
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
+type Sink = SplitSink<Socket, Message>;
+type Stream = SplitStream<Socket>;
 
 fn text(s: String) -> Message {
     Message::Text(s.into())
@@ -61,27 +67,63 @@ fn text(s: String) -> Message {
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
     }))
 }
 
+/// What a failed read means for the close: a protocol violation gets its
+/// code (RFC 6455 §7.4.1); a connection that is simply gone gets nothing.
+fn violation(e: &WsError) -> Option<CloseReason> {
+    match e {
+        WsError::Capacity(_) => Some(CloseReason::TooBig),
+        WsError::Utf8(_) => Some(CloseReason::InvalidData),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(_) | WsError::AttackAttempt => Some(CloseReason::ProtocolError),
+        WsError::Io(e) if frames::is_deadline(e) => Some(CloseReason::Incomplete),
+        _ => None,
+    }
+}
+
 /// Serves an upgraded socket until it closes.
-pub async fn serve(st: AppState, socket: WebSocket, token: Option<String>) {
+pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
     let (mut sink, mut stream) = socket.split();
     let (auth, renewed) = match authenticate_socket(&st, &mut stream, token).await {
         Ok(a) => a,
-        Err((id, e)) => {
+        Err(Refused::Api(id, e)) => {
             let _ = sink.send(text(protocol::api_error(id, &e))).await;
             let _ = sink
                 .send(close(CLOSE_UNAUTHENTICATED, "unauthenticated"))
                 .await;
             return;
         }
+        Err(Refused::Violation(reason)) => {
+            if let Some((code, why)) = reason.violation() {
+                let _ = sink.send(close(code, why)).await;
+            }
+            return;
+        }
+        Err(Refused::Gone) => {
+            // Answers a client's close frame, if it sent one.
+            let _ = sink.close().await;
+            return;
+        }
     };
-    let (handle, rx) = st
-        .hub
-        .register(auth.user.id, auth.session.id, st.settings.ws_send_queue);
+    let max = st.settings.ws_max_connections_per_user;
+    let Ok((handle, rx)) = st.hub.register(
+        auth.user.id,
+        auth.session.id,
+        st.settings.ws_send_queue,
+        max,
+    ) else {
+        let message = format!("at most {max} live connections per user");
+        let e = protocol::error(None, "too_many_connections", &message);
+        let _ = sink.send(text(e)).await;
+        let _ = sink
+            .send(close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections"))
+            .await;
+        return;
+    };
     // A logout processed between authenticating and registering found no
     // connection to close: look once more now that this one is registered.
     if session_expiry(&st, &auth).await.is_none() {
@@ -128,26 +170,49 @@ async fn session_expiry(st: &AppState, auth: &Auth) -> Option<time::OffsetDateTi
     }
 }
 
-type AuthError = (Option<Value>, ApiError);
+/// Why a connection did not get past authentication.
+enum Refused {
+    /// Refused with an `error` frame (and the request id when known).
+    Api(Option<Value>, ApiError),
+    /// The client broke the protocol before authenticating.
+    Violation(CloseReason),
+    /// The client closed or went away.
+    Gone,
+}
 
 async fn authenticate_socket(
     st: &AppState,
     stream: &mut Stream,
     token: Option<String>,
-) -> Result<(Auth, Option<String>), AuthError> {
+) -> Result<(Auth, Option<String>), Refused> {
     if let Some(token) = token {
-        return authenticate(st, &token).await.map_err(|e| (None, e));
+        return authenticate(st, &token)
+            .await
+            .map_err(|e| Refused::Api(None, e));
     }
     let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
         .await
-        .map_err(|_| (None, auth_required("no auth frame in time")))?;
-    let Some(Ok(Message::Text(t))) = first else {
-        return Err((None, auth_required("the first frame must be an auth frame")));
+        .map_err(|_| Refused::Api(None, auth_required("no auth frame in time")))?;
+    let t = match first {
+        Some(Ok(Message::Text(t))) => t,
+        Some(Err(e)) => return Err(violation(&e).map_or(Refused::Gone, Refused::Violation)),
+        Some(Ok(Message::Close(_))) | None => return Err(Refused::Gone),
+        Some(Ok(_)) => {
+            return Err(Refused::Api(
+                None,
+                auth_required("the first frame must be an auth frame"),
+            ));
+        }
     };
     match protocol::parse(&t) {
-        Ok(ClientFrame::Auth { id, token }) => authenticate(st, &token).await.map_err(|e| (id, e)),
-        Ok(_) => Err((None, auth_required("the first frame must be an auth frame"))),
-        Err(e) => Err((
+        Ok(ClientFrame::Auth { id, token }) => authenticate(st, &token)
+            .await
+            .map_err(|e| Refused::Api(id, e)),
+        Ok(_) => Err(Refused::Api(
+            None,
+            auth_required("the first frame must be an auth frame"),
+        )),
+        Err(e) => Err(Refused::Api(
             e.id,
             ApiError::BadRequest {
                 code: e.code,
@@ -211,11 +276,22 @@ async fn read_loop(
                         }
                         continue;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
                         last_seen = Instant::now();
                         continue;
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        handle.close_with(CloseReason::ClientClosed);
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        if let Some(reason) = violation(&e) {
+                            tracing::debug!(conn = handle.id, error = %e, "closing a connection that broke the protocol");
+                            handle.close_with(reason);
+                        }
+                        break;
+                    }
+                    None => break,
                 };
                 last_seen = Instant::now();
                 match protocol::parse(&text) {
@@ -483,7 +559,12 @@ async fn write_loop(
                 sink.send(close(CLOSE_UNAUTHENTICATED, "session ended"))
                     .await
             }
-            _ => sink.send(close(1001, "closing")).await,
+            // The library has queued the answer to the client's close frame.
+            CloseReason::ClientClosed => sink.close().await,
+            reason => match reason.violation() {
+                Some((code, why)) => sink.send(close(code, why)).await,
+                None => sink.send(close(1001, "closing")).await,
+            },
         }
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, farewell).await;

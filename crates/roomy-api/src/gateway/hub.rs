@@ -11,7 +11,6 @@
 
 use super::{presence::Presence, protocol};
 use crate::{dto::MessageView, metrics::Metrics};
-use axum::extract::ws::Utf8Bytes;
 use roomy_bus::{Bus, Envelope, Event, Origin, RecvError, Subscription};
 use roomy_core::{SessionId, UserId};
 use roomy_store::Store;
@@ -24,6 +23,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 /// A frame on its way to one connection.
@@ -51,6 +51,30 @@ pub enum CloseReason {
     SessionEnded = 2,
     /// The server is shutting down, or the connection ended on its own.
     Normal = 3,
+    /// The client closed: its close frame is answered.
+    ClientClosed = 4,
+    /// A message over the protocol's size limit (1009).
+    TooBig = 5,
+    /// A text message that is not UTF-8 (1007).
+    InvalidData = 6,
+    /// A frame RFC 6455 forbids (1002).
+    ProtocolError = 7,
+    /// A message left unfinished past its deadline (1008).
+    Incomplete = 8,
+}
+
+impl CloseReason {
+    /// The close code and reason sent for a protocol violation (RFC 6455
+    /// §7.4.1); `None` for the other reasons.
+    pub fn violation(self) -> Option<(u16, &'static str)> {
+        match self {
+            CloseReason::TooBig => Some((1009, "message too big")),
+            CloseReason::InvalidData => Some((1007, "invalid payload data")),
+            CloseReason::ProtocolError => Some((1002, "protocol error")),
+            CloseReason::Incomplete => Some((1008, "message not finished in time")),
+            _ => None,
+        }
+    }
 }
 
 /// The hub's handle on one live connection.
@@ -83,6 +107,11 @@ impl ConnHandle {
             1 => CloseReason::Resync,
             2 => CloseReason::SessionEnded,
             3 => CloseReason::Normal,
+            4 => CloseReason::ClientClosed,
+            5 => CloseReason::TooBig,
+            6 => CloseReason::InvalidData,
+            7 => CloseReason::ProtocolError,
+            8 => CloseReason::Incomplete,
             _ => CloseReason::None,
         }
     }
@@ -106,6 +135,11 @@ impl ConnHandle {
         }
     }
 }
+
+/// A user already has as many live connections on this node as allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many live connections for this user")]
+pub struct TooManyConnections;
 
 /// This node's live connections, by user.
 #[derive(Debug)]
@@ -165,13 +199,23 @@ impl Hub {
         self.node
     }
 
-    /// Registers a connection with an outbound queue of `capacity` frames.
+    /// Registers a connection with an outbound queue of `capacity` frames,
+    /// unless `user` already has `max_per_user` (0: any number) on this node.
     pub fn register(
         &self,
         user: UserId,
         session: SessionId,
         capacity: usize,
-    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>) {
+        max_per_user: usize,
+    ) -> Result<(Arc<ConnHandle>, mpsc::Receiver<Outbound>), TooManyConnections> {
+        let mut map = self.write();
+        let list = map.entry(user).or_default();
+        if max_per_user > 0 && list.len() >= max_per_user {
+            if list.is_empty() {
+                map.remove(&user);
+            }
+            return Err(TooManyConnections);
+        }
         let (tx, rx) = mpsc::channel(capacity);
         let handle = Arc::new(ConnHandle {
             id: self.next_conn.fetch_add(1, Ordering::Relaxed),
@@ -181,10 +225,11 @@ impl Hub {
             close: CancellationToken::new(),
             reason: AtomicU8::new(CloseReason::None as u8),
         });
-        self.write().entry(user).or_default().push(handle.clone());
+        list.push(handle.clone());
+        drop(map);
         self.presence.connected(user);
         self.metrics.ws_connections.inc();
-        (handle, rx)
+        Ok((handle, rx))
     }
 
     /// Forgets a connection.

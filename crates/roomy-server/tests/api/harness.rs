@@ -251,6 +251,8 @@ impl TestApp {
             listener,
             metrics,
             state.clone(),
+            roomy_server::http::Limits::from_config(&config),
+            roomy_server::admission(&config),
             shutdown.clone(),
         ));
         Some(TestApp {

@@ -14,6 +14,7 @@ mod gateway;
 mod input;
 mod invites;
 mod lifecycle;
+mod limits;
 mod messages;
 mod ops;
 mod presence;
