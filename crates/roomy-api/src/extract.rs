@@ -16,6 +16,9 @@ use axum::{
 use roomy_core::{FieldErrors, validation::NUL_REFUSED};
 use serde::de::DeserializeOwned;
 
+/// How long a JSON body may take to arrive once its head has.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A JSON body. Unknown fields are refused by the DTOs (`deny_unknown_fields`).
 pub struct Json<T>(pub T);
 
@@ -26,7 +29,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+        // A JSON body is small (`max_json_bytes`): one still arriving after
+        // this long is a client holding a connection, not a slow network.
+        let read = tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(req, state));
+        let bytes = read.await.map_err(|_| ApiError::Protocol {
+            status: StatusCode::REQUEST_TIMEOUT,
+            code: "body_timeout",
+            message: format!(
+                "the request body did not arrive within {} seconds",
+                BODY_DEADLINE.as_secs()
+            ),
+        })?;
+        let bytes = bytes.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
             } else {

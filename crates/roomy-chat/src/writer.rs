@@ -178,10 +178,12 @@ async fn run(
 
 /// Commits the batch in one transaction, publishes, answers; empties `batch`.
 ///
-/// A batch the database refuses is split in halves, committed in order, so
-/// one row it cannot store (found in log2(batch) extra transactions) fails
-/// alone and everyone else's messages are stored. An unreachable database
-/// fails the whole batch at once: splitting would only fail again.
+/// A batch the database refuses for a value in it (`StoreError::Rejected`:
+/// a data or constraint error) is split in halves, committed in order, so
+/// one row it cannot store (found in about 2·log2(batch) extra
+/// transactions) fails alone and everyone else's messages are stored. Any
+/// other failure (unreachable, busy, deadlocked, full) is no row's fault:
+/// the part fails at once, and its senders retry.
 async fn commit(
     batch: &mut Vec<MessageJob>,
     store: &dyn Store,
@@ -212,7 +214,7 @@ async fn commit(
                     answers[i] = Some(Ok(outcome));
                 }
             }
-            Err(e @ StoreError::Unavailable(_)) => {
+            Err(e) if !matches!(e, StoreError::Rejected(_)) => {
                 tracing::error!(error = %e, batch = part.len(), "group commit failed");
                 let msg = e.to_string();
                 for i in part {

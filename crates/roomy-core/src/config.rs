@@ -240,6 +240,21 @@ impl Config {
 
     /// Rejects values no server could run with.
     pub fn check(&self) -> Result<(), String> {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err("metrics_token must be at least 16 characters".into());
+        }
+        // Lifetimes beyond this only overflow date arithmetic; "never" is 0.
+        const TEN_YEARS: u64 = 10 * 366 * 24 * 3600;
+        if self.session_max_age_secs > TEN_YEARS || self.guest_ttl_secs > TEN_YEARS {
+            return Err(
+                "session_max_age_secs and guest_ttl_secs must be at most ten years (315100800)"
+                    .into(),
+            );
+        }
         self.trusted_proxy_nets()?;
         if self.login_failures_per_minute == 0 || self.login_failures_per_hour == 0 {
             return Err(

@@ -93,13 +93,14 @@ impl Admission {
 
     /// Takes a place for a connection from `ip`, or says why there is none.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Refusal> {
-        let ip = ip.to_canonical();
+        let loopback = ip.to_canonical().is_loopback();
+        let ip = roomy_api::auth::address::limit_key(ip);
         let before = self.open.fetch_add(1, Ordering::AcqRel);
         if before >= self.budget {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::Budget);
         }
-        let counted = self.per_address > 0 && (self.limit_loopback || !ip.is_loopback());
+        let counted = self.per_address > 0 && (self.limit_loopback || !loopback);
         if counted {
             let mut map = self.map();
             let n = map.entry(ip).or_insert(0);
@@ -178,9 +179,19 @@ mod tests {
         assert_eq!(gate.admit(mapped).expect_err("mapped"), Refusal::PerAddress);
         let _other = gate.admit(b).expect("another address");
         assert_eq!(gate.open(), 3);
+        // An IPv6 client counts by its /64: rotating the low bits gains nothing.
+        let v6 = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let _x = gate.admit(v6("2001:db8:7:7::1")).expect("first v6");
+        let _y = gate.admit(v6("2001:db8:7:7:ffff::2")).expect("second v6");
+        assert_eq!(
+            gate.admit(v6("2001:db8:7:7:1234::3"))
+                .expect_err("same /64"),
+            Refusal::PerAddress
+        );
+        let _z = gate.admit(v6("2001:db8:7:8::1")).expect("another /64");
         drop(first);
         let _again = gate.admit(a).expect("a place was given back");
-        assert_eq!(gate.open(), 3);
+        assert_eq!(gate.open(), 6);
     }
 
     #[test]

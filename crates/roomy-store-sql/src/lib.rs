@@ -134,17 +134,40 @@ impl SessionUserRow {
 }
 
 /// Wraps a database failure: `Unavailable` when the database could not be
-/// reached, `Database` when it answered with an error.
+/// reached, `Rejected` when it refused a value (PostgreSQL's data-exception
+/// and integrity classes 22 and 23; SQLite's constraint, too-big, mismatch
+/// and range errors, a trigger's `RAISE` included), `Database` otherwise
+/// (busy, deadlock, disk full, shutdown...: nothing a row is to blame for).
 pub fn db_err(e: impl Into<sqlx::Error>) -> StoreError {
     let e = e.into();
-    match e {
+    match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
-        e => StoreError::Database(Box::new(e)),
+        sqlx::Error::Database(d) if refuses_a_value(d.code().as_deref()) => {
+            StoreError::Rejected(Box::new(e))
+        }
+        _ => StoreError::Database(Box::new(e)),
+    }
+}
+
+/// Whether a database error code blames the data written rather than the
+/// database. PostgreSQL's SQLSTATEs are always five characters; SQLite's
+/// extended result codes are numbers below 10,000 whose low byte is the
+/// primary code.
+fn refuses_a_value(code: Option<&str>) -> bool {
+    match code {
+        Some(sqlstate) if sqlstate.len() == 5 => {
+            sqlstate.starts_with("22") || sqlstate.starts_with("23")
+        }
+        // SQLITE_TOOBIG 18, SQLITE_CONSTRAINT 19, SQLITE_MISMATCH 20, SQLITE_RANGE 25.
+        Some(sqlite) => sqlite
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 18 | 19 | 20 | 25)),
+        None => false,
     }
 }
 
@@ -189,5 +212,26 @@ mod tests {
     #[test]
     fn like_escaping() {
         assert_eq!(super::escape_like(r"a%b_c\d"), r"a\%b\_c\\d");
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::refuses_a_value;
+
+    #[test]
+    fn only_data_and_constraint_errors_blame_the_row() {
+        for row in [
+            "22021", "23505", "23514", "22P05", "19", "1811", "2067", "18", "20",
+        ] {
+            assert!(refuses_a_value(Some(row)), "{row}");
+        }
+        // Busy, locked, I/O, full, deadlock, serialization, timeout, shutdown, raise.
+        for not in [
+            "5", "6", "10", "2314", "13", "40P01", "40001", "57014", "57P01", "25006", "P0001",
+        ] {
+            assert!(!refuses_a_value(Some(not)), "{not}");
+        }
+        assert!(!refuses_a_value(None));
     }
 }

@@ -29,6 +29,11 @@ pub enum StoreError {
     /// row by row would only fail again.
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database refused a value the operation wrote (a data exception
+    /// or a constraint): the input, not the database, is at fault, so the
+    /// same write without that row would pass.
+    #[error("the database refused a value: {0}")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Users who may not be put in a group by the actor, each with why;
     /// nothing was written.
     #[error("members refused: {0:?}")]

@@ -36,6 +36,20 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> I
     client
 }
 
+/// The address as per-address limits count it: IPv4 whole, IPv6 by its /64,
+/// the block one subscriber usually holds (anything finer would give each
+/// client 2^64 fresh addresses to rotate through).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -66,6 +80,21 @@ mod tests {
             h.append("x-forwarded-for", HeaderValue::from_str(v).expect("value"));
         }
         h
+    }
+
+    #[test]
+    fn limits_count_ipv6_by_its_64() {
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            limit_key(ip("2001:db8:1:2:ffff::9")),
+            limit_key(ip("2001:db8:1:2::7"))
+        );
+        assert_ne!(
+            limit_key(ip("2001:db8:1:3::1")),
+            limit_key(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(limit_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(limit_key(ip("203.0.113.7")), ip("203.0.113.7"));
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -61,12 +61,18 @@ pub async fn sweep(cx: &JobContext, ttl: time::Duration) -> Result<usize, StoreE
         let full = ids.len() == BATCH as usize;
         let mut progressed = false;
         for id in ids {
-            let Some(left) = cx
+            // One guest that cannot be retired must not keep the others.
+            let left = match cx
                 .store
                 .retire_guest(id, idle_since, RETIRED_NICKNAME, now)
-                .await?
-            else {
-                continue;
+                .await
+            {
+                Ok(Some(left)) => left,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(user = id.0, error = %e, "cannot retire an idle guest");
+                    continue;
+                }
             };
             progressed = true;
             retired += 1;

@@ -46,7 +46,7 @@ pub async fn register(
     // Judged after validation, so a typo does not cost an attempt, and before
     // the hash, so a flood costs no CPU.
     st.limits
-        .signup(Signup::Register, client.addr, st.clock.now())?;
+        .signup(Signup::Register, client.limited, st.clock.now())?;
     let (Some(username), Some(password), Some(nickname)) = (username, password, nickname) else {
         return Err(ApiError::internal(std::io::Error::other(
             "validated fields missing",
@@ -136,7 +136,7 @@ pub async fn login(
         "\u{0}implausible".to_owned()
     };
     st.limiter
-        .check(&account, &client.ip, st.clock.now())
+        .check(&account, &client.limited.to_string(), st.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
 
     let credentials = if plausible {
@@ -151,11 +151,11 @@ pub async fn login(
     // whether the password was right.
     let Some(credentials) = credentials.filter(|c| valid && !c.user.disabled) else {
         st.limiter
-            .record_failure(&account, &client.ip, st.clock.now());
+            .record_failure(&account, &client.limited.to_string(), st.clock.now());
         return Err(bad_credentials());
     };
     st.limiter
-        .record_success(&account, &client.ip, st.clock.now());
+        .record_success(&account, &client.limited.to_string(), st.clock.now());
     start_session(&st, credentials.user, client, StatusCode::OK).await
 }
 
@@ -174,7 +174,7 @@ pub async fn guest(
 ) -> Result<Response, ApiError> {
     let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
     st.limits
-        .signup(Signup::Guest, client.addr, st.clock.now())?;
+        .signup(Signup::Guest, client.limited, st.clock.now())?;
     // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
     for _ in 0..3 {
         let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));

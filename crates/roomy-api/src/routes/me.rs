@@ -80,7 +80,7 @@ pub async fn change_password(
     let new = Password::parse(&req.new_password).map_err(|e| ApiError::field("new_password", e))?;
     // A stolen token must not become a password-guessing oracle: same limits as login.
     let account = auth.user.username.to_lowercase();
-    let ip = client.ip;
+    let ip = client.limited.to_string();
     st.limiter
         .check(&account, &ip, st.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;

@@ -28,8 +28,10 @@ use std::{convert::Infallible, net::SocketAddr};
 pub struct ClientInfo {
     /// The client's address; unspecified (`0.0.0.0`) when the peer is unknown.
     pub addr: std::net::IpAddr,
-    /// `addr` as text, as sessions record it and the login limiter keys on it.
+    /// `addr` as text, as sessions record it.
     pub ip: String,
+    /// `addr` as per-address limits key on it (IPv6 by its /64).
+    pub limited: std::net::IpAddr,
     pub user_agent: Option<String>,
 }
 
@@ -61,6 +63,7 @@ impl FromRequestParts<crate::state::AppState> for ClientInfo {
         Ok(ClientInfo {
             addr,
             ip: addr.to_string(),
+            limited: crate::auth::address::limit_key(addr),
             user_agent,
         })
     }

@@ -27,24 +27,35 @@ pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, Ap
 }
 
 /// `/metrics` on the main listener: for loopback clients that came through
-/// no proxy, or anyone presenting `metrics_token` as a bearer token; 404 for
-/// everyone else, as if it were not there.
+/// no proxy (no trusted proxy, no forwarding header), or anyone presenting
+/// `metrics_token` as a bearer token; 404 for everyone else, as if it were
+/// not there.
 pub async fn main_metrics(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    const FORWARDING: [&str; 4] = ["x-forwarded-for", "forwarded", "x-real-ip", "via"];
     let direct_loopback = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback())
-        && !req.headers().contains_key("x-forwarded-for")
-        && !req.headers().contains_key(header::FORWARDED);
+        .map(|c| c.0.ip().to_canonical())
+        .is_some_and(|ip| {
+            ip.is_loopback()
+                && !st
+                    .settings
+                    .abuse
+                    .trusted_proxies
+                    .iter()
+                    .any(|n| n.contains(&ip))
+        })
+        && !FORWARDING.iter().any(|h| req.headers().contains_key(*h));
     let token_ok = st.settings.metrics_token.as_deref().is_some_and(|want| {
-        let given = req
-            .headers()
+        req.headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        // Digests compared, so the time taken says nothing of the token.
-        Sha256::digest(given.as_bytes()) == Sha256::digest(want.as_bytes())
+            // Digests compared, so the time taken says nothing of the token.
+            .is_some_and(|given| {
+                !want.is_empty()
+                    && Sha256::digest(given.as_bytes()) == Sha256::digest(want.as_bytes())
+            })
     });
     if direct_loopback || token_ok {
         metrics(State(st)).await

@@ -15,6 +15,9 @@ use roomy_core::{Role, UserId};
 const MAX_QUERY: usize = 64;
 /// Shortest search query: shorter ones would list nearly everyone.
 const MIN_QUERY: usize = 3;
+/// Shortest query in a script whose characters are words or syllables
+/// (张伟, 김민): two of them say as much as three Latin letters.
+const MIN_QUERY_WIDE: usize = 2;
 
 /// A user's public profile, follow counts, and how the caller stands with them.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
@@ -79,10 +82,17 @@ pub async fn search_users(
         ));
     }
     let q = search.q.as_deref().map(str::trim).unwrap_or_default();
-    if !(MIN_QUERY..=MAX_QUERY).contains(&q.chars().count()) {
+    let min = if q.chars().any(|c| u32::from(c) >= 0x1100) {
+        MIN_QUERY_WIDE
+    } else {
+        MIN_QUERY
+    };
+    if !(min..=MAX_QUERY).contains(&q.chars().count()) {
         return Err(ApiError::field(
             "q",
-            format!("must be {MIN_QUERY} to {MAX_QUERY} characters"),
+            format!(
+                "must be {MIN_QUERY} to {MAX_QUERY} characters (2 in Chinese, Japanese or Korean)"
+            ),
         ));
     }
     st.limits

@@ -125,12 +125,14 @@ async fn nul_is_refused_at_every_door(app: TestApp) {
     );
 }
 
-/// Installs a trigger that makes the database refuse any message whose body is `poison`.
+/// Installs a trigger that makes the database refuse any message whose body
+/// is `poison`, as a constraint would (PostgreSQL: `check_violation`; SQLite:
+/// a trigger's RAISE is a constraint error).
 async fn poison_trigger(app: &TestApp) {
     if app.on_postgres() {
         app.sql(
             "CREATE FUNCTION roomy_poison() RETURNS trigger AS $$
-             BEGIN RAISE EXCEPTION 'poisoned row'; END $$ LANGUAGE plpgsql;
+             BEGIN RAISE EXCEPTION 'poisoned row' USING ERRCODE = 'check_violation'; END $$ LANGUAGE plpgsql;
              CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW
              WHEN (NEW.body = 'poison') EXECUTE FUNCTION roomy_poison();",
         )

@@ -84,6 +84,26 @@ async fn searching_needs_a_query_and_an_account(app: TestApp) {
     let found = app.get("/api/v1/users?q=wal", t).await;
     assert_eq!(found.status, 200, "{}", found.text);
     assert_eq!(found.json()["items"][0]["username"], "walter_1");
+    // Two characters of Chinese name someone as well as three Latin letters.
+    let r = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            serde_json::json!({"username": "zhang_wei", "password": crate::harness::PASSWORD, "nickname": "张伟"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let found = app.get("/api/v1/users?q=%E5%BC%A0%E4%BC%9F", t).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(
+        found.json()["items"][0]["username"],
+        "zhang_wei",
+        "{}",
+        found.text
+    );
+    app.get("/api/v1/users?q=%E5%BC%A0", t)
+        .await
+        .assert_error(422, "validation_failed");
     let guest = crate::accounts::guest(&app, "Visitor").await;
     app.get("/api/v1/users?q=wal", Some(&guest.token))
         .await
