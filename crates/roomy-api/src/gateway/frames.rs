@@ -163,14 +163,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let deadline = this.deadline();
-        // Bytes that keep coming (pings inside the message) do not help.
-        if deadline.is_some_and(|d| d <= Instant::now()) {
-            return Poll::Ready(Err(expired()));
-        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.frames.feed(&buf.filled()[before..], Instant::now());
+                let now = Instant::now();
+                this.frames.feed(&buf.filled()[before..], now);
+                // Judged after reading what is there, so a message the client
+                // finished while the server was not reading (sends in flight)
+                // is not held against it; bytes that keep coming without
+                // finishing it (pings inside the message) do not help.
+                if this.deadline().is_some_and(|d| d <= now) {
+                    return Poll::Ready(Err(expired()));
+                }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
@@ -297,7 +301,8 @@ mod tests {
         watched.read_exact(&mut buf).await.map(|_| ())
     }
 
-    #[tokio::test]
+    // Paused time: the sleeps below advance tokio's clock, not the wall's.
+    #[tokio::test(start_paused = true)]
     async fn a_message_left_open_fails_the_read_at_its_deadline_pings_or_not() {
         let limit = Duration::from_millis(500);
         let (mut client, server) = tokio::io::duplex(1 << 16);
