@@ -270,9 +270,17 @@ mod tests {
     use roomy_store::NewUser;
     use roomy_store_sqlite::{SqliteOptions, SqliteStore};
 
-    #[tokio::test]
-    async fn concurrent_senders_get_ordered_gap_free_seqs_and_events_follow_commits() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A fresh SQLite store in `dir` with two users and their direct room:
+    /// the store, its URL, the users' ids and the room.
+    async fn two_in_a_room(
+        dir: &tempfile::TempDir,
+        names: [&str; 2],
+    ) -> (
+        Arc<dyn Store>,
+        String,
+        Vec<roomy_core::UserId>,
+        roomy_core::RoomId,
+    ) {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::connect(
@@ -286,7 +294,7 @@ mod tests {
             .unwrap(),
         );
         let mut ids = Vec::new();
-        for name in ["writer_a", "writer_b"] {
+        for name in names {
             let u = store
                 .create_user(
                     NewUser {
@@ -310,6 +318,13 @@ mod tests {
             )
             .await
             .unwrap();
+        (store, url, ids, room.id)
+    }
+
+    #[tokio::test]
+    async fn concurrent_senders_get_ordered_gap_free_seqs_and_events_follow_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, ids, room) = two_in_a_room(&dir, ["writer_a", "writer_b"]).await;
         let bus = Arc::new(InProcessBus::new(1024));
         let mut sub = bus.subscribe();
         let (writer, _task) = Writer::start(
@@ -325,7 +340,7 @@ mod tests {
         let mut pending = Vec::new();
         for i in 0..100 {
             let m = NewMessage {
-                room_id: room.id,
+                room_id: room,
                 sender_id: ids[i % 2],
                 client_id: Some(ClientId::parse(&format!("c{i}")).unwrap()),
                 kind: MessageKind::Text,
@@ -352,18 +367,7 @@ mod tests {
     #[tokio::test]
     async fn a_row_the_database_refuses_fails_alone_and_the_batch_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::connect(
-                &url,
-                &SqliteOptions {
-                    synchronous: SqliteSynchronous::Normal,
-                    max_connections: 2,
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let (store, url, ids, room) = two_in_a_room(&dir, ["poison_a", "poison_b"]).await;
         // The database, not the server's validation, refuses this one body.
         let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
             .await
@@ -375,31 +379,6 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        let mut ids = Vec::new();
-        for name in ["poison_a", "poison_b"] {
-            let u = store
-                .create_user(
-                    NewUser {
-                        username: Username::parse(name).unwrap(),
-                        nickname: Nickname::parse(name).unwrap(),
-                        password_hash: None,
-                        role: Role::User,
-                    },
-                    time::OffsetDateTime::now_utc(),
-                )
-                .await
-                .unwrap();
-            ids.push(u.id);
-        }
-        let (room, _) = store
-            .find_or_create_direct(
-                ids[0],
-                ids[1],
-                DirectPolicy::Anyone,
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .unwrap();
         let bus = Arc::new(InProcessBus::new(1024));
         let mut sub = bus.subscribe();
         let (writer, _task) = Writer::start(
@@ -425,7 +404,7 @@ mod tests {
         let mut pending = Vec::new();
         for i in 0..200 {
             let m = NewMessage {
-                room_id: room.id,
+                room_id: room,
                 sender_id: ids[i % 2],
                 client_id: Some(ClientId::parse(&format!("p{i}")).unwrap()),
                 kind: MessageKind::Text,
