@@ -174,21 +174,17 @@ async fn group_refusals_in(
     }
     let mut refused = Vec::new();
     for user in users {
-        let (role, friend, blocked, blocked_by): (String, bool, bool, bool) = sqlx::query_as(
-            "SELECT u.role,
-               EXISTS (SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2),
-               EXISTS (SELECT 1 FROM relations WHERE user_id = $1 AND target_id = $2
-                       AND relation = 2),
-               EXISTS (SELECT 1 FROM relations WHERE user_id = $2 AND target_id = $1
-                       AND relation = 2)
-             FROM users u WHERE u.id = $2",
-        )
-        .bind(actor.0)
-        .bind(user.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .ok_or(StoreError::NotFound)?;
+        let role: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+            .bind(user.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let PairFacts {
+            friend,
+            blocked,
+            blocked_by,
+        } = pair_facts_in(conn, actor, *user).await?;
         let why = if blocked_by {
             Refusal::Blocked
         } else if blocked {

@@ -210,10 +210,9 @@ impl Hub {
     ) -> Result<(Arc<ConnHandle>, mpsc::Receiver<Outbound>), TooManyConnections> {
         let mut map = self.write();
         let list = map.entry(user).or_default();
+        // With a cap of at least one, a refused user already has a list:
+        // nothing empty is left behind.
         if max_per_user > 0 && list.len() >= max_per_user {
-            if list.is_empty() {
-                map.remove(&user);
-            }
             return Err(TooManyConnections);
         }
         let (tx, rx) = mpsc::channel(capacity);

@@ -20,11 +20,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use base64::Engine;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use sha1::{Digest, Sha1};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::protocol::{Role, WebSocketConfig},
@@ -100,11 +98,8 @@ fn websocket_required(message: String) -> Response {
 
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
 fn accept_key(key: &[u8]) -> HeaderValue {
-    let mut sha1 = Sha1::new();
-    sha1.update(key);
-    sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    let encoded = base64::engine::general_purpose::STANDARD.encode(sha1.finalize());
-    HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
+    HeaderValue::from_str(&accept).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
