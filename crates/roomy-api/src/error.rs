@@ -12,6 +12,8 @@ use roomy_store::StoreError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub use crate::codes::ErrorCode;
+
 /// Why a request failed, as far as the client is concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,26 +22,26 @@ pub enum ApiError {
     Validation(FieldErrors),
     /// 422: the request is well-formed but cannot be carried out as asked.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     /// 400: the request could not be read (malformed JSON, bad path or query).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     /// 401: no valid credentials.
     #[error("{message}")]
     Unauthenticated {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
     },
     /// 403: authenticated, but not allowed.
     #[error("{message}")]
     Forbidden {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
     },
     /// 404: missing, or not visible to the caller.
     #[error("{message}")]
     NotFound {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
     },
     /// 405: the path exists but not with this method.
@@ -48,7 +50,7 @@ pub enum ApiError {
     /// 409: conflicts with the current state.
     #[error("{message}")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         fields: FieldErrors,
     },
@@ -69,24 +71,24 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// 413 with a specific code: a file over the size limit or the quota.
     #[error("{message}")]
-    TooLarge { code: &'static str, message: String },
+    TooLarge { code: ErrorCode, message: String },
     /// A status a protocol prescribes (tus: 412, 460, ...), with a code.
     #[error("{message}")]
     Protocol {
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     /// 410: it existed but can no longer be used (an expired or revoked link).
     #[error("{message}")]
     Gone {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
     },
     /// 403 that names what was refused: `fields` says which.
     #[error("{message}")]
     Refused {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         fields: FieldErrors,
     },
@@ -117,9 +119,9 @@ impl ApiError {
     }
 
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Validation(_) => "validation_failed",
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::Unprocessable { code, .. }
             | ApiError::BadRequest { code, .. }
             | ApiError::Unauthenticated { code, .. }
@@ -129,13 +131,13 @@ impl ApiError {
             | ApiError::Gone { code, .. }
             | ApiError::TooLarge { code, .. }
             | ApiError::Protocol { code, .. }
-            | ApiError::Refused { code, .. } => code,
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            | ApiError::Refused { code, .. } => *code,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -147,17 +149,17 @@ impl ApiError {
     }
 
     /// 404 with a specific code.
-    pub fn not_found(code: &'static str, message: &'static str) -> ApiError {
+    pub fn not_found(code: ErrorCode, message: &'static str) -> ApiError {
         ApiError::NotFound { code, message }
     }
 
     /// 403 with a specific code.
-    pub fn forbidden(code: &'static str, message: &'static str) -> ApiError {
+    pub fn forbidden(code: ErrorCode, message: &'static str) -> ApiError {
         ApiError::Forbidden { code, message }
     }
 
     /// 409 with a specific code.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Conflict {
             code,
             message: message.into(),
@@ -166,7 +168,7 @@ impl ApiError {
     }
 
     /// 410 with a specific code.
-    pub fn gone(code: &'static str, message: &'static str) -> ApiError {
+    pub fn gone(code: ErrorCode, message: &'static str) -> ApiError {
         ApiError::Gone { code, message }
     }
 
@@ -182,15 +184,15 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
-impl From<roomy_chat::WriteError> for ApiError {
-    fn from(e: roomy_chat::WriteError) -> Self {
+impl From<roomy_app::WriteError> for ApiError {
+    fn from(e: roomy_app::WriteError) -> Self {
         match e {
-            roomy_chat::WriteError::Stopped => ApiError::Unavailable(Box::new(e)),
-            roomy_chat::WriteError::Store(_) => ApiError::Internal(Box::new(e)),
-            roomy_chat::WriteError::Rejected(why) => {
+            roomy_app::WriteError::Stopped => ApiError::Unavailable(Box::new(e)),
+            roomy_app::WriteError::Store(_) => ApiError::Internal(Box::new(e)),
+            roomy_app::WriteError::Rejected(why) => {
                 tracing::warn!(error = %why, "a message the database refused");
                 ApiError::Unprocessable {
-                    code: "message_rejected",
+                    code: ErrorCode::MessageRejected,
                     message: "the database could not store this message".into(),
                 }
             }
@@ -201,31 +203,31 @@ impl From<roomy_chat::WriteError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::not_found("not_found", "not found"),
+            StoreError::NotFound => ApiError::not_found(ErrorCode::NotFound, "not found"),
             StoreError::Conflict("username") => {
                 let mut fields = FieldErrors::new();
                 fields.add("username", "is already taken");
                 ApiError::Conflict {
-                    code: "username_taken",
+                    code: ErrorCode::UsernameTaken,
                     message: "that username is already taken".into(),
                     fields,
                 }
             }
             StoreError::Refused(why) => refusal(why),
             StoreError::QuotaExceeded { used, quota } => ApiError::TooLarge {
-                code: "quota_exceeded",
+                code: ErrorCode::QuotaExceeded,
                 message: format!(
                     "this would exceed your storage quota ({used} of {quota} bytes used)"
                 ),
             },
             StoreError::TooManyUploads(max) => ApiError::Conflict {
-                code: "too_many_uploads",
+                code: ErrorCode::TooManyUploads,
                 message: format!("at most {max} unfinished uploads: finish or cancel one first"),
                 fields: FieldErrors::new(),
             },
             StoreError::MembersRefused(refused) => refused_members(&refused, "user_ids"),
             StoreError::Conflict(what) => ApiError::Conflict {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 message: format!("{what} already exists"),
                 fields: FieldErrors::new(),
             },
@@ -238,41 +240,45 @@ impl From<StoreError> for ApiError {
 /// The error a social-graph refusal is, for HTTP and WebSocket alike.
 pub fn refusal(why: roomy_store::Refusal) -> ApiError {
     use roomy_store::Refusal as R;
-    let conflict = |code: &'static str, message: &str| ApiError::Conflict {
+    let conflict = |code: ErrorCode, message: &str| ApiError::Conflict {
         code,
         message: message.to_owned(),
         fields: FieldErrors::new(),
     };
     match why {
-        R::Blocked => ApiError::forbidden("blocked", "this user has blocked you"),
+        R::Blocked => ApiError::forbidden(ErrorCode::Blocked, "this user has blocked you"),
         R::YouBlocked => ApiError::forbidden(
-            "you_blocked_user",
+            ErrorCode::YouBlockedUser,
             "you have blocked this user; unblock them first",
         ),
         R::NotFriends => ApiError::forbidden(
-            "not_friends",
+            ErrorCode::NotFriends,
             "direct messages need friendship: send a friend request first",
         ),
-        R::UserDisabled => ApiError::forbidden("user_disabled", "this account is disabled"),
+        R::UserDisabled => ApiError::forbidden(ErrorCode::UserDisabled, "this account is disabled"),
         R::NotRequestTarget => ApiError::forbidden(
-            "not_request_target",
+            ErrorCode::NotRequestTarget,
             "only the user a request was sent to may answer it",
         ),
-        R::AlreadyFriends => conflict("already_friends", "you are friends already"),
+        R::AlreadyFriends => conflict(ErrorCode::AlreadyFriends, "you are friends already"),
         R::RequestPending => conflict(
-            "request_pending",
+            ErrorCode::RequestPending,
             "you already sent this user a request that awaits an answer",
         ),
         R::IncomingRequestPending => conflict(
-            "incoming_request_pending",
+            ErrorCode::IncomingRequestPending,
             "this user already sent you a request: answer it instead",
         ),
-        R::AlreadyAnswered => conflict("already_answered", "this request was answered already"),
-        R::Guest => {
-            ApiError::forbidden("guest_forbidden", "guests join groups only by invite link")
-        }
+        R::AlreadyAnswered => conflict(
+            ErrorCode::AlreadyAnswered,
+            "this request was answered already",
+        ),
+        R::Guest => ApiError::forbidden(
+            ErrorCode::GuestForbidden,
+            "guests join groups only by invite link",
+        ),
         R::Banned => ApiError::forbidden(
-            "banned",
+            ErrorCode::Banned,
             "an admin removed you from this group; only an owner or admin can let you back",
         ),
     }
@@ -296,7 +302,7 @@ pub fn refused_members(
     let code = refused
         .iter()
         .min_by_key(|(_, why)| gravity(why))
-        .map_or("forbidden", |(_, why)| refusal(*why).code());
+        .map_or(ErrorCode::Forbidden, |(_, why)| refusal(*why).code());
     let each: Vec<String> = refused
         .iter()
         .map(|(id, why)| format!("{} ({})", id.0, refusal(*why).code()))
@@ -324,7 +330,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable snake_case code, for programs.
-    pub code: String,
+    pub code: ErrorCode,
     /// Human-readable explanation, for people.
     pub message: String,
     /// Field name → why it was refused (validation errors only).
@@ -348,7 +354,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %chain(&self), "request failed");
+            tracing::error!(code = self.code().as_str(), error = %chain(&self), "request failed");
         }
         let fields = match &self {
             ApiError::Validation(f) => Some(f.0.clone()),
@@ -368,7 +374,7 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_owned(),
+                code: self.code(),
                 message,
                 fields,
             },

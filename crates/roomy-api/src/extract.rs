@@ -8,6 +8,7 @@
 //! of `roomy-core` hold the same rule for the fields they parse.
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
@@ -34,7 +35,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         let read = tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(req, state));
         let bytes = read.await.map_err(|_| ApiError::Protocol {
             status: StatusCode::REQUEST_TIMEOUT,
-            code: "body_timeout",
+            code: ErrorCode::BodyTimeout,
             message: format!(
                 "the request body did not arrive within {} seconds",
                 BODY_DEADLINE.as_secs()
@@ -45,7 +46,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 ApiError::PayloadTooLarge
             } else {
                 ApiError::BadRequest {
-                    code: "unreadable_body",
+                    code: ErrorCode::UnreadableBody,
                     message: r.body_text(),
                 }
             }
@@ -144,15 +145,15 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         _ => match r {
             JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                code: "invalid_body",
+                code: ErrorCode::InvalidBody,
                 message: e.body_text(),
             },
             JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
-                code: "malformed_json",
+                code: ErrorCode::MalformedJson,
                 message: e.body_text(),
             },
             other => ApiError::BadRequest {
-                code: "unreadable_body",
+                code: ErrorCode::UnreadableBody,
                 message: other.body_text(),
             },
         },
@@ -173,7 +174,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             .await
             .map(|axum::extract::Path(v)| Path(v))
             .map_err(|e| ApiError::BadRequest {
-                code: "invalid_path",
+                code: ErrorCode::InvalidPath,
                 message: e.body_text(),
             })
     }
@@ -193,7 +194,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .await
             .map(|axum::extract::Query(v)| Query(v))
             .map_err(|e| ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: e.body_text(),
             })
     }

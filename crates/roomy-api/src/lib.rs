@@ -3,8 +3,10 @@
 //! crate that knows JSON or HTTP.
 
 pub mod auth;
+pub mod codes;
 pub mod dto;
 pub mod error;
+mod errors;
 pub mod extract;
 pub mod files;
 pub mod gateway;
@@ -18,6 +20,7 @@ pub mod state;
 pub use error::ApiError;
 pub use state::{ApiSettings, AppState};
 
+use crate::error::ErrorCode;
 use axum::{
     Router,
     body::Body,
@@ -176,7 +179,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "no such route")
+    ApiError::not_found(ErrorCode::RouteNotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -26,15 +26,20 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
     )
     .await
     .expect("sqlite");
+    let config = roomy_core::Config::default();
     let settings = ApiSettings {
         max_json_bytes,
-        ..ApiSettings::defaults(time::Duration::hours(24))
+        ..ApiSettings::from(&config)
     };
-    let state = AppState::start(
+    let app = roomy_app::App::start(
         Arc::new(store),
         Arc::new(InProcessBus::new(64)),
         Arc::new(roomy_cache::InProcessCache::new(10_000)),
         Arc::new(SystemClock),
+        roomy_app::AppSettings::from(&config),
+    );
+    let state = AppState::start(
+        app,
         &[1u8; 32],
         settings,
         roomy_api::files::Files::new(

@@ -11,6 +11,7 @@ use roomy_api::{
     ApiSettings, AppState,
     files::{FileSettings, Files},
 };
+use roomy_app::{App, AppSettings};
 use roomy_blob::{Blob, BlobConfig};
 use roomy_bus::InProcessBus;
 use roomy_cache::{Cache, InProcessCache, RedisCache};
@@ -64,31 +65,18 @@ pub async fn build_state(
     })?;
     let secret = secret::load_or_create(config).map_err(StartError::Secret)?;
     let store = open_store(config).await?;
-    let settings = ApiSettings {
-        token_ttl: time::Duration::seconds(config.token_ttl_secs as i64),
-        max_json_bytes: config.max_json_bytes,
-        metrics_on_main: config.metrics_listen.is_none(),
-        metrics_token: config.metrics_token.as_ref().map(|t| t.expose().to_owned()),
-        max_message_chars: config.max_message_chars,
-        max_group_members: config.max_group_members,
-        write_batch_max: config.write_batch_max,
-        ws_heartbeat: std::time::Duration::from_secs(config.ws_heartbeat_secs),
-        ws_send_queue: config.ws_send_queue,
-        direct_messages: config.direct_messages,
-        revoke_window: time::Duration::seconds(config.revoke_window_secs as i64),
-        presence_grace: std::time::Duration::from_secs(config.presence_grace_secs),
-        public_url: config.effective_public_url(),
-        abuse: roomy_api::limits::AbuseSettings::from_config(config),
-        ws_max_connections_per_user: config.ws_max_connections_per_user,
-        ws_message_timeout: std::time::Duration::from_secs(config.ws_message_timeout_secs),
-    };
     let cache = open_cache(config, &*store).await?;
     // One node: the in-process bus. Its buffer absorbs bursts while the hub
     // catches up; past it the hub resyncs its connections rather than block writers.
     let bus = Arc::new(InProcessBus::new(65_536));
     let files = open_files(config)?;
+    let app = App::start(store, bus, cache, clock, AppSettings::from(config));
     Ok(AppState::start(
-        store, bus, cache, clock, &secret, settings, files, shutdown,
+        app,
+        &secret,
+        ApiSettings::from(config),
+        files,
+        shutdown,
     ))
 }
 

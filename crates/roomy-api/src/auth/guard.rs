@@ -2,6 +2,7 @@
 //! then its session and user in the store, and renews tokens past half their
 //! lifetime through the `Authorization` response header (sliding renewal).
 
+use crate::error::ErrorCode;
 use crate::{error::ApiError, state::AppState};
 use axum::{
     extract::{FromRequestParts, Request, State},
@@ -32,7 +33,7 @@ impl Auth {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "admin_only",
+                ErrorCode::AdminOnly,
                 "only administrators may do this",
             ))
         }
@@ -51,24 +52,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
-fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
+fn unauthenticated(code: ErrorCode, message: &'static str) -> ApiError {
     ApiError::Unauthenticated { code, message }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthenticated("unauthenticated", "missing Authorization header"))?;
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthenticated(ErrorCode::Unauthenticated, "missing Authorization header")
+    })?;
     let value = value
         .to_str()
-        .map_err(|_| unauthenticated("invalid_token", "malformed Authorization header"))?;
+        .map_err(|_| unauthenticated(ErrorCode::InvalidToken, "malformed Authorization header"))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
             Ok(token.trim())
         }
         _ => Err(unauthenticated(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "expected Authorization: Bearer <token>",
         )),
     }
@@ -77,20 +78,21 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 /// Authenticates a token: valid signature, unexpired, live session, enabled user.
 /// Returns the caller and, when the token is past half its life, its replacement.
 pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<String>), ApiError> {
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let claims = st.tokens.verify(token, now).map_err(|e| match e {
-        TokenError::Expired => unauthenticated("token_expired", "the token has expired"),
-        TokenError::Invalid => unauthenticated("invalid_token", "the token is not valid"),
+        TokenError::Expired => unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
+        TokenError::Invalid => unauthenticated(ErrorCode::InvalidToken, "the token is not valid"),
     })?;
     let (session, user) = st
+        .app
         .store
         .session_with_user(claims.session())
         .await?
         .filter(|(s, _)| s.user_id == claims.user())
-        .ok_or_else(|| unauthenticated("invalid_token", "the token is not valid"))?;
+        .ok_or_else(|| unauthenticated(ErrorCode::InvalidToken, "the token is not valid"))?;
     if user.disabled {
         return Err(unauthenticated(
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "this account has been disabled",
         ));
     }
@@ -98,20 +100,21 @@ pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<St
     let end = session.created_at + st.settings.abuse.session_max_age;
     if !session.is_active(now) || now >= end {
         return Err(unauthenticated(
-            "session_ended",
+            ErrorCode::SessionEnded,
             "this session has ended; log in again",
         ));
     }
     // A token that already ends with the session has nothing to gain from renewal.
     let renewed = if st.tokens.wants_renewal(&claims, now) && claims.exp < end.unix_timestamp() {
         let fresh = st.tokens.issue_until(user.id, session.id, now, end);
-        st.store
+        st.app
+            .store
             .touch_session(session.id, now, Some(fresh.expires_at))
             .await?;
         Some(fresh.token)
     } else {
         if now - session.last_used_at >= TOUCH_EVERY {
-            st.store.touch_session(session.id, now, None).await?;
+            st.app.store.touch_session(session.id, now, None).await?;
         }
         None
     };

@@ -8,6 +8,7 @@ pub mod locks;
 pub mod range;
 pub mod spool;
 
+use crate::error::ErrorCode;
 use crate::{error::ApiError, hex::hex};
 use roomy_blob::{Blob, ObjectKey};
 use roomy_core::{Clock, FileId, UserId};
@@ -171,7 +172,7 @@ impl Files {
                 let prepared = prepared(&key, &sniffed, sha256);
                 if !store.prepare_upload(id, &prepared).await? {
                     return Err(ApiError::Conflict {
-                        code: "upload_conflict",
+                        code: ErrorCode::UploadConflict,
                         message: "another request is finishing this upload".into(),
                         fields: roomy_core::FieldErrors::new(),
                     });

@@ -14,6 +14,7 @@ use super::{
     hub::{CloseReason, ConnHandle, Outbound},
     protocol::{self, ClientFrame},
 };
+use crate::error::ErrorCode;
 use crate::{
     auth::{Auth, guard::authenticate},
     dto::{MessageView, SyncView},
@@ -117,7 +118,7 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
         max,
     ) else {
         let message = format!("at most {max} live connections per user");
-        let e = protocol::error(None, "too_many_connections", &message);
+        let e = protocol::error(None, ErrorCode::TooManyConnections, &message);
         let _ = sink.send(text(e)).await;
         let _ = sink
             .send(close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections"))
@@ -127,7 +128,7 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
     // A logout processed between authenticating and registering found no
     // connection to close: look once more now that this one is registered.
     if session_expiry(&st, &auth).await.is_none() {
-        let e = protocol::error(None, "session_ended", "this session has ended");
+        let e = protocol::error(None, ErrorCode::SessionEnded, "this session has ended");
         let _ = sink.send(text(e)).await;
         let _ = sink
             .send(close(CLOSE_UNAUTHENTICATED, "session ended"))
@@ -137,7 +138,7 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
     }
     // Registered before the position is read: anything committed after it
     // reaches this connection live; anything up to it, through sync.
-    let since = match st.store.stream_position().await {
+    let since = match st.app.store.stream_position().await {
         Ok(p) => p.0,
         Err(e) => {
             let _ = sink.send(text(protocol::api_error(None, &e.into()))).await;
@@ -160,8 +161,8 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
 /// The expiry of the connection's session if it is still live (not
 /// revoked, not expired, account enabled); renewals over HTTP move it.
 async fn session_expiry(st: &AppState, auth: &Auth) -> Option<time::OffsetDateTime> {
-    match st.store.session_with_user(auth.session.id).await {
-        Ok(Some((session, user))) if !user.disabled && session.is_active(st.clock.now()) => {
+    match st.app.store.session_with_user(auth.session.id).await {
+        Ok(Some((session, user))) if !user.disabled && session.is_active(st.app.clock.now()) => {
             Some(session.expires_at)
         }
         Ok(_) => None,
@@ -224,7 +225,7 @@ async fn authenticate_socket(
 
 fn auth_required(message: &'static str) -> ApiError {
     ApiError::Unauthenticated {
-        code: "unauthenticated",
+        code: ErrorCode::Unauthenticated,
         message,
     }
 }
@@ -270,7 +271,7 @@ async fn read_loop(
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
                         last_seen = Instant::now();
-                        let e = protocol::error(None, "invalid_frame", "frames are JSON text");
+                        let e = protocol::error(None, ErrorCode::InvalidFrame, "frames are JSON text");
                         if !handle.reply(Outbound::Frame(e.into())) {
                             break;
                         }
@@ -327,7 +328,7 @@ async fn read_loop(
                             let frame = match e {
                                 Typing::Limited => protocol::error(
                                     id,
-                                    "rate_limited",
+                                    ErrorCode::RateLimited,
                                     "one typing frame per room every 2 seconds",
                                 ),
                                 Typing::Failed(e) => protocol::api_error(id, &e),
@@ -344,7 +345,7 @@ async fn read_loop(
                             ..origin.clone()
                         };
                         let pending = match new {
-                            Ok(new) => st.writer.submit(new, Some(origin)).await.map_err(ApiError::from),
+                            Ok(new) => st.app.writer.submit(new, Some(origin)).await.map_err(ApiError::from),
                             Err(e) => Err(e),
                         };
                         in_flight.push_back(async move {
@@ -355,7 +356,7 @@ async fn read_loop(
                                         .map_err(ApiError::from)
                                         .and_then(outcome_message)
                                         .map(|m| Some(MessageView::from(m))),
-                                    Err(_) => Err(roomy_chat::WriteError::Stopped.into()),
+                                    Err(_) => Err(roomy_app::WriteError::Stopped.into()),
                                 },
                                 Err(e) => Err(e),
                             };
@@ -377,7 +378,7 @@ async fn read_loop(
                 }
                 // Revocations arrive as events; expiry is checked here, and
                 // the store consulted only once the known expiry has passed.
-                if st.clock.now() >= expires_at {
+                if st.app.clock.now() >= expires_at {
                     match session_expiry(st, auth).await {
                         Some(e) => expires_at = e,
                         None => {
@@ -407,7 +408,7 @@ enum Typing {
 ///
 /// [`TypingLimiter`]: super::typing::TypingLimiter
 async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing> {
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     // The limit is judged before the store is read, so a flood costs no queries.
     if !st.typing.try_take(user, room, now) {
         return Err(Typing::Limited);
@@ -424,7 +425,7 @@ async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing>
     };
     let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
     if !recipients.is_empty() {
-        st.bus.publish(Envelope {
+        st.app.bus.publish(Envelope {
             recipients,
             event: Event::Typing { room, user },
             origin: None,
@@ -436,11 +437,11 @@ async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing>
 /// Every member of `room`: one query for any room within `max_group_members`
 /// (pages of that size; a room can only outgrow it if the limit was lowered).
 async fn member_ids(st: &AppState, room: RoomId) -> Result<Vec<UserId>, StoreError> {
-    let page = u32::try_from(st.settings.max_group_members.max(2)).unwrap_or(u32::MAX);
+    let page = u32::try_from(st.app.settings.max_group_members.max(2)).unwrap_or(u32::MAX);
     let mut ids = Vec::new();
     let mut after = None;
     loop {
-        let members = st.store.members(room, after, page).await?;
+        let members = st.app.store.members(room, after, page).await?;
         let full = members.len() >= page as usize;
         ids.extend(members.into_iter().map(|m| m.user.id));
         if !full {
@@ -456,7 +457,7 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
         ClientFrame::Ping { id } => protocol::pong(id),
         ClientFrame::Auth { id, .. } => protocol::error(
             id,
-            "already_authenticated",
+            ErrorCode::AlreadyAuthenticated,
             "this connection is authenticated",
         ),
         ClientFrame::Sync {
@@ -468,18 +469,20 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
             if !(1..=MAX_LIMIT).contains(&limit) || from.is_some_and(|f| f < 0) {
                 return protocol::error(
                     id,
-                    "validation_failed",
+                    ErrorCode::ValidationFailed,
                     "since must be >= 0 and limit between 1 and 200",
                 );
             }
-            if let Err(e) =
-                st.limits
-                    .user(crate::limits::Action::Sync, auth.user.id, st.clock.now())
-            {
+            if let Err(e) = st.limits.user(
+                crate::limits::Action::Sync,
+                auth.user.id,
+                st.app.clock.now(),
+            ) {
                 return protocol::api_error(id, &e);
             }
             // Up to the ready position only: later messages arrive live.
             match st
+                .app
                 .store
                 .sync(
                     auth.user.id,
@@ -495,7 +498,9 @@ async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> S
         }
         ClientFrame::Send { id, .. }
         | ClientFrame::Typing { id, .. }
-        | ClientFrame::Read { id, .. } => protocol::error(id, "internal", "handled by the reader"),
+        | ClientFrame::Read { id, .. } => {
+            protocol::error(id, ErrorCode::Internal, "handled by the reader")
+        }
     }
 }
 
@@ -554,7 +559,7 @@ async fn write_loop(
                 sink.send(close(CLOSE_RESYNC, "resync")).await
             }
             CloseReason::SessionEnded => {
-                let e = protocol::error(None, "session_ended", "this session has ended");
+                let e = protocol::error(None, ErrorCode::SessionEnded, "this session has ended");
                 sink.send(text(e)).await?;
                 sink.send(close(CLOSE_UNAUTHENTICATED, "session ended"))
                     .await

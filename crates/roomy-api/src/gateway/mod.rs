@@ -13,6 +13,7 @@ pub mod typing;
 
 pub use hub::Hub;
 
+use crate::error::ErrorCode;
 use crate::{error::ApiError, extract::Query, state::AppState};
 use axum::{
     body::Body,
@@ -90,7 +91,7 @@ pub async fn upgrade(
 
 fn websocket_required(message: String) -> Response {
     ApiError::BadRequest {
-        code: "websocket_required",
+        code: ErrorCode::WebsocketRequired,
         message,
     }
     .into_response()

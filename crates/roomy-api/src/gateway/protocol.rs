@@ -2,6 +2,7 @@
 //! parsed strictly; server frames are built here so every part of the
 //! gateway speaks the same shapes.
 
+use crate::error::ErrorCode;
 use crate::{
     dto::{Me, MemberView, MessageView, RoomView, SyncView},
     error::ApiError,
@@ -54,7 +55,7 @@ pub enum ClientFrame {
 #[derive(Debug)]
 pub struct FrameError {
     pub id: Option<Value>,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -85,7 +86,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     if text.len() > MAX_CLIENT_FRAME {
         return Err(FrameError {
             id: None,
-            code: "frame_too_large",
+            code: ErrorCode::FrameTooLarge,
             message: format!("frames are limited to {MAX_CLIENT_FRAME} bytes"),
         });
     }
@@ -98,14 +99,14 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     }
     let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
         id: None,
-        code: "invalid_frame",
+        code: ErrorCode::InvalidFrame,
         message: format!("not JSON: {e}"),
     })?;
     let id = value.get("id").cloned().filter(valid_id);
     if value.get("id").is_some_and(|v| !valid_id(v)) {
         return Err(FrameError {
             id: None,
-            code: "invalid_frame",
+            code: ErrorCode::InvalidFrame,
             message: "id must be a number or a string of at most 64 bytes".into(),
         });
     }
@@ -114,14 +115,14 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
         None => {
             return Err(FrameError {
                 id,
-                code: "invalid_frame",
+                code: ErrorCode::InvalidFrame,
                 message: "a frame needs a string `type`".into(),
             });
         }
         Some(t) if !known.contains(&t) => {
             return Err(FrameError {
                 id,
-                code: "unknown_type",
+                code: ErrorCode::UnknownType,
                 message: format!("unknown frame type {t:?}"),
             });
         }
@@ -129,7 +130,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     }
     serde_json::from_value(value).map_err(|e| FrameError {
         id,
-        code: "invalid_frame",
+        code: ErrorCode::InvalidFrame,
         message: e.to_string(),
     })
 }
@@ -270,7 +271,7 @@ pub fn typing(room_id: i64, user_id: i64) -> String {
 }
 
 /// `error`: `{id?, error: {code, message}}`.
-pub fn error(id: Option<Value>, code: &str, message: &str) -> String {
+pub fn error(id: Option<Value>, code: ErrorCode, message: &str) -> String {
     frame(
         "error",
         json!({"id": id, "error": {"code": code, "message": message}}),
@@ -280,7 +281,7 @@ pub fn error(id: Option<Value>, code: &str, message: &str) -> String {
 /// An [`ApiError`] as an `error` frame; internal causes are logged, not sent.
 pub fn api_error(id: Option<Value>, e: &ApiError) -> String {
     if e.status().is_server_error() {
-        tracing::error!(code = e.code(), error = ?e, "websocket request failed");
+        tracing::error!(code = e.code().as_str(), error = ?e, "websocket request failed");
     }
     let message = match e {
         ApiError::Validation(f) => {
@@ -305,13 +306,25 @@ mod tests {
             Ok(ClientFrame::Ping { .. })
         ));
         let e = parse(r#"{"type":"send","id":"a1","room_id":"x"}"#).expect_err("bad");
-        assert_eq!((e.code, e.id), ("invalid_frame", Some(Value::from("a1"))));
-        assert_eq!(parse("{nope").expect_err("bad").code, "invalid_frame");
         assert_eq!(
-            parse(r#"{"type":"dance","id":1}"#).expect_err("bad").code,
+            (e.code.as_str(), e.id),
+            ("invalid_frame", Some(Value::from("a1")))
+        );
+        assert_eq!(
+            parse("{nope").expect_err("bad").code.as_str(),
+            "invalid_frame"
+        );
+        assert_eq!(
+            parse(r#"{"type":"dance","id":1}"#)
+                .expect_err("bad")
+                .code
+                .as_str(),
             "unknown_type"
         );
-        assert_eq!(parse(r#"{"id":1}"#).expect_err("bad").code, "invalid_frame");
+        assert_eq!(
+            parse(r#"{"id":1}"#).expect_err("bad").code.as_str(),
+            "invalid_frame"
+        );
         assert!(matches!(
             parse(r#"{"type":"typing","id":"t","room_id":4}"#),
             Ok(ClientFrame::Typing { room_id: 4, .. })
@@ -321,11 +334,17 @@ mod tests {
             Ok(ClientFrame::Typing { id: None, .. })
         ));
         let e = parse(r#"{"type":"typing","id":"t"}"#).expect_err("no room");
-        assert_eq!((e.code, e.id), ("invalid_frame", Some(Value::from("t"))));
+        assert_eq!(
+            (e.code.as_str(), e.id),
+            ("invalid_frame", Some(Value::from("t")))
+        );
         let big = format!(
             r#"{{"type":"ping","pad":"{}"}}"#,
             "x".repeat(MAX_CLIENT_FRAME)
         );
-        assert_eq!(parse(&big).expect_err("bad").code, "frame_too_large");
+        assert_eq!(
+            parse(&big).expect_err("bad").code.as_str(),
+            "frame_too_large"
+        );
     }
 }

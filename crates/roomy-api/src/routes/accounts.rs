@@ -1,6 +1,7 @@
 //! Registration, login (password and guest) and logout.
 
 use super::ClientInfo;
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
@@ -46,7 +47,7 @@ pub async fn register(
     // Judged after validation, so a typo does not cost an attempt, and before
     // the hash, so a flood costs no CPU.
     st.limits
-        .signup(Signup::Register, client.limited, st.clock.now())?;
+        .signup(Signup::Register, client.limited, st.app.clock.now())?;
     let (Some(username), Some(password), Some(nickname)) = (username, password, nickname) else {
         return Err(ApiError::internal(std::io::Error::other(
             "validated fields missing",
@@ -54,6 +55,7 @@ pub async fn register(
     };
     let hash = st.passwords.hash(&password).await?;
     let user = st
+        .app
         .store
         .create_user(
             NewUser {
@@ -62,7 +64,7 @@ pub async fn register(
                 password_hash: Some(hash),
                 role: Role::User,
             },
-            st.clock.now(),
+            st.app.clock.now(),
         )
         .await?;
     Ok((
@@ -78,10 +80,11 @@ async fn start_session(
     client: ClientInfo,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     // The session's absolute end: renewals never carry a token past it.
     let end = now + st.settings.abuse.session_max_age;
     let session = st
+        .app
         .store
         .create_session(NewSession {
             user_id: user.id,
@@ -108,7 +111,7 @@ async fn start_session(
 
 fn bad_credentials() -> ApiError {
     ApiError::Unauthenticated {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         message: "wrong username or password",
     }
 }
@@ -136,11 +139,11 @@ pub async fn login(
         "\u{0}implausible".to_owned()
     };
     st.limiter
-        .check(&account, &client.limited.to_string(), st.clock.now())
+        .check(&account, &client.limited.to_string(), st.app.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
 
     let credentials = if plausible {
-        st.store.credentials_by_username(&req.username).await?
+        st.app.store.credentials_by_username(&req.username).await?
     } else {
         None
     };
@@ -151,11 +154,11 @@ pub async fn login(
     // whether the password was right.
     let Some(credentials) = credentials.filter(|c| valid && !c.user.disabled) else {
         st.limiter
-            .record_failure(&account, &client.limited.to_string(), st.clock.now());
+            .record_failure(&account, &client.limited.to_string(), st.app.clock.now());
         return Err(bad_credentials());
     };
     st.limiter
-        .record_success(&account, &client.limited.to_string(), st.clock.now());
+        .record_success(&account, &client.limited.to_string(), st.app.clock.now());
     start_session(&st, credentials.user, client, StatusCode::OK).await
 }
 
@@ -174,7 +177,7 @@ pub async fn guest(
 ) -> Result<Response, ApiError> {
     let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
     st.limits
-        .signup(Signup::Guest, client.limited, st.clock.now())?;
+        .signup(Signup::Guest, client.limited, st.app.clock.now())?;
     // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
     for _ in 0..3 {
         let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));
@@ -182,6 +185,7 @@ pub async fn guest(
             ApiError::internal(std::io::Error::other(format!("guest username: {e}")))
         })?;
         let created = st
+            .app
             .store
             .create_user(
                 NewUser {
@@ -190,7 +194,7 @@ pub async fn guest(
                     password_hash: None,
                     role: Role::Guest,
                 },
-                st.clock.now(),
+                st.app.clock.now(),
             )
             .await;
         match created {
@@ -209,8 +213,9 @@ pub async fn guest(
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(st): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    st.store
-        .revoke_session(auth.user.id, auth.session.id, st.clock.now())
+    st.app
+        .store
+        .revoke_session(auth.user.id, auth.session.id, st.app.clock.now())
         .await?;
     super::announce_sessions_ended(&st, auth.user.id, None, Some(auth.session.id));
     Ok(StatusCode::NO_CONTENT)

@@ -2,6 +2,7 @@
 //! audit log of what admins did. Every route here answers 403 to non-admins.
 
 use super::lifecycle::revocation_envelopes;
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{AdminMessageQuery, AdminUser, AdminUserPatch, AuditView, MessageView, RemovalQuery},
@@ -50,18 +51,19 @@ pub async fn patch_user(
     let id = UserId(id);
     let why = reason(patch.reason)?;
     let not_found = |e| match e {
-        StoreError::NotFound => ApiError::not_found("user_not_found", "no such user"),
+        StoreError::NotFound => ApiError::not_found(ErrorCode::UserNotFound, "no such user"),
         other => other.into(),
     };
     let user = match patch.disabled {
         Some(true) if id == auth.user.id => {
             return Err(ApiError::Unprocessable {
-                code: "cannot_disable_self",
+                code: ErrorCode::CannotDisableSelf,
                 message: "administrators cannot disable their own account".into(),
             });
         }
         Some(disabled) => {
             let before = st
+                .app
                 .store
                 .user(id)
                 .await?
@@ -83,12 +85,14 @@ pub async fn patch_user(
                 })
                 .to_string(),
             };
-            st.store
-                .moderate_user(entry, disabled, st.clock.now())
+            st.app
+                .store
+                .moderate_user(entry, disabled, st.app.clock.now())
                 .await
                 .map_err(not_found)?
         }
         None => st
+            .app
             .store
             .user(id)
             .await?
@@ -150,7 +154,7 @@ pub async fn messages(
         kind,
         before: page.after()?.map(MessageId),
     };
-    let rows = st.store.admin_messages(filter, limit + 1).await?;
+    let rows = st.app.store.admin_messages(filter, limit + 1).await?;
     Ok(axum::Json(page_of(rows, limit, |m| m.id.0, Into::into)))
 }
 
@@ -172,8 +176,9 @@ pub async fn remove_message(
     auth.require_admin()?;
     let why = reason(q.reason)?;
     let admin = auth.user.id;
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let removed = st
+        .app
         .writer
         .exclusive(move |store| async move {
             let result = store
@@ -212,6 +217,6 @@ pub async fn audit(
 ) -> Result<axum::Json<Page<AuditView>>, ApiError> {
     auth.require_admin()?;
     let limit = page.limit()?;
-    let rows = st.store.audit_log(page.after()?, limit + 1).await?;
+    let rows = st.app.store.audit_log(page.after()?, limit + 1).await?;
     Ok(axum::Json(page_of(rows, limit, |e| e.id, Into::into)))
 }

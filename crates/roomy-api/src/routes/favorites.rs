@@ -28,8 +28,9 @@ pub async fn add(
     Path(message_id): Path<i64>,
 ) -> Result<(StatusCode, axum::Json<FavoriteView>), ApiError> {
     let (favorite, new) = st
+        .app
         .store
-        .add_favorite(auth.user.id, MessageId(message_id), st.clock.now())
+        .add_favorite(auth.user.id, MessageId(message_id), st.app.clock.now())
         .await?
         .ok_or_else(message_not_found)?;
     let status = if new {
@@ -49,7 +50,8 @@ pub async fn remove(
     auth: Auth,
     Path(message_id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    st.store
+    st.app
+        .store
         .remove_favorite(auth.user.id, MessageId(message_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -66,7 +68,11 @@ pub async fn list(
 ) -> Result<axum::Json<Page<FavoriteView>>, ApiError> {
     let limit = page.limit()?;
     let after = after_pair(&page)?.map(|(ms, id)| (ms, MessageId(id)));
-    let rows = st.store.favorites(auth.user.id, after, limit + 1).await?;
+    let rows = st
+        .app
+        .store
+        .favorites(auth.user.id, after, limit + 1)
+        .await?;
     Ok(axum::Json(page_with(
         rows,
         limit,

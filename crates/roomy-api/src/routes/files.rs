@@ -7,6 +7,7 @@
 //! served is labelled with the type sniffed from the bytes, as an
 //! attachment, and with a sandboxing CSP: an upload never runs as a page.
 
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::FileView,
@@ -33,12 +34,15 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 fn file_not_found() -> ApiError {
-    ApiError::not_found("file_not_found", "no such file, or not shared with you")
+    ApiError::not_found(
+        ErrorCode::FileNotFound,
+        "no such file, or not shared with you",
+    )
 }
 
 fn too_large(max: u64) -> ApiError {
     ApiError::TooLarge {
-        code: "too_large",
+        code: ErrorCode::TooLarge,
         message: format!("files may be at most {max} bytes"),
     }
 }
@@ -75,19 +79,19 @@ pub async fn upload(
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or(ApiError::Protocol {
             status: StatusCode::LENGTH_REQUIRED,
-            code: "length_required",
+            code: ErrorCode::LengthRequired,
             message: "send Content-Length (or use the resumable /api/v1/uploads)".into(),
         })?;
     if len > max + MULTIPART_OVERHEAD {
         return Err(too_large(max));
     }
-    let used = st.store.storage_used(auth.user.id).await?;
+    let used = st.app.store.storage_used(auth.user.id).await?;
     let quota = settings.quota_of(&auth.user);
     if used.saturating_add(len.saturating_sub(MULTIPART_OVERHEAD) as i64) > quota {
         return Err(roomy_store::StoreError::QuotaExceeded { used, quota }.into());
     }
     let multipart_error = |e: axum::extract::multipart::MultipartError| ApiError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: e.body_text(),
     };
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -108,7 +112,7 @@ pub async fn upload(
             }
         }
         let sniffed = roomy_media::sniff(&head);
-        let key = ObjectKey::generate(FILES_PREFIX, st.clock.now(), sniffed.ext);
+        let key = ObjectKey::generate(FILES_PREFIX, st.app.clock.now(), sniffed.ext);
         let mut writer = st
             .files
             .blob
@@ -149,7 +153,12 @@ pub async fn upload(
             size as i64,
             prepared(&key, &sniffed, hasher),
         );
-        let stored = match st.store.create_file(new, quota, st.clock.now()).await {
+        let stored = match st
+            .app
+            .store
+            .create_file(new, quota, st.app.clock.now())
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 let _ = st.files.blob.delete(&key).await;
@@ -174,10 +183,10 @@ async fn abort(writer: BlobWriter) {
 /// The caller's view of file `id`: 404 unless they may read it.
 async fn readable(st: &AppState, auth: &Auth, id: i64) -> Result<StoredFile, ApiError> {
     let id = FileId(id);
-    if !st.store.file_readable(id, auth.user.id).await? {
+    if !st.app.store.file_readable(id, auth.user.id).await? {
         return Err(file_not_found());
     }
-    st.store.file(id).await?.ok_or_else(file_not_found)
+    st.app.store.file(id).await?.ok_or_else(file_not_found)
 }
 
 /// A file's description.
@@ -264,7 +273,7 @@ pub async fn download(
         RangeAnswer::Unsatisfiable => {
             let mut resp = ApiError::Protocol {
                 status: StatusCode::RANGE_NOT_SATISFIABLE,
-                code: "range_not_satisfiable",
+                code: ErrorCode::RangeNotSatisfiable,
                 message: format!("the file has {size} bytes"),
             }
             .into_response();
@@ -318,7 +327,7 @@ pub async fn thumbnail(
     let file = readable(&st, &auth, id).await?;
     let Some((key, mime)) = &file.thumbnail else {
         return Err(ApiError::not_found(
-            "no_thumbnail",
+            ErrorCode::NoThumbnail,
             "this file has no thumbnail (yet)",
         ));
     };
@@ -360,14 +369,14 @@ pub async fn cover(
     let file = readable(&st, &auth, id).await?;
     if file.media != MediaClass::Video {
         return Err(ApiError::Unprocessable {
-            code: "not_a_video",
+            code: ErrorCode::NotAVideo,
             message: format!("this file is {}, not a video", file.mime),
         });
     }
     if q.t.is_none() && q.w.is_none() && q.h.is_none() && q.f.is_none() {
         let Some((key, mime)) = &file.cover else {
             return Err(ApiError::not_found(
-                "no_cover",
+                ErrorCode::NoCover,
                 "this video has no cover (yet)",
             ));
         };
@@ -386,7 +395,7 @@ pub async fn cover(
     }
     let busy = || ApiError::Protocol {
         status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "frames_busy",
+        code: ErrorCode::FramesBusy,
         message: "too many frames are being taken; try again".into(),
     };
     let _permit = tokio::time::timeout(FRAME_WAIT, files.frames.acquire())
@@ -406,7 +415,7 @@ pub async fn cover(
 fn ffmpeg_unavailable() -> ApiError {
     ApiError::Protocol {
         status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "ffmpeg_unavailable",
+        code: ErrorCode::FfmpegUnavailable,
         message: "this server cannot take video frames".into(),
     }
 }
@@ -415,12 +424,12 @@ fn media_error(e: MediaError) -> ApiError {
     match e {
         MediaError::InvalidRequest { field, reason } => ApiError::field(field, reason),
         MediaError::NoFrame => ApiError::Unprocessable {
-            code: "no_frame",
+            code: ErrorCode::NoFrame,
             message: "the video has no frame there".into(),
         },
         MediaError::FfmpegMissing => ffmpeg_unavailable(),
         MediaError::Unsupported(_) => ApiError::Unprocessable {
-            code: "unreadable_video",
+            code: ErrorCode::UnreadableVideo,
             message: "ffmpeg cannot read this video".into(),
         },
         other => ApiError::internal(other),

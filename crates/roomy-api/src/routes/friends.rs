@@ -4,6 +4,7 @@
 //! agreement, a system message in the pair's direct room) that must be
 //! published in commit order with the messages around them.
 
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{
@@ -30,7 +31,7 @@ const FRIENDS_NOW: &str = "You are friends now. Start chatting!";
 
 fn guests_cannot() -> ApiError {
     ApiError::forbidden(
-        "guest_forbidden",
+        ErrorCode::GuestForbidden,
         "guests cannot have friends; register an account",
     )
 }
@@ -93,7 +94,7 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<FriendChange, StoreError>> + Send + 'static,
 {
-    st.writer
+    st.app.writer
         .exclusive(move |store| async move {
             let change = match write(store.clone()).await {
                 Ok(c) => c,
@@ -113,7 +114,7 @@ where
         })
         .await?
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("user_not_found", "no such user"),
+            StoreError::NotFound => ApiError::not_found(ErrorCode::UserNotFound, "no such user"),
             other => other.into(),
         })
 }
@@ -142,7 +143,7 @@ pub async fn send_request(
     st.limits.user(
         crate::limits::Action::FriendRequest,
         auth.user.id,
-        st.clock.now(),
+        st.app.clock.now(),
     )?;
     let mut errors = FieldErrors::new();
     if body.user_id == auth.user.id {
@@ -161,10 +162,11 @@ pub async fn send_request(
     let remark = remark_field(&mut errors, body.remark.as_deref());
     errors.into_result()?;
     let target = st
+        .app
         .store
         .user(body.user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "no such user"))?;
     if target.role == Role::Guest {
         return Err(guests_cannot());
     }
@@ -174,7 +176,7 @@ pub async fn send_request(
         note,
         remark,
     };
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let change = on_writer(&st, move |store| async move {
         store
             .send_friend_request(new, FRIENDS_NOW.to_owned(), now)
@@ -211,7 +213,7 @@ pub async fn answer_request(
         DecisionBody::Refuse => Decision::Refuse,
         DecisionBody::Ignore => Decision::Ignore,
     };
-    let (me, now) = (auth.user.id, st.clock.now());
+    let (me, now) = (auth.user.id, st.app.clock.now());
     let change = on_writer(&st, move |store| async move {
         store
             .answer_friend_request(id, me, decision, remark, FRIENDS_NOW.to_owned(), now)
@@ -220,7 +222,7 @@ pub async fn answer_request(
     .await
     .map_err(|e| match e {
         ApiError::NotFound { .. } => {
-            ApiError::not_found("request_not_found", "no such request among yours")
+            ApiError::not_found(ErrorCode::RequestNotFound, "no such request among yours")
         }
         other => other,
     })?;
@@ -253,6 +255,7 @@ pub async fn list_requests(
     };
     let limit = page.limit()?;
     let rows = st
+        .app
         .store
         .friend_requests(auth.user.id, direction, status, page.after()?, limit + 1)
         .await?;
@@ -275,7 +278,7 @@ pub async fn list_friends(
 ) -> Result<axum::Json<Page<FriendView>>, ApiError> {
     let limit = page.limit()?;
     let after = after_pair(&page)?.map(|(ms, id)| (ms, UserId(id)));
-    let rows = st.store.friends(auth.user.id, after, limit + 1).await?;
+    let rows = st.app.store.friends(auth.user.id, after, limit + 1).await?;
     Ok(axum::Json(page_with(
         rows,
         limit,
@@ -285,7 +288,7 @@ pub async fn list_friends(
 }
 
 fn friend_not_found() -> ApiError {
-    ApiError::not_found("friend_not_found", "no such user among your friends")
+    ApiError::not_found(ErrorCode::FriendNotFound, "no such user among your friends")
 }
 
 /// Set (or clear, with null or "") my remark for a friend.
@@ -303,6 +306,7 @@ pub async fn patch_friend(
     let remark = remark_field(&mut errors, body.remark.as_deref());
     errors.into_result()?;
     let friend = st
+        .app
         .store
         .set_remark(auth.user.id, UserId(user_id), remark)
         .await
@@ -323,8 +327,9 @@ pub async fn unfriend(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    st.store
-        .unfriend(auth.user.id, UserId(user_id), st.clock.now())
+    st.app
+        .store
+        .unfriend(auth.user.id, UserId(user_id), st.app.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => friend_not_found(),

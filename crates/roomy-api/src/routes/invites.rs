@@ -9,6 +9,7 @@
 //! image says nothing the token in its path does not.
 
 use super::rooms::{my_group_role, not_room_admin};
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{InvitePreview, InviteRequest, InviteView, RoomView},
@@ -24,7 +25,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
-use roomy_chat::{ChangeKind, change_envelopes};
+use roomy_app::{ChangeKind, change_envelopes};
 use roomy_core::{FieldErrors, RoomId, UserId};
 use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite, Room, StoreError};
 use sha2::{Digest, Sha256};
@@ -41,7 +42,7 @@ const TOKEN_BYTES: usize = 32;
 const QR_MIN_PIXELS: u32 = 256;
 
 fn invite_not_found() -> ApiError {
-    ApiError::not_found("invite_not_found", "no such invite link")
+    ApiError::not_found(ErrorCode::InviteNotFound, "no such invite link")
 }
 
 /// 410 for a link that exists but no longer works; `Ok` for a live one.
@@ -49,15 +50,15 @@ fn usable(state: InviteState) -> Result<(), ApiError> {
     match state {
         InviteState::Active => Ok(()),
         InviteState::Expired => Err(ApiError::gone(
-            "invite_expired",
+            ErrorCode::InviteExpired,
             "this invite link has expired",
         )),
         InviteState::Exhausted => Err(ApiError::gone(
-            "invite_exhausted",
+            ErrorCode::InviteExhausted,
             "this invite link has been used as often as it allows",
         )),
         InviteState::Revoked => Err(ApiError::gone(
-            "invite_revoked",
+            ErrorCode::InviteRevoked,
             "this invite link was revoked",
         )),
     }
@@ -83,18 +84,19 @@ fn presented_hash(token: &str) -> Option<String> {
 }
 
 fn invite_url(st: &AppState, token: &str) -> String {
-    format!("{}/invite/{token}", st.settings.public_url)
+    format!("{}/invite/{token}", st.app.settings.public_url)
 }
 
 /// The live invite a token names, with its group: 404 or 410 otherwise.
 async fn live_invite(st: &AppState, token: &str) -> Result<(Invite, Room), ApiError> {
     let hash = presented_hash(token).ok_or_else(invite_not_found)?;
     let (invite, room) = st
+        .app
         .store
         .invite_by_hash(&hash)
         .await?
         .ok_or_else(invite_not_found)?;
-    usable(invite.state(st.clock.now()))?;
+    usable(invite.state(st.app.clock.now()))?;
     Ok((invite, room))
 }
 
@@ -111,7 +113,8 @@ where
     F: FnOnce(std::sync::Arc<dyn roomy_store::Store>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
 {
-    st.writer
+    st.app
+        .writer
         .exclusive(move |store| async move {
             let result = match my_group_role(&*store, room, actor).await {
                 Ok((role, _)) if role.manages() => f(store).await,
@@ -160,7 +163,7 @@ pub async fn create_invite(
     errors.into_result()?;
     let room = RoomId(id);
     let token = new_token();
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let new = NewInvite {
         room_id: room,
         created_by: auth.user.id,
@@ -201,15 +204,15 @@ pub async fn list_invites(
     let room = RoomId(id);
     let limit = page.limit()?;
     let before = page.after()?;
-    if !my_group_role(&*st.store, room, auth.user.id)
+    if !my_group_role(&*st.app.store, room, auth.user.id)
         .await?
         .0
         .manages()
     {
         return Err(not_room_admin());
     }
-    let rows = st.store.room_invites(room, before, limit + 1).await?;
-    let now = st.clock.now();
+    let rows = st.app.store.room_invites(room, before, limit + 1).await?;
+    let now = st.app.clock.now();
     Ok(axum::Json(page_of(
         rows,
         limit,
@@ -228,7 +231,7 @@ pub async fn revoke_invite(
     Path((id, invite_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let room = RoomId(id);
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     as_manager(&st, room, auth.user.id, move |store| async move {
         store
             .revoke_invite(room, invite_id, now)
@@ -252,7 +255,12 @@ pub async fn preview_invite(
     Path(token): Path<String>,
 ) -> Result<axum::Json<InvitePreview>, ApiError> {
     let (invite, room) = live_invite(&st, &token).await?;
-    let already_member = st.store.member_role(room.id, auth.user.id).await?.is_some();
+    let already_member = st
+        .app
+        .store
+        .member_role(room.id, auth.user.id)
+        .await?
+        .is_some();
     Ok(axum::Json(InvitePreview {
         room: room.into(),
         expires_at: invite.expires_at,
@@ -276,11 +284,12 @@ pub async fn join_invite(
     let hash = presented_hash(&token).ok_or_else(invite_not_found)?;
     let me = auth.user.id;
     let notice = format!("{} joined via an invite link", auth.user.nickname);
-    let max = i64::try_from(st.settings.max_group_members).unwrap_or(i64::MAX);
-    let now = st.clock.now();
+    let max = i64::try_from(st.app.settings.max_group_members).unwrap_or(i64::MAX);
+    let now = st.app.clock.now();
     // On the writer task, so `member_joined` and the notice are published in
     // commit order with the room's messages.
     let outcome = st
+        .app
         .writer
         .exclusive(move |store| async move {
             let outcome = store.join_by_invite(&hash, me, notice, max, now).await;
@@ -306,19 +315,20 @@ pub async fn join_invite(
         }
         JoinOutcome::Dissolved => {
             return Err(ApiError::gone(
-                "room_dissolved",
+                ErrorCode::RoomDissolved,
                 "this group was dissolved and takes no new members",
             ));
         }
         JoinOutcome::GroupFull => {
             return Err(ApiError::Conflict {
-                code: "group_full",
+                code: ErrorCode::GroupFull,
                 message: format!("a group has at most {max} members"),
                 fields: FieldErrors::new(),
             });
         }
     };
     let summary = st
+        .app
         .store
         .room_summary(room, me)
         .await?

@@ -6,6 +6,7 @@
 //! devices that were offline.
 
 use super::messages::room_not_found;
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{DeleteRequest, DeletedView, MessageListQuery, MessageView, ReadRequest, ReadView},
@@ -26,7 +27,7 @@ pub const MAX_DELETE_BATCH: usize = 500;
 
 /// 404 for a message that does not exist or that the caller cannot see.
 pub(crate) fn message_not_found() -> ApiError {
-    ApiError::not_found("message_not_found", "no such message among yours")
+    ApiError::not_found(ErrorCode::MessageNotFound, "no such message among yours")
 }
 
 /// Publishes per-user events, each to its user. `origin` (a WebSocket
@@ -34,7 +35,7 @@ pub(crate) fn message_not_found() -> ApiError {
 /// caller's own event can come back to it with the request id.
 pub(crate) fn publish_notices(st: &AppState, notices: Vec<Notice>, origin: Option<Origin>) {
     for notice in notices {
-        st.bus.publish(Envelope {
+        st.app.bus.publish(Envelope {
             recipients: vec![notice.user],
             event: Event::Notice(notice),
             origin: origin.clone(),
@@ -54,8 +55,9 @@ pub(crate) async fn mark_read(
         return Err(ApiError::field("seq", "must not be negative"));
     }
     let mark = st
+        .app
         .store
-        .mark_read(RoomId(room), me, seq, st.clock.now())
+        .mark_read(RoomId(room), me, seq, st.app.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => room_not_found(),
@@ -131,24 +133,25 @@ pub async fn revoke(
 ) -> Result<axum::Json<MessageView>, ApiError> {
     let me = auth.user.id;
     let user = auth.user;
-    let window = st.settings.revoke_window;
-    let now = st.clock.now();
+    let window = st.app.settings.revoke_window;
+    let now = st.app.clock.now();
     // On the writer task: the notice takes its seq in line with the room's
     // messages, and `revoked` is published in commit order.
     let revoked = st
+        .app
         .writer
         .exclusive(move |store| async move {
             let result = async {
                 let message = my_message(&*store, me, id).await?;
                 if message.sender.id != me {
                     return Err(ApiError::forbidden(
-                        "not_your_message",
+                        ErrorCode::NotYourMessage,
                         "only the sender may revoke a message",
                     ));
                 }
                 if message.kind == MessageKind::System {
                     return Err(ApiError::forbidden(
-                        "cannot_revoke_notice",
+                        ErrorCode::CannotRevokeNotice,
                         "system notices cannot be revoked",
                     ));
                 }
@@ -163,7 +166,7 @@ pub async fn revoke(
                 let elapsed = to_millis(now) - to_millis(message.created_at);
                 if elapsed > window.whole_milliseconds() as i64 {
                     return Err(ApiError::conflict(
-                        "revoke_window_passed",
+                        ErrorCode::RevokeWindowPassed,
                         format!(
                             "messages can be revoked for {} seconds after sending",
                             window.whole_seconds()
@@ -202,7 +205,12 @@ fn display_name(member: &roomy_store::Member, user: &roomy_store::User) -> Strin
 
 /// Hides messages from the caller's view; all or nothing.
 async fn hide(st: &AppState, me: UserId, ids: Vec<MessageId>) -> Result<(), ApiError> {
-    match st.store.hide_messages(me, &ids, st.clock.now()).await? {
+    match st
+        .app
+        .store
+        .hide_messages(me, &ids, st.app.clock.now())
+        .await?
+    {
         Ok(event) => {
             publish_notices(st, event.into_iter().collect(), None);
             Ok(())
@@ -297,7 +305,11 @@ async fn list(
     q: &MessageListQuery,
 ) -> Result<axum::Json<Page<MessageView>>, ApiError> {
     let (filter, limit) = list_filter(q)?;
-    let rows = st.store.user_messages(me, which, filter, limit + 1).await?;
+    let rows = st
+        .app
+        .store
+        .user_messages(me, which, filter, limit + 1)
+        .await?;
     Ok(axum::Json(page_of(rows, limit, |m| m.id.0, Into::into)))
 }
 

@@ -1,5 +1,6 @@
 //! The caller's own account: profile, password and sessions.
 
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{Me, PasswordChange, ProfilePatch, SessionView},
@@ -56,8 +57,9 @@ pub async fn patch_me(
     };
     errors.into_result()?;
     let user = st
+        .app
         .store
-        .update_profile(auth.user.id, changes, st.clock.now())
+        .update_profile(auth.user.id, changes, st.app.clock.now())
         .await?;
     Ok(axum::Json(user.into()))
 }
@@ -82,31 +84,33 @@ pub async fn change_password(
     let account = auth.user.username.to_lowercase();
     let ip = client.limited.to_string();
     st.limiter
-        .check(&account, &ip, st.clock.now())
+        .check(&account, &ip, st.app.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
     let hash = st
+        .app
         .store
         .credentials(auth.user.id)
         .await?
         .and_then(|c| c.password_hash);
     if hash.is_none() {
         return Err(ApiError::forbidden(
-            "no_password",
+            ErrorCode::NoPassword,
             "guest accounts have no password",
         ));
     }
     if req.old_password.chars().count() > Password::MAX
         || !st.passwords.verify(hash, &req.old_password).await?
     {
-        st.limiter.record_failure(&account, &ip, st.clock.now());
+        st.limiter.record_failure(&account, &ip, st.app.clock.now());
         return Err(ApiError::forbidden(
-            "wrong_password",
+            ErrorCode::WrongPassword,
             "the old password is not correct",
         ));
     }
     let new_hash = st.passwords.hash(&new).await?;
-    st.store
-        .set_password(auth.user.id, new_hash, auth.session.id, st.clock.now())
+    st.app
+        .store
+        .set_password(auth.user.id, new_hash, auth.session.id, st.app.clock.now())
         .await?;
     super::announce_sessions_ended(&st, auth.user.id, Some(auth.session.id), None);
     Ok(StatusCode::NO_CONTENT)
@@ -123,9 +127,10 @@ pub async fn list_sessions(
 ) -> Result<axum::Json<Page<SessionView>>, ApiError> {
     let limit = page.limit()?;
     let before = page.after()?;
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let max_age = st.settings.abuse.session_max_age;
     let sessions: Vec<_> = st
+        .app
         .store
         .active_sessions(auth.user.id, now)
         .await?
@@ -152,15 +157,16 @@ pub async fn end_session(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     if st
+        .app
         .store
-        .revoke_session(auth.user.id, SessionId(id), st.clock.now())
+        .revoke_session(auth.user.id, SessionId(id), st.app.clock.now())
         .await?
     {
         super::announce_sessions_ended(&st, auth.user.id, None, Some(SessionId(id)));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(
-            "session_not_found",
+            ErrorCode::SessionNotFound,
             "no such active session of yours",
         ))
     }

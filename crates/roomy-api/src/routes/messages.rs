@@ -1,6 +1,7 @@
 //! Sending messages over HTTP, history and sync. The WebSocket `send` frame
 //! goes through the same validation ([`parse_send`]) and the same writer.
 
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{HistoryQuery, MessageView, SendRequest, SyncQuery, SyncView},
@@ -30,7 +31,7 @@ pub(crate) async fn parse_send(
     body: Option<&str>,
     file_id: Option<i64>,
 ) -> Result<NewMessage, ApiError> {
-    st.limits.user(Action::Send, sender, st.clock.now())?;
+    st.limits.user(Action::Send, sender, st.app.clock.now())?;
     let mut errors = FieldErrors::new();
     let client_id = errors.check("client_id", ClientId::parse(client_id));
     let kind = match MessageKind::parse(kind) {
@@ -54,7 +55,10 @@ pub(crate) async fn parse_send(
         _ => {}
     }
     let body = match body {
-        Some(b) => errors.check("body", MessageBody::parse(b, st.settings.max_message_chars)),
+        Some(b) => errors.check(
+            "body",
+            MessageBody::parse(b, st.app.settings.max_message_chars),
+        ),
         None if media => None,
         None => {
             errors.add("body", "text messages need a body");
@@ -90,6 +94,7 @@ async fn attachment(
     id: FileId,
 ) -> Result<FileRef, ApiError> {
     let file = st
+        .app
         .store
         .file(id)
         .await?
@@ -129,14 +134,14 @@ pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiErro
 /// 403 for writing to a dissolved group.
 pub(crate) fn room_dissolved() -> ApiError {
     ApiError::forbidden(
-        "room_dissolved",
+        ErrorCode::RoomDissolved,
         "this group was dissolved: it can be read, not changed",
     )
 }
 
 /// 404 for a room that does not exist or that the caller is not in.
 pub(crate) fn room_not_found() -> ApiError {
-    ApiError::not_found("room_not_found", "no such room among yours")
+    ApiError::not_found(ErrorCode::RoomNotFound, "no such room among yours")
 }
 
 /// Send a message; answered once it is committed. The same `client_id` again
@@ -167,7 +172,7 @@ pub async fn send_message(
         req.file_id,
     )
     .await?;
-    let message = outcome_message(st.writer.write(new, None).await?)?;
+    let message = outcome_message(st.app.writer.write(new, None).await?)?;
     Ok((StatusCode::CREATED, axum::Json(message.into())))
 }
 
@@ -214,10 +219,17 @@ pub async fn history(
     if before.is_some_and(|b| b < 1) || after.is_some_and(|a| a < 0) {
         return Err(ApiError::field("before_seq", "seqs start at 1"));
     }
-    if st.store.member_role(room, auth.user.id).await?.is_none() {
+    if st
+        .app
+        .store
+        .member_role(room, auth.user.id)
+        .await?
+        .is_none()
+    {
         return Err(room_not_found());
     }
     let messages = st
+        .app
         .store
         .history(room, auth.user.id, before, after, limit + 1)
         .await?;
@@ -263,8 +275,10 @@ pub async fn sync(
     if since < 0 {
         return Err(ApiError::field("since", "must not be negative"));
     }
-    st.limits.user(Action::Sync, auth.user.id, st.clock.now())?;
+    st.limits
+        .user(Action::Sync, auth.user.id, st.app.clock.now())?;
     let batch = st
+        .app
         .store
         .sync(auth.user.id, MessageId(since), None, limit)
         .await?;

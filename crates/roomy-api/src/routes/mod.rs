@@ -77,7 +77,7 @@ pub(crate) fn announce_sessions_ended(
     except: Option<roomy_core::SessionId>,
     only: Option<roomy_core::SessionId>,
 ) {
-    st.bus.publish(roomy_bus::Envelope {
+    st.app.bus.publish(roomy_bus::Envelope {
         recipients: vec![user],
         event: roomy_bus::Event::SessionsEnded { user, except, only },
         origin: None,

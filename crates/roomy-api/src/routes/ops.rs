@@ -1,5 +1,6 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
+use crate::error::ErrorCode;
 use crate::{dto::Status, error::ApiError, state::AppState};
 use axum::{
     extract::State,
@@ -19,7 +20,8 @@ pub async fn healthz() -> axum::Json<Status> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Status), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, ApiError> {
-    st.store
+    st.app
+        .store
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(Box::new(e)))?;
@@ -60,7 +62,7 @@ pub async fn main_metrics(State(st): State<AppState>, req: axum::extract::Reques
     if direct_loopback || token_ok {
         metrics(State(st)).await
     } else {
-        ApiError::not_found("route_not_found", "no such route").into_response()
+        ApiError::not_found(ErrorCode::RouteNotFound, "no such route").into_response()
     }
 }
 

@@ -13,6 +13,7 @@
 //! messages reach clients in seq order.
 
 use super::messages::{room_dissolved, room_not_found};
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{
@@ -26,8 +27,8 @@ use crate::{
 };
 use axum::{extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use roomy_app::{ChangeKind, change_envelopes};
 use roomy_bus::{Envelope, Event};
-use roomy_chat::{ChangeKind, change_envelopes};
 use roomy_core::{
     FieldErrors, Role, RoomId, UserId,
     chat_fields::{MemberRole, RoomKind, RoomName},
@@ -39,19 +40,19 @@ use roomy_store::{
 use std::sync::Arc;
 
 fn guests_cannot(what: &'static str) -> ApiError {
-    ApiError::forbidden("guest_forbidden", what)
+    ApiError::forbidden(ErrorCode::GuestForbidden, what)
 }
 
 fn not_a_group() -> ApiError {
     ApiError::Unprocessable {
-        code: "not_a_group",
+        code: ErrorCode::NotAGroup,
         message: "direct rooms have exactly their two members and no profile".into(),
     }
 }
 
 pub(crate) fn not_room_admin() -> ApiError {
     ApiError::forbidden(
-        "not_room_admin",
+        ErrorCode::NotRoomAdmin,
         "only the group's owner and admins may do this",
     )
 }
@@ -74,11 +75,14 @@ fn writable(room: &Room) -> Result<(), ApiError> {
 }
 
 fn not_room_owner() -> ApiError {
-    ApiError::forbidden("not_room_owner", "only the group's owner may do this")
+    ApiError::forbidden(
+        ErrorCode::NotRoomOwner,
+        "only the group's owner may do this",
+    )
 }
 
 fn member_not_found() -> ApiError {
-    ApiError::not_found("member_not_found", "no such member of this room")
+    ApiError::not_found(ErrorCode::MemberNotFound, "no such member of this room")
 }
 
 /// The caller's role in a group it belongs to, and the group; 422 for direct rooms.
@@ -103,7 +107,8 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<RoomChange, ApiError>> + Send + 'static,
 {
-    st.writer
+    st.app
+        .writer
         .exclusive(move |store| async move {
             let result = f(store).await;
             let envelopes = match &result {
@@ -117,7 +122,7 @@ where
 
 /// Checks that every id is an enabled user; the users, or which ids are not.
 async fn existing_users(st: &AppState, ids: &[UserId], field: &str) -> Result<Vec<User>, ApiError> {
-    let found = st.store.enabled_users(ids).await?;
+    let found = st.app.store.enabled_users(ids).await?;
     let missing: Vec<String> = ids
         .iter()
         .filter(|id| !found.iter().any(|u| u.id == **id))
@@ -163,27 +168,29 @@ pub async fn open_direct(
     }
     if req.user_id == auth.user.id {
         return Err(ApiError::Unprocessable {
-            code: "cannot_message_self",
+            code: ErrorCode::CannotMessageSelf,
             message: "a direct room needs another user".into(),
         });
     }
     let peer = st
+        .app
         .store
         .enabled_users(&[req.user_id])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "no such user"))?;
     if peer.role == Role::Guest {
         return Err(guests_cannot(
             "guests chat only in groups they were invited to",
         ));
     }
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let me = auth.user.id;
-    let policy = st.settings.direct_messages;
+    let policy = st.app.settings.direct_messages;
     // On the writer task, so the room's `member_joined` goes out before any
     // message committed in it.
     let (room, created) = st
+        .app
         .writer
         .exclusive(move |store| async move {
             let opened = async {
@@ -219,6 +226,7 @@ pub async fn open_direct(
         })
         .await??;
     let summary = st
+        .app
         .store
         .room_summary(room.id, auth.user.id)
         .await?
@@ -257,12 +265,12 @@ pub async fn create_group(
         .collect();
     members.sort();
     members.dedup();
-    if members.len() + 1 > st.settings.max_group_members {
+    if members.len() + 1 > st.app.settings.max_group_members {
         errors.add(
             "member_ids",
             format!(
                 "a group has at most {} members",
-                st.settings.max_group_members
+                st.app.settings.max_group_members
             ),
         );
     }
@@ -272,9 +280,9 @@ pub async fn create_group(
     };
     existing_users(&st, &members, "member_ids").await?;
     let notice = format!("{} created the group {}", auth.user.nickname, name.as_str());
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let owner = auth.user.id;
-    let policy = st.settings.direct_messages;
+    let policy = st.app.settings.direct_messages;
     let created = change(&st, ChangeKind::Joined, move |store| async move {
         let group = NewGroup {
             owner,
@@ -290,6 +298,7 @@ pub async fn create_group(
     })
     .await?;
     let summary = st
+        .app
         .store
         .room_summary(created.room.id, owner)
         .await?
@@ -311,7 +320,11 @@ pub async fn list_rooms(
         None => None,
         Some(c) => Some(decode_room_cursor(c)?),
     };
-    let mut rows = st.store.rooms_of(auth.user.id, after, limit + 1).await?;
+    let mut rows = st
+        .app
+        .store
+        .rooms_of(auth.user.id, after, limit + 1)
+        .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -352,6 +365,7 @@ pub async fn get_room(
     Path(id): Path<i64>,
 ) -> Result<axum::Json<RoomView>, ApiError> {
     let summary = st
+        .app
         .store
         .room_summary(RoomId(id), auth.user.id)
         .await?
@@ -390,7 +404,7 @@ pub async fn patch_room(
         Some(n) => format!("{} renamed the group to {}", auth.user.nickname, n.as_str()),
         None => format!("{} changed the group avatar", auth.user.nickname),
     };
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let actor = auth.user.id;
     change(&st, ChangeKind::Updated, move |store| async move {
         let (role, current) = my_group_role(&*store, room, actor).await?;
@@ -416,9 +430,10 @@ pub async fn list_members(
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<MemberView>>, ApiError> {
     let room = RoomId(id);
-    my_role(&*st.store, room, auth.user.id).await?;
+    my_role(&*st.app.store, room, auth.user.id).await?;
     let limit = page.limit()?;
     let members = st
+        .app
         .store
         .members(room, page.after()?.map(UserId), limit + 1)
         .await?;
@@ -451,17 +466,17 @@ pub async fn add_members(
     let mut ids = req.user_ids.clone();
     ids.sort();
     ids.dedup();
-    if ids.is_empty() || ids.len() > st.settings.max_group_members {
+    if ids.is_empty() || ids.len() > st.app.settings.max_group_members {
         return Err(ApiError::field(
             "user_ids",
-            format!("give 1 to {} user ids", st.settings.max_group_members),
+            format!("give 1 to {} user ids", st.app.settings.max_group_members),
         ));
     }
     let users = existing_users(&st, &ids, "user_ids").await?;
-    let max = st.settings.max_group_members;
-    let policy = st.settings.direct_messages;
+    let max = st.app.settings.max_group_members;
+    let policy = st.app.settings.direct_messages;
     let notice = format!("{} added {}", auth.user.nickname, names(&users));
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let actor = auth.user.id;
     let added = change(&st, ChangeKind::Joined, move |store| async move {
         let (role, current) = my_group_role(&*store, room, actor).await?;
@@ -471,7 +486,7 @@ pub async fn add_members(
         writable(&current)?;
         if current.member_count as usize + ids.len() > max {
             return Err(ApiError::Conflict {
-                code: "group_full",
+                code: ErrorCode::GroupFull,
                 message: format!("a group has at most {max} members"),
                 fields: FieldErrors::new(),
             });
@@ -500,7 +515,7 @@ pub async fn remove_member(
     let target = UserId(user_id);
     let actor = auth.user.id;
     let actor_name = auth.user.nickname.clone();
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     change(&st, ChangeKind::Left(target), move |store| async move {
         let (mine, current) = my_group_role(&*store, room, actor).await?;
         let theirs = store
@@ -514,14 +529,14 @@ pub async fn remove_member(
         }
         if leaving && mine == MemberRole::Owner && current.dissolved_at.is_none() {
             return Err(ApiError::Conflict {
-                code: "owner_cannot_leave",
+                code: ErrorCode::OwnerCannotLeave,
                 message: "the owner must hand the group to someone else before leaving".into(),
                 fields: FieldErrors::new(),
             });
         }
         if !leaving && (!mine.manages() || theirs >= mine) {
             return Err(ApiError::forbidden(
-                "cannot_remove_member",
+                ErrorCode::CannotRemoveMember,
                 "only the owner removes admins; admins remove members; nobody removes the owner",
             ));
         }
@@ -592,7 +607,7 @@ async fn change_role(
     target: UserId,
     role: MemberRole,
 ) -> Result<RoomChange, ApiError> {
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let actor = auth.user.id;
     let actor_name = auth.user.nickname.clone();
     change(st, ChangeKind::Updated, move |store| async move {
@@ -658,7 +673,7 @@ async fn change_profile(
 ) -> Result<RoomChange, ApiError> {
     if target != auth.user.id {
         return Err(ApiError::forbidden(
-            "not_yourself",
+            ErrorCode::NotYourself,
             "members set only their own group nickname and avatar",
         ));
     }
@@ -674,7 +689,7 @@ async fn change_profile(
         a.as_str().to_owned()
     });
     errors.into_result()?;
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     change(st, ChangeKind::Updated, move |store| async move {
         let (_, current) = my_group_role(&*store, room, target).await?;
         writable(&current)?;
@@ -699,7 +714,7 @@ pub async fn dissolve(
     let room = RoomId(id);
     let actor = auth.user.id;
     let notice = format!("{} dissolved the group", auth.user.nickname);
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     change(&st, ChangeKind::Updated, move |store| async move {
         let (mine, current) = my_group_role(&*store, room, actor).await?;
         if mine != MemberRole::Owner {
@@ -713,7 +728,10 @@ pub async fn dissolve(
 }
 
 fn ban_not_found() -> ApiError {
-    ApiError::not_found("ban_not_found", "this user is not banned from this group")
+    ApiError::not_found(
+        ErrorCode::BanNotFound,
+        "this user is not banned from this group",
+    )
 }
 
 /// Users an admin removed from a group, who may not rejoin by invite link,
@@ -730,14 +748,14 @@ pub async fn list_bans(
     let room = RoomId(id);
     let limit = page.limit()?;
     let after = page.after()?.map(UserId);
-    if !my_group_role(&*st.store, room, auth.user.id)
+    if !my_group_role(&*st.app.store, room, auth.user.id)
         .await?
         .0
         .manages()
     {
         return Err(not_room_admin());
     }
-    let bans = st.store.room_bans(room, after, limit + 1).await?;
+    let bans = st.app.store.room_bans(room, after, limit + 1).await?;
     Ok(axum::Json(page_of(
         bans,
         limit,
@@ -759,7 +777,8 @@ pub async fn lift_ban(
     let actor = auth.user.id;
     // On the writer task, where every role change runs: the check still
     // holds when the ban is lifted.
-    st.writer
+    st.app
+        .writer
         .exclusive(move |store| async move {
             let lifted = async {
                 if !my_group_role(&*store, room, actor).await?.0.manages() {

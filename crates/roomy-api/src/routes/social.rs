@@ -1,5 +1,6 @@
 //! The follow graph and blocks: follow, unfollow, lists, mutual, block.
 
+use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{BlockedUser, FollowedUser, TargetView},
@@ -9,7 +10,7 @@ use crate::{
     state::AppState,
 };
 use axum::extract::State;
-use roomy_chat::GraphError;
+use roomy_app::GraphError;
 use roomy_core::{
     UserId,
     clock::{from_millis, to_millis},
@@ -25,7 +26,7 @@ impl From<GraphError> for ApiError {
 }
 
 fn user_not_found() -> ApiError {
-    ApiError::not_found("user_not_found", "no such user")
+    ApiError::not_found(ErrorCode::UserNotFound, "no such user")
 }
 
 /// Maps the store's "no such row" to this route's "no such user".
@@ -67,15 +68,20 @@ async fn change_graph(
     if target == me {
         return Err(not_yourself(verb));
     }
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let deltas = match change {
-        Change::Follow => st.store.follow(me, target, now).await,
-        Change::Unfollow => st.store.unfollow(me, target, now).await,
-        Change::Block => st.store.block(me, target, now).await,
-        Change::Unblock => st.store.unblock(me, target, now).await.map(|()| Vec::new()),
+        Change::Follow => st.app.store.follow(me, target, now).await,
+        Change::Unfollow => st.app.store.unfollow(me, target, now).await,
+        Change::Block => st.app.store.block(me, target, now).await,
+        Change::Unblock => st
+            .app
+            .store
+            .unblock(me, target, now)
+            .await
+            .map(|()| Vec::new()),
     }
     .map_err(missing_user)?;
-    st.graph.applied(&deltas).await;
+    st.app.graph.applied(&deltas).await;
     Ok(axum::Json(TargetView { target }))
 }
 
@@ -152,6 +158,7 @@ pub async fn list_blocks(
 ) -> Result<axum::Json<Page<BlockedUser>>, ApiError> {
     let limit = page.limit()?;
     let rows = st
+        .app
         .store
         .blocks(auth.user.id, cursor_pair(&page)?, limit + 1)
         .await?;
@@ -164,7 +171,8 @@ pub async fn list_blocks(
 }
 
 async fn existing(st: &AppState, id: i64) -> Result<UserId, ApiError> {
-    st.store
+    st.app
+        .store
         .user(UserId(id))
         .await?
         .map(|u| u.id)
@@ -189,8 +197,8 @@ async fn follow_list(
     let after = cursor_pair(page)?;
     let user = existing(st, id).await?;
     let rows = match list {
-        List::Following => st.store.following(user, after, limit + 1).await?,
-        List::Followers => st.store.followers(user, after, limit + 1).await?,
+        List::Following => st.app.store.following(user, after, limit + 1).await?,
+        List::Followers => st.app.store.followers(user, after, limit + 1).await?,
     };
     Ok(axum::Json(page_with(
         rows,
@@ -240,11 +248,13 @@ pub async fn mutual(
     let limit = page.limit()?;
     let after = cursor_pair(&page)?;
     let ids = st
+        .app
         .graph
         .mutual(UserId(id), after, limit as usize + 1)
         .await?
         .ok_or_else(user_not_found)?;
     let users = st
+        .app
         .store
         .users_by_ids(&ids.iter().map(|(u, _)| *u).collect::<Vec<_>>())
         .await?;

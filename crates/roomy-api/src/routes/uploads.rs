@@ -8,6 +8,7 @@
 //! the database and the upload folder continues an upload. An upload
 //! belongs to its creator: anyone else gets 404, as for a missing one.
 
+use crate::error::ErrorCode;
 use crate::files::locks::UploadGuard;
 use crate::{
     auth::Auth,
@@ -46,7 +47,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::BadRequest {
         code,
         message: message.into(),
@@ -54,7 +55,7 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 fn upload_not_found() -> ApiError {
-    ApiError::not_found("upload_not_found", "no such upload among yours")
+    ApiError::not_found(ErrorCode::UploadNotFound, "no such upload among yours")
 }
 
 /// Adds `Tus-Resumable` to every response of the upload routes, and
@@ -64,7 +65,7 @@ pub async fn tus_layer(req: Request, next: Next) -> Response {
     let mut resp = if req.method() != axum::http::Method::OPTIONS && speaks != Some(TUS_VERSION) {
         let mut r = ApiError::Protocol {
             status: StatusCode::PRECONDITION_FAILED,
-            code: "tus_version_unsupported",
+            code: ErrorCode::TusVersionUnsupported,
             message: format!("send Tus-Resumable: {TUS_VERSION}"),
         }
         .into_response();
@@ -106,19 +107,25 @@ fn metadata_name(headers: &HeaderMap) -> Result<String, ApiError> {
     };
     let raw = raw
         .to_str()
-        .map_err(|_| bad("invalid_metadata", "Upload-Metadata must be ASCII"))?;
+        .map_err(|_| bad(ErrorCode::InvalidMetadata, "Upload-Metadata must be ASCII"))?;
     if raw.len() > MAX_METADATA {
-        return Err(bad("invalid_metadata", "Upload-Metadata is too long"));
+        return Err(bad(
+            ErrorCode::InvalidMetadata,
+            "Upload-Metadata is too long",
+        ));
     }
     let mut name = None;
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
-        let value = STANDARD
-            .decode(value.trim())
-            .map_err(|_| bad("invalid_metadata", format!("{key}: value is not base64")))?;
+        let value = STANDARD.decode(value.trim()).map_err(|_| {
+            bad(
+                ErrorCode::InvalidMetadata,
+                format!("{key}: value is not base64"),
+            )
+        })?;
         if key == "filename" || (key == "name" && name.is_none()) {
             let text = String::from_utf8(value)
-                .map_err(|_| bad("invalid_metadata", "filename is not UTF-8"))?;
+                .map_err(|_| bad(ErrorCode::InvalidMetadata, "filename is not UTF-8"))?;
             name = Some(text);
         }
     }
@@ -157,24 +164,30 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     if headers.contains_key("upload-defer-length") {
         return Err(bad(
-            "length_required",
+            ErrorCode::LengthRequired,
             "this server needs Upload-Length at creation",
         ));
     }
     let length: u64 = header(&headers, "upload-length")
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| bad("length_required", "Upload-Length must be a number of bytes"))?;
+        .ok_or_else(|| {
+            bad(
+                ErrorCode::LengthRequired,
+                "Upload-Length must be a number of bytes",
+            )
+        })?;
     let max = st.files.settings.max_upload_bytes;
     if length > max {
         return Err(ApiError::TooLarge {
-            code: "too_large",
+            code: ErrorCode::TooLarge,
             message: format!("files may be at most {max} bytes"),
         });
     }
     let name = metadata_name(&headers)?;
-    let now = st.clock.now();
+    let now = st.app.clock.now();
     let upload = st
+        .app
         .store
         .create_upload(
             NewUpload {
@@ -203,7 +216,9 @@ pub async fn create(
     h.insert("upload-expires", expires_header(upload.expires_at));
     if length == 0 {
         // Nothing to send: the file exists at once.
-        st.files.finish(&*st.store, &*st.clock, &upload).await?;
+        st.files
+            .finish(&*st.app.store, &*st.app.clock, &upload)
+            .await?;
     }
     Ok(resp)
 }
@@ -221,24 +236,25 @@ async fn take_over(st: &AppState, auth: &Auth, id: i64) -> Result<Standing, ApiE
     let id = FileId(id);
     let mine = |u: &Upload| u.owner == auth.user.id;
     let finished = |f: &StoredFile| f.owner == auth.user.id;
-    if st.store.file(id).await?.filter(finished).is_none()
-        && st.store.upload(id).await?.filter(mine).is_none()
+    if st.app.store.file(id).await?.filter(finished).is_none()
+        && st.app.store.upload(id).await?.filter(mine).is_none()
     {
         return Err(upload_not_found());
     }
     let guard = st.files.locks.acquire(id).await;
-    if let Some(file) = st.store.file(id).await?.filter(finished) {
+    if let Some(file) = st.app.store.file(id).await?.filter(finished) {
         return Ok(Standing::Finished(file));
     }
     let upload = st
+        .app
         .store
         .upload(id)
         .await?
         .filter(mine)
         .ok_or_else(upload_not_found)?;
-    if upload.expires_at <= st.clock.now() {
+    if upload.expires_at <= st.app.clock.now() {
         return Err(ApiError::gone(
-            "upload_expired",
+            ErrorCode::UploadExpired,
             "this upload expired; start a new one",
         ));
     }
@@ -250,7 +266,10 @@ async fn take_over(st: &AppState, auth: &Auth, id: i64) -> Result<Standing, ApiE
 async fn finish(st: &AppState, guard: UploadGuard, upload: Upload) -> Result<StoredFile, ApiError> {
     let st = st.clone();
     tokio::spawn(async move {
-        let file = st.files.finish(&*st.store, &*st.clock, &upload).await;
+        let file = st
+            .files
+            .finish(&*st.app.store, &*st.app.clock, &upload)
+            .await;
         drop(guard);
         file
     })
@@ -323,19 +342,22 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
     };
     let (algo, value) = raw.trim().split_once(' ').ok_or_else(|| {
         bad(
-            "invalid_checksum",
+            ErrorCode::InvalidChecksum,
             "Upload-Checksum is `<algorithm> <base64>`",
         )
     })?;
     let digest = STANDARD
         .decode(value.trim())
-        .map_err(|_| bad("invalid_checksum", "the checksum is not base64"))?;
+        .map_err(|_| bad(ErrorCode::InvalidChecksum, "the checksum is not base64"))?;
     match (algo, digest.len()) {
         ("sha1", 20) => Ok(Some(Checksum::Sha1(digest))),
         ("sha256", 32) => Ok(Some(Checksum::Sha256(digest))),
-        ("sha1" | "sha256", _) => Err(bad("invalid_checksum", "the checksum has the wrong length")),
+        ("sha1" | "sha256", _) => Err(bad(
+            ErrorCode::InvalidChecksum,
+            "the checksum has the wrong length",
+        )),
         _ => Err(bad(
-            "checksum_algorithm_unsupported",
+            ErrorCode::ChecksumAlgorithmUnsupported,
             format!("supported: {TUS_CHECKSUMS}"),
         )),
     }
@@ -343,7 +365,7 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
 
 fn offset_conflict(at: i64) -> ApiError {
     ApiError::Conflict {
-        code: "offset_mismatch",
+        code: ErrorCode::OffsetMismatch,
         message: format!("the upload is at offset {at}"),
         fields: roomy_core::FieldErrors::new(),
     }
@@ -351,7 +373,7 @@ fn offset_conflict(at: i64) -> ApiError {
 
 fn overflow(room: i64) -> ApiError {
     ApiError::TooLarge {
-        code: "upload_overflow",
+        code: ErrorCode::UploadOverflow,
         message: format!("this upload has {room} bytes left; the chunk was refused"),
     }
 }
@@ -388,14 +410,19 @@ pub async fn patch(
     if header(&headers, "content-type") != Some("application/offset+octet-stream") {
         return Err(ApiError::Protocol {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
+            code: ErrorCode::UnsupportedMediaType,
             message: "chunks are sent as application/offset+octet-stream".into(),
         });
     }
     let offset: i64 = header(&headers, "upload-offset")
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| bad("offset_required", "Upload-Offset must be a number of bytes"))?;
+        .ok_or_else(|| {
+            bad(
+                ErrorCode::OffsetRequired,
+                "Upload-Offset must be a number of bytes",
+            )
+        })?;
     let checksum = parse_checksum(&headers)?;
     let (guard, upload) = match take_over(&st, &auth, id).await? {
         // A repeat of the last chunk (its answer was lost): done already.
@@ -443,30 +470,31 @@ pub async fn patch(
         BodyEnd::Overflow => return Err(overflow(room)),
         BodyEnd::Cut if declared => {
             return Err(bad(
-                "chunk_incomplete",
+                ErrorCode::ChunkIncomplete,
                 "the chunk was cut off before its end, so its checksum cannot be checked; it was discarded",
             ));
         }
         BodyEnd::Complete if !written.checksum_ok => {
             return Err(ApiError::Protocol {
                 status: StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-                code: "checksum_mismatch",
+                code: ErrorCode::ChecksumMismatch,
                 message: "the chunk does not match its Upload-Checksum; it was discarded".into(),
             });
         }
         _ => {}
     }
     let new_offset = upload.offset + written.bytes as i64;
-    let expires_at = st.clock.now() + files.settings.upload_expiry;
+    let expires_at = st.app.clock.now() + files.settings.upload_expiry;
     if written.bytes > 0
         && !st
+            .app
             .store
             .advance_upload(upload.id, upload.offset, new_offset, expires_at)
             .await?
     {
         files.keep_hash(upload.id, None);
         return Err(ApiError::Conflict {
-            code: "upload_conflict",
+            code: ErrorCode::UploadConflict,
             message: "another request moved this upload; HEAD it and resume".into(),
             fields: roomy_core::FieldErrors::new(),
         });
@@ -498,9 +526,10 @@ pub async fn terminate(
         Ok(Standing::Live(guard, upload)) => (guard, upload),
         // A finished upload is a file now; an expired one goes anyway.
         Ok(Standing::Finished(_)) => return Err(upload_not_found()),
-        Err(e) if e.code() == "upload_expired" => {
+        Err(e) if e.code() == ErrorCode::UploadExpired => {
             let guard = st.files.locks.acquire(FileId(id)).await;
             let upload = st
+                .app
                 .store
                 .upload(FileId(id))
                 .await?
@@ -509,7 +538,7 @@ pub async fn terminate(
         }
         Err(e) => return Err(e),
     };
-    if !st.store.delete_upload(upload.id).await? {
+    if !st.app.store.delete_upload(upload.id).await? {
         return Err(upload_not_found());
     }
     if let Some(p) = &upload.prepared

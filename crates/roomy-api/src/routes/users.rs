@@ -1,5 +1,6 @@
 //! Looking up and searching other users.
 
+use crate::error::ErrorCode;
 use crate::limits::Action;
 use crate::{
     dto::{PublicUser, RelationshipView, UserProfile, UserSearch},
@@ -29,11 +30,12 @@ pub async fn get_user(
     Path(id): Path<i64>,
 ) -> Result<axum::Json<UserProfile>, ApiError> {
     let user = st
+        .app
         .store
         .user(UserId(id))
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
-    let (following_count, followers_count) = st.graph.counts(user.id).await?.unwrap_or((0, 0));
+        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "no such user"))?;
+    let (following_count, followers_count) = st.app.graph.counts(user.id).await?.unwrap_or((0, 0));
     let me = auth.user.id;
     let relationship = if me == user.id {
         RelationshipView {
@@ -43,8 +45,8 @@ pub async fn get_user(
             blocked: false,
         }
     } else {
-        let follows = st.graph.relation(me, user.id).await?;
-        let facts = st.store.pair_facts(me, user.id).await?;
+        let follows = st.app.graph.relation(me, user.id).await?;
+        let facts = st.app.store.pair_facts(me, user.id).await?;
         RelationshipView {
             following: follows.following,
             followed_by: follows.followed_by,
@@ -77,7 +79,7 @@ pub async fn search_users(
 ) -> Result<axum::Json<Page<PublicUser>>, ApiError> {
     if auth.user.role == Role::Guest {
         return Err(ApiError::forbidden(
-            "guest_forbidden",
+            ErrorCode::GuestForbidden,
             "guests may not search users",
         ));
     }
@@ -96,13 +98,14 @@ pub async fn search_users(
         ));
     }
     st.limits
-        .user(Action::Search, auth.user.id, st.clock.now())?;
+        .user(Action::Search, auth.user.id, st.app.clock.now())?;
     let page = PageParams {
         limit: search.limit,
         cursor: search.cursor,
     };
     let limit = page.limit()?;
     let rows = st
+        .app
         .store
         .search_users(q, page.after()?.map(UserId), limit + 1)
         .await?;

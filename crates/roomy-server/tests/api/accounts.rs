@@ -804,6 +804,7 @@ async fn idle_guests_are_retired_with_their_files(app: TestApp) {
     // Its sessions are gone: nobody can ever be this guest again.
     let session = app
         .state
+        .app
         .store
         .session_with_user(roomy_core::SessionId(g.session_id))
         .await
@@ -842,6 +843,7 @@ async fn idle_guests_are_retired_with_their_files(app: TestApp) {
     // The guest who came a day ago keeps its account and session.
     let (_, kept) = app
         .state
+        .app
         .store
         .session_with_user(roomy_core::SessionId(recent.session_id))
         .await

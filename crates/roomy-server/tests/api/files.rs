@@ -450,6 +450,7 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
     std::fs::write(files.spool.path(id), b"0123456789").expect("write");
     assert!(
         app.state
+            .app
             .store
             .advance_upload(id, 0, 10, later)
             .await
@@ -470,6 +471,7 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
     std::fs::write(files.spool.path(id), b"abcde").expect("write");
     assert!(
         app.state
+            .app
             .store
             .advance_upload(id, 0, 5, later)
             .await
@@ -484,6 +486,7 @@ async fn interrupted_finishes_are_completed(app: TestApp) {
     };
     assert!(
         app.state
+            .app
             .store
             .prepare_upload(id, &prepared)
             .await

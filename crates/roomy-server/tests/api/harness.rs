@@ -397,6 +397,7 @@ impl TestApp {
     pub async fn direct(&self, a: &Login, b: &Login) -> i64 {
         let facts = self
             .state
+            .app
             .store
             .pair_facts(roomy_core::UserId(a.id), roomy_core::UserId(b.id))
             .await
@@ -422,14 +423,14 @@ impl TestApp {
     pub async fn befriend_ids(&self, a: &Login, ids: &[i64]) {
         use roomy_core::UserId;
         use roomy_store::{Decision, NewFriendRequest};
-        let store = &self.state.store;
+        let store = &self.state.app.store;
         let me = UserId(a.id);
         for id in ids {
             let other = UserId(*id);
             if other == me || store.pair_facts(me, other).await.expect("facts").friend {
                 continue;
             }
-            let now = self.state.clock.now();
+            let now = self.state.app.clock.now();
             let notice = "You are friends now".to_owned();
             let request = NewFriendRequest {
                 from: me,
@@ -514,6 +515,7 @@ impl TestApp {
             .await
             .expect("hash");
         self.state
+            .app
             .store
             .create_user(
                 NewUser {

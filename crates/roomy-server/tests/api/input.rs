@@ -150,7 +150,7 @@ async fn poison_trigger(app: &TestApp) {
 /// the queue has no notification of its own).
 async fn until_queued(app: &TestApp, n: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while app.state.writer.queued() < n {
+    while app.state.app.writer.queued() < n {
         assert!(
             tokio::time::Instant::now() < deadline,
             "{n} jobs never queued"
@@ -172,7 +172,7 @@ async fn a_row_the_database_refuses_fails_alone_in_a_busy_batch(app: TestApp) {
 
     // Hold the writer so that everything below waits for one commit.
     let (open, gate) = tokio::sync::oneshot::channel::<()>();
-    let writer = app.state.writer.clone();
+    let writer = app.state.app.writer.clone();
     let hold = tokio::spawn(async move {
         writer
             .exclusive(|_| async move {

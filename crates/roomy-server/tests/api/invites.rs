@@ -103,7 +103,7 @@ async fn only_managers_create_list_and_revoke_invites(app: TestApp) {
     );
     assert_eq!(
         first["url"],
-        format!("{}/invite/{token}", app.state.settings.public_url)
+        format!("{}/invite/{token}", app.state.app.settings.public_url)
     );
     assert_eq!(first["max_uses"], Value::Null);
     assert_eq!(first["uses"], 0);
