@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
-/// Every setting, with the embedded defaults of API.md's Configuration table.
+/// Every setting, with the embedded defaults (the README's Configuration table lists them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {

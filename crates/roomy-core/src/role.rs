@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What an account may do. Guests (seed 002) chat only where invited; admins moderate.
+/// What an account may do. Guests (no password, made by `POST /auth/guest`) chat only where invited; admins moderate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

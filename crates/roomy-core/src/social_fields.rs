@@ -50,7 +50,7 @@ fn optional_text(s: &str, max: usize) -> Result<Option<String>, String> {
     crate::user_fields::display_text(s, max).map(Some)
 }
 
-/// Where a friend request stands (seed 002: pending, agree, refuse, ignore).
+/// Where a friend request stands (pending, then accepted, refused or ignored by its target).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
@@ -83,7 +83,7 @@ impl RequestStatus {
     }
 }
 
-/// One user's relation towards another (seed 001: deleted, follow, blacklist).
+/// One user's relation towards another (none, follows, or blocks; stored as 0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelationState {
     /// No relation (never had one, or it was undone).

@@ -1,5 +1,6 @@
 //! Validated account fields ("parse, don't validate"): once a value has one of
-//! these types it satisfies SPEC §1's rules, so later layers need not re-check.
+//! these types it satisfies the account rules written on each type (lengths,
+//! characters, no invisible or bidi text), so later layers need not re-check.
 
 use std::fmt;
 

@@ -59,7 +59,7 @@ pub struct Member {
     pub user: UserBrief,
     pub role: MemberRole,
     pub joined_at: OffsetDateTime,
-    /// Group-specific nickname and avatar (seed 002 group_users).
+    /// Group-specific nickname and avatar, set by the member for this group only.
     pub group_nickname: Option<String>,
     pub group_avatar: Option<String>,
     /// How far the member has read, unless they hide read positions.

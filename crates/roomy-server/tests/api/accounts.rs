@@ -1,4 +1,4 @@
-//! Registration, login, guest login, logout, profile and password (SPEC §1).
+//! Registration, login, guest login, logout, profile and password (the rules are in `roomy_core::user_fields`).
 
 use crate::harness::{Login, PASSWORD, Resp, TestApp};
 use roomy_core::Clock;

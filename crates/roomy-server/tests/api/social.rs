@@ -154,7 +154,7 @@ async fn lists_page_newest_first_with_followed_at(app: TestApp) {
     assert_eq!(r.status, 422);
 }
 
-/// The cache never answers from before a change (seed 000's stale-mutual bug):
+/// The cache never answers from before a change (a stale cached `mutual` after unfollowing is the classic bug here):
 /// every change is followed by reads of counts, relationship and mutual.
 async fn reads_are_never_stale_after_changes(app: TestApp) {
     let a = app.user("stale_alice").await;
