@@ -44,14 +44,11 @@ struct Decl {
     deps: Vec<String>,
 }
 
+/// The declaration of `T`, with its doc comment as JSDoc.
 fn decl<T: TS + ?Sized + 'static>(cfg: &Config) -> Decl {
     Decl {
         name: T::ident(cfg),
-        text: format!(
-            "{}export {}",
-            T::docs().unwrap_or_default(),
-            T::decl(cfg)
-        ),
+        text: format!("{}export {}", T::docs().unwrap_or_default(), T::decl(cfg)),
         deps: T::dependencies(cfg)
             .into_iter()
             .map(|d| d.ts_name)

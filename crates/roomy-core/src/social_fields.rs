@@ -51,7 +51,9 @@ fn optional_text(s: &str, max: usize) -> Result<Option<String>, String> {
 }
 
 /// Where a friend request stands (seed 002: pending, agree, refuse, ignore).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     Pending,
