@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
     strum::IntoStaticStr,
     strum::EnumIter,
     utoipa::ToSchema,
+    ts_rs::TS,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]

@@ -321,13 +321,13 @@ pub fn refused_members(
 }
 
 /// The wire shape of an error body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// The inside of an error body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct ErrorDetail {
     /// Stable snake_case code, for programs.
     pub code: ErrorCode,
@@ -335,6 +335,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// Field name → why it was refused (validation errors only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub fields: Option<BTreeMap<String, String>>,
 }
 

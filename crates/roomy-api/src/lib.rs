@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod routes;
 pub mod state;
+pub mod wire_ts;
 
 pub use error::ApiError;
 pub use state::{ApiSettings, AppState};

@@ -10,7 +10,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
 /// One page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `?cursor=` for the next page; null on the last page.
@@ -18,7 +18,8 @@ pub struct Page<T> {
 }
 
 /// The paging parameters of a list request.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 200 (default 50).

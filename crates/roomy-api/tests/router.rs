@@ -145,3 +145,28 @@ fn openapi_document_matches_the_committed_copy() {
         "docs/openapi.json is out of date: run `cargo run -- openapi > docs/openapi.json`"
     );
 }
+
+/// The committed `web/src/api/wire.ts` must match the types the server
+/// derives; with `ROOMY_WRITE_WIRE_TYPES=1` this test writes it instead.
+#[test]
+fn wire_types_match_the_committed_copy() {
+    let generated = roomy_api::wire_ts::typescript().unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}/../../{}",
+        env!("CARGO_MANIFEST_DIR"),
+        roomy_api::wire_ts::PATH
+    );
+    if std::env::var_os("ROOMY_WRITE_WIRE_TYPES").is_some_and(|v| v == "1") {
+        let dir = std::path::Path::new(&path).parent().expect("a folder");
+        std::fs::create_dir_all(dir).expect("create the folder");
+        std::fs::write(&path, &generated).expect("write wire.ts");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "{} is out of date: run `{}`",
+        roomy_api::wire_ts::PATH,
+        roomy_api::wire_ts::REGENERATE
+    );
+}

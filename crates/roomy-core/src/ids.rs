@@ -8,7 +8,7 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-            utoipa::ToSchema,
+            utoipa::ToSchema, ts_rs::TS,
         )]
         #[serde(transparent)]
         #[schema(value_type = i64)]

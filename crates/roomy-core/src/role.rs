@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// What an account may do. Guests (no password, made by `POST /auth/guest`) chat only where invited; admins moderate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,

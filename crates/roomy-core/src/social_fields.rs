@@ -51,7 +51,9 @@ fn optional_text(s: &str, max: usize) -> Result<Option<String>, String> {
 }
 
 /// Where a friend request stands (pending, then accepted, refused or ignored by its target).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     Pending,

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// `POST /auth/register`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 6-30 characters of `[a-zA-Z0-9#$%_-]`.
@@ -19,7 +20,8 @@ pub struct RegisterRequest {
 }
 
 /// `POST /auth/login`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -27,18 +29,21 @@ pub struct LoginRequest {
 }
 
 /// `POST /auth/guest`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct GuestRequest {
     pub nickname: String,
 }
 
 /// `PATCH /me`. Absent fields stay; `avatar: null` removes the avatar.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     pub nickname: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, nullable)]
     pub avatar: Option<Option<String>>,
     /// 1: friend requests need my approval; 0: accepted at once.
@@ -56,7 +61,8 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// `PUT /me/password`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub old_password: String,
@@ -64,7 +70,8 @@ pub struct PasswordChange {
 }
 
 /// `PATCH /admin/users/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUserPatch {
     pub disabled: Option<bool>,
@@ -73,7 +80,8 @@ pub struct AdminUserPatch {
 }
 
 /// `GET /users?q=`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserSearch {
     /// Part of a username or nickname, 1 to 64 characters.
@@ -83,7 +91,7 @@ pub struct UserSearch {
 }
 
 /// The caller's own account (`GET /me`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct Me {
     pub id: UserId,
     pub username: String,
@@ -95,6 +103,7 @@ pub struct Me {
     pub read_receipts: bool,
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
 }
 
@@ -114,7 +123,7 @@ impl From<User> for Me {
 }
 
 /// Another user, as anyone may see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct PublicUser {
     pub id: UserId,
     pub username: String,
@@ -122,6 +131,7 @@ pub struct PublicUser {
     pub avatar: Option<String>,
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
 }
 
@@ -139,7 +149,7 @@ impl From<User> for PublicUser {
 }
 
 /// A user as administrators see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct AdminUser {
     #[serde(flatten)]
     pub user: Me,
@@ -157,30 +167,34 @@ impl From<User> for AdminUser {
 }
 
 /// `201` answer to registration.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct Registered {
     pub user: Me,
 }
 
 /// Answer to login and guest login; the token is also in the `Authorization` header.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct LoggedIn {
     pub token: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub expires_at: OffsetDateTime,
     pub session_id: SessionId,
     pub user: Me,
 }
 
 /// One of my login sessions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct SessionView {
     pub id: SessionId,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub last_used_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub expires_at: OffsetDateTime,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
@@ -204,7 +218,7 @@ impl SessionView {
 }
 
 /// Liveness and readiness answers.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct Status {
     pub status: &'static str,
 }

@@ -11,42 +11,49 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// `POST /rooms/direct`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct DirectRequest {
     pub user_id: UserId,
 }
 
 /// `POST /rooms`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
     /// 1-50 characters.
     pub name: String,
     /// Initial members besides the creator, who becomes the owner.
     #[serde(default)]
+    #[ts(as = "Option<Vec<UserId>>", optional)]
     pub member_ids: Vec<UserId>,
 }
 
 /// `PATCH /rooms/{id}`. `avatar: null` removes the avatar.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "super::accounts::present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, nullable)]
     pub avatar: Option<Option<String>>,
 }
 
 /// `POST /rooms/{id}/members`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct AddMembersRequest {
     pub user_ids: Vec<UserId>,
 }
 
 /// `PATCH /rooms/{id}/members/{user_id}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
     /// `admin` or `member` (owner only); `owner` hands the group over (the
@@ -54,16 +61,19 @@ pub struct MemberPatch {
     pub role: Option<MemberRole>,
     /// My nickname in this group (yourself only); null or "" clears it.
     #[serde(default, deserialize_with = "super::accounts::present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, nullable)]
     pub nickname: Option<Option<String>>,
     /// My avatar in this group (yourself only); null or "" clears it.
     #[serde(default, deserialize_with = "super::accounts::present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, nullable)]
     pub avatar: Option<Option<String>>,
 }
 
 /// `POST /rooms/{id}/messages` (and the body of the WebSocket `send` frame).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The sender's id for this message: a retry with the same id stores nothing new.
@@ -76,7 +86,8 @@ pub struct SendRequest {
 }
 
 /// `GET /rooms/{id}/messages`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Messages before this seq (newest first page when nothing is given).
@@ -89,7 +100,8 @@ pub struct HistoryQuery {
 }
 
 /// `GET /sync`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// The `next` of the previous sync (or `since` of `ready`); 0 or absent: from the start.
@@ -99,7 +111,7 @@ pub struct SyncQuery {
 }
 
 /// A user as shown next to messages and members.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct UserBriefView {
     pub id: UserId,
     pub nickname: String,
@@ -117,7 +129,7 @@ impl From<UserBrief> for UserBriefView {
 }
 
 /// A message.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct MessageView {
     /// Also the message's position in the server-wide stream (see sync).
     pub id: MessageId,
@@ -129,17 +141,21 @@ pub struct MessageView {
     pub kind: MessageKind,
     pub body: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
     /// Revoked by its sender or removed by an admin: the body is gone.
     pub revoked: bool,
     /// System notices that record a change: `revoked`, `removed` or `dissolved`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub event: Option<&'static str>,
     /// `revoked`/`removed` notices: the message they are about.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub ref_id: Option<MessageId>,
     /// Image, file and video messages: the attached file (gone once revoked).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub file: Option<crate::dto::files::AttachmentView>,
 }
 
@@ -163,7 +179,7 @@ impl From<Message> for MessageView {
 }
 
 /// A room, as its members see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct RoomView {
     pub id: RoomId,
     pub kind: RoomKind,
@@ -171,28 +187,36 @@ pub struct RoomView {
     pub avatar: Option<String>,
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
     pub member_count: i64,
     /// Seq of the newest message (0: none yet).
     pub last_seq: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub my_role: Option<MemberRole>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub last_message: Option<MessageView>,
     /// Direct rooms: the other member.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub peer: Option<UserBriefView>,
     /// Groups: dissolved by the owner (read-only) since then.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[ts(type = "string | null")]
     pub dissolved_at: Option<OffsetDateTime>,
     /// My read position (a seq).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub read_seq: Option<i64>,
     /// Messages others sent after my read position (at most 10,000 are counted).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub unread: Option<i64>,
     /// Direct rooms: how far the other member has read, unless they hide it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub peer_read_seq: Option<i64>,
 }
 
@@ -233,11 +257,12 @@ impl From<RoomSummary> for RoomView {
 }
 
 /// A member of a room.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct MemberView {
     pub user: UserBriefView,
     pub role: MemberRole,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub joined_at: OffsetDateTime,
     /// The member's nickname and avatar in this group, if they set one.
     pub group_nickname: Option<String>,
@@ -264,12 +289,13 @@ impl From<Member> for MemberView {
 
 /// A user an admin removed from a group: no invite link lets them back in
 /// until an owner or admin lifts the ban or adds them again.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct BanView {
     pub user: UserBriefView,
     /// The owner or admin who removed them.
     pub banned_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub banned_at: OffsetDateTime,
 }
 
@@ -284,7 +310,7 @@ impl From<Ban> for BanView {
 }
 
 /// Messages of one room in a sync.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct SyncRoomView {
     /// In seq order.
     pub events: Vec<MessageView>,
@@ -293,7 +319,7 @@ pub struct SyncRoomView {
 }
 
 /// `GET /sync`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct SyncView {
     /// Pass as `since` next time.
     pub next: MessageId,

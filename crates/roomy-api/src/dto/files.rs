@@ -20,7 +20,7 @@ fn cover_url(id: FileId) -> String {
 }
 
 /// A stored file.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct FileView {
     pub id: FileId,
     /// Sanitised name given at upload.
@@ -37,6 +37,7 @@ pub struct FileView {
     /// Videos, once the cover frame is made.
     pub cover_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
 }
 
@@ -57,7 +58,7 @@ impl From<StoredFile> for FileView {
 }
 
 /// A message's attached file.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct AttachmentView {
     pub id: FileId,
     pub name: String,

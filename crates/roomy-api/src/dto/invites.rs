@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// `POST /rooms/{id}/invites`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     /// Seconds the link works, 60 to 2592000 (30 days); default 604800 (7 days).
@@ -17,7 +18,7 @@ pub struct InviteRequest {
 }
 
 /// Whether an invite link still works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum InviteStateView {
     Active,
@@ -38,16 +39,19 @@ impl From<InviteState> for InviteStateView {
 }
 
 /// An invite link to a group.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct InviteView {
     pub id: i64,
     /// Only in the answer to its creation: the server keeps no copy of it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub token: Option<String>,
     /// `<public_url>/invite/<token>`, with the token (so only at creation too).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub expires_at: OffsetDateTime,
     /// Null: any number of joins.
     pub max_uses: Option<i64>,
@@ -55,6 +59,7 @@ pub struct InviteView {
     pub uses: i64,
     pub created_by: UserId,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
     /// At the time of the answer.
     pub state: InviteStateView,
@@ -78,7 +83,7 @@ impl InviteView {
 }
 
 /// The group an invite leads to, as anyone holding the link may see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct InviteRoomView {
     pub id: RoomId,
     pub name: Option<String>,
@@ -98,10 +103,11 @@ impl From<Room> for InviteRoomView {
 }
 
 /// `GET /invites/{token}`: what joining would lead to.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct InvitePreview {
     pub room: InviteRoomView,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub expires_at: OffsetDateTime,
     /// Null: any number of joins.
     pub max_uses: Option<i64>,

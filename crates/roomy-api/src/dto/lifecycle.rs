@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// `POST /rooms/{id}/read`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// Read up to and including this seq (clamped to the room's last seq).
@@ -17,7 +18,7 @@ pub struct ReadRequest {
 }
 
 /// My read position in a room after a `read`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct ReadView {
     pub room_id: RoomId,
     /// Only moves forward: a smaller seq leaves it where it was.
@@ -27,7 +28,8 @@ pub struct ReadView {
 }
 
 /// `POST /messages/delete`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     /// 1 to 500 message ids, each visible to me.
@@ -35,13 +37,14 @@ pub struct DeleteRequest {
 }
 
 /// The messages deleted for me.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct DeletedView {
     pub deleted: Vec<MessageId>,
 }
 
 /// `GET /messages/sent` and `/messages/received`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
@@ -56,10 +59,11 @@ pub struct MessageListQuery {
 }
 
 /// A favorite message, as it is now: revoked ones show `revoked` and no body.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct FavoriteView {
     pub message: MessageView,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub favorited_at: OffsetDateTime,
 }
 
@@ -73,7 +77,8 @@ impl From<Favorite> for FavoriteView {
 }
 
 /// `GET /admin/messages`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AdminMessageQuery {
@@ -91,7 +96,8 @@ pub struct AdminMessageQuery {
 }
 
 /// `DELETE /admin/messages/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RemovalQuery {
@@ -100,7 +106,7 @@ pub struct RemovalQuery {
 }
 
 /// An entry of the moderation audit log.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct AuditView {
     pub id: i64,
     /// The admin who acted.
@@ -115,6 +121,7 @@ pub struct AuditView {
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
 }
 

@@ -8,18 +8,19 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// The answer to follow, unfollow, block and unblock (seed 001's shape).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct TargetView {
     pub target: UserId,
 }
 
 /// A user in a following, followers or mutual list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct FollowedUser {
     #[serde(flatten)]
     pub user: PublicUser,
     /// When the follow was made (for mutual: when the list's owner followed them).
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub followed_at: OffsetDateTime,
 }
 
@@ -33,11 +34,12 @@ impl From<Related> for FollowedUser {
 }
 
 /// A user in the caller's block list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct BlockedUser {
     #[serde(flatten)]
     pub user: PublicUser,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub blocked_at: OffsetDateTime,
 }
 
@@ -51,7 +53,7 @@ impl From<Related> for BlockedUser {
 }
 
 /// How the caller stands with a user (seed 000's follow-relationship view).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct RelationshipView {
     /// The caller follows them.
     pub following: bool,
@@ -63,7 +65,7 @@ pub struct RelationshipView {
 }
 
 /// `GET /users/{id}`: the public profile with follow counts and the relationship.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct UserProfile {
     #[serde(flatten)]
     pub user: PublicUser,
@@ -73,7 +75,8 @@ pub struct UserProfile {
 }
 
 /// `POST /friend-requests`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct FriendRequestBody {
     pub user_id: UserId,
@@ -84,7 +87,7 @@ pub struct FriendRequestBody {
 }
 
 /// What the target decides.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionBody {
     Agree,
@@ -93,7 +96,8 @@ pub enum DecisionBody {
 }
 
 /// `POST /friend-requests/{id}/answer`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     pub decision: DecisionBody,
@@ -102,7 +106,8 @@ pub struct AnswerBody {
 }
 
 /// `GET /friend-requests` filters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, ts_rs::TS)]
+#[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RequestListQuery {
     /// `incoming` (default: sent to you) or `outgoing` (sent by you).
@@ -116,7 +121,7 @@ pub struct RequestListQuery {
 }
 
 /// A friend request.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 pub struct FriendRequestView {
     pub id: i64,
     pub from: UserBriefView,
@@ -124,8 +129,10 @@ pub struct FriendRequestView {
     pub note: Option<String>,
     pub status: RequestStatus,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[ts(type = "string | null")]
     pub answered_at: Option<OffsetDateTime>,
 }
 
@@ -144,12 +151,13 @@ impl From<FriendRequest> for FriendRequestView {
 }
 
 /// A friend in the caller's list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct FriendView {
     pub user: PublicUser,
     /// The caller's name for them.
     pub remark: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
     pub since: OffsetDateTime,
 }
 
@@ -164,7 +172,8 @@ impl From<Friend> for FriendView {
 }
 
 /// `PATCH /friends/{user_id}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct RemarkPatch {
     /// Up to 32 characters; null or empty clears it.
@@ -174,7 +183,7 @@ pub struct RemarkPatch {
 /// A per-user event, as sync returns it and as its live frame carries it
 /// (`type` is the frame type). `position` is its place in the stream:
 /// sync's `since`/`next` count these too.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NoticeView {
     /// Someone asked to be my friend.

@@ -17,14 +17,17 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 
 /// A frame from the client.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ts_rs::TS)]
+#[ts(optional_fields = nullable)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Auth {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
         token: String,
     },
     Send {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
         room_id: i64,
         client_id: String,
@@ -33,18 +36,22 @@ pub enum ClientFrame {
         file_id: Option<i64>,
     },
     Sync {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
         since: Option<i64>,
         limit: Option<u32>,
     },
     Ping {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
     },
     Typing {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
         room_id: i64,
     },
     Read {
+        #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
         room_id: i64,
         seq: i64,
