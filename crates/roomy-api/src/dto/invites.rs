@@ -1,6 +1,6 @@
 //! Invite-link shapes.
 
-use roomy_core::{RoomId, UserId};
+use roomy_core::{RoomId, UserId, config::Redacted};
 use roomy_store::{Invite, InviteState, Room};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -43,10 +43,12 @@ pub struct InviteView {
     pub id: i64,
     /// Only in the answer to its creation: the server keeps no copy of it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub token: Option<Redacted>,
     /// `<public_url>/invite/<token>`, with the token (so only at creation too).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub url: Option<Redacted>,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     /// Null: any number of joins.
