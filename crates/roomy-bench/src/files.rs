@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn hex_is_lowercase_pairs() {
-        assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
+        assert_eq!(hex::encode([0x00, 0xab, 0x0f]), "00ab0f");
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
