@@ -6,22 +6,43 @@
 //! a body, a query or a path may carry it (PostgreSQL cannot store it, and
 //! one such row must never reach a shared transaction). The validated types
 //! of `roomy-core` hold the same rule for the fields they parse.
+//!
+//! That door is why these are written by hand rather than derived
+//! (`#[derive(FromRequest)] #[from_request(via(..), rejection(ApiError))]`):
+//! a derived extractor only runs axum's and converts its rejection, while
+//! each of these refuses first what axum would let through (`%00` in the
+//! path or query, `\u0000` in the body with the field named) and `Json`
+//! also checks the content type before reading and bounds the read by
+//! [`BODY_DEADLINE`]. The conversions from axum's rejections are the `From`
+//! impls below, which is all a derive would have contributed.
 
 use crate::error::ApiError;
 use crate::error::ErrorCode;
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    extract::{
+        FromRequest, FromRequestParts, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
     http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
 };
 use roomy_core::{FieldErrors, validation::NUL_REFUSED};
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 /// How long a JSON body may take to arrive once its head has.
 pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A JSON body. Unknown fields are refused by the DTOs (`deny_unknown_fields`).
+/// A JSON body, or a JSON answer. Unknown fields are refused by the DTOs
+/// (`deny_unknown_fields`).
 pub struct Json<T>(pub T);
+
+/// Answers as axum's `Json` does, so a handler can use one `Json` both ways.
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
@@ -54,10 +75,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         if let Some(field) = json_nul_field(&bytes) {
             return Err(nul_refused(&field));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let axum::Json(v) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(v))
     }
 }
 
@@ -139,24 +158,26 @@ fn query_nul_field(query: &str) -> Option<String> {
         .map(|(k, _)| k.replace('\0', ""))
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
-    match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-        _ => match r {
-            JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                code: ErrorCode::InvalidBody,
-                message: e.body_text(),
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            _ => match r {
+                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
+                    code: ErrorCode::InvalidBody,
+                    message: e.body_text(),
+                },
+                JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
+                    code: ErrorCode::MalformedJson,
+                    message: e.body_text(),
+                },
+                other => ApiError::BadRequest {
+                    code: ErrorCode::UnreadableBody,
+                    message: other.body_text(),
+                },
             },
-            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
-                code: ErrorCode::MalformedJson,
-                message: e.body_text(),
-            },
-            other => ApiError::BadRequest {
-                code: ErrorCode::UnreadableBody,
-                message: other.body_text(),
-            },
-        },
+        }
     }
 }
 
@@ -170,13 +191,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
         if parts.uri.path().contains("%00") {
             return Err(nul_refused("path"));
         }
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|e| ApiError::BadRequest {
-                code: ErrorCode::InvalidPath,
-                message: e.body_text(),
-            })
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(v))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        ApiError::BadRequest {
+            code: ErrorCode::InvalidPath,
+            message: e.body_text(),
+        }
     }
 }
 
@@ -190,13 +216,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         if let Some(field) = parts.uri.query().and_then(query_nul_field) {
             return Err(nul_refused(&field));
         }
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e| ApiError::BadRequest {
-                code: ErrorCode::InvalidQuery,
-                message: e.body_text(),
-            })
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(v))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> ApiError {
+        ApiError::BadRequest {
+            code: ErrorCode::InvalidQuery,
+            message: e.body_text(),
+        }
     }
 }
 

@@ -10,7 +10,6 @@ mod errors;
 pub mod extract;
 pub mod files;
 pub mod gateway;
-mod hex;
 pub mod limits;
 pub mod metrics;
 pub mod pagination;

@@ -10,11 +10,6 @@ use std::time::Duration;
 /// Longest wait for one download: the bench's files are at most a few GiB on loopback.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Lowercase hex, as the server writes `sha256`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `GET /api/v1/files/{id}/meta`.
 pub async fn meta(server: &Server, token: &str, id: &str) -> Result<Value> {
     server
@@ -84,12 +79,12 @@ pub async fn download(
         len += chunk.len() as u64;
         hasher.update(&chunk);
     }
-    Ok((status, len, hex(&hasher.finalize())))
+    Ok((status, len, hex::encode(hasher.finalize())))
 }
 
 /// The sha256 (hex) of a byte slice.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
+    hex::encode(Sha256::digest(data))
 }
 
 #[cfg(test)]
@@ -99,7 +94,7 @@ mod tests {
 
     #[test]
     fn hex_is_lowercase_pairs() {
-        assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
+        assert_eq!(hex::encode([0x00, 0xab, 0x0f]), "00ab0f");
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

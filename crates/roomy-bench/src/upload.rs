@@ -166,7 +166,7 @@ fn produce(
                 return None; // the sender gave up
             }
         }
-        Some(files::hex(&sha.finalize()))
+        Some(hex::encode(sha.finalize()))
     });
     (rx, handle)
 }

@@ -500,6 +500,11 @@ pub enum LogFormat {
 }
 
 /// A string that must not appear in logs or `Debug` output (secrets, URLs with passwords).
+///
+/// On the wire and in files it is the plain string (`serde(transparent)`), so
+/// a field can hold one without changing its JSON; OpenAPI fields holding one
+/// say `#[schema(value_type = String)]`. It has no `Display`: formatting the
+/// secret takes an explicit [`expose`](Self::expose).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Redacted(String);
@@ -519,6 +524,32 @@ impl Redacted {
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+// Code that consumes a secret (hashing a password, writing a header) takes
+// `&str`; deref lets it read one as it read the plain `String` before, while
+// `Debug` and the absent `Display` still keep it out of logs.
+impl std::ops::Deref for Redacted {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Redacted {
+    fn from(s: String) -> Self {
+        Redacted(s)
+    }
+}
+
+/// Parsing never fails: it is how command-line flags become secrets.
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Redacted::new(s))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::config::FlagOverrides;
 use clap::{Args, Parser, Subcommand};
+use roomy_core::config::Redacted;
 use std::{net::SocketAddr, path::PathBuf};
 
 /// Roomy: self-hosted real-time chat and social server.
@@ -29,7 +30,7 @@ pub struct Flags {
     pub data_dir: Option<PathBuf>,
     /// Database URL, sqlite://... or postgres://... (ROOMY_DATABASE_URL).
     #[arg(long, global = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Redacted>,
     /// Separate listener for /metrics (ROOMY_METRICS_LISTEN).
     #[arg(long, global = true)]
     pub metrics_listen: Option<SocketAddr>,
@@ -69,7 +70,7 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
         #[arg(long)]
-        password: Option<String>,
+        password: Option<Redacted>,
         /// Give the account the admin role.
         #[arg(long)]
         admin: bool,
@@ -77,4 +78,56 @@ pub enum AdminCommand {
         #[arg(long)]
         nickname: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roomy_core::Config;
+
+    const SECRET: &str = "hunter2-sekrit";
+
+    #[test]
+    fn secrets_given_as_flags_or_configuration_do_not_leak_through_debug() {
+        let url = format!("postgres://roomy:{SECRET}@db/roomy");
+        let cli = Cli::try_parse_from([
+            "roomy",
+            "--database-url",
+            &url,
+            "admin",
+            "create-user",
+            "--username",
+            "alice_01",
+            "--password",
+            SECRET,
+        ])
+        .expect("parses");
+        let overrides = cli.flags.overrides();
+        assert_eq!(overrides.database_url.as_deref(), Some(url.as_str()));
+        let Some(Command::Admin(AdminCommand::CreateUser { password, .. })) = &cli.command else {
+            panic!("create-user expected: {cli:?}");
+        };
+        assert_eq!(password.as_deref(), Some(SECRET));
+
+        let secret = || Some(Redacted::new(SECRET));
+        let config = Config {
+            database_url: Some(Redacted::new(url.clone())),
+            metrics_token: secret(),
+            jwt_secret: secret(),
+            redis_url: Some(Redacted::new(format!("redis://:{SECRET}@cache"))),
+            s3_access_key_id: secret(),
+            s3_secret_access_key: secret(),
+            oss_access_key_id: secret(),
+            oss_access_key_secret: secret(),
+            ..Config::default()
+        };
+        for shown in [
+            format!("{cli:?}"),
+            format!("{overrides:?}"),
+            format!("{config:?}"),
+        ] {
+            assert!(!shown.contains(SECRET), "secret shown: {shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
 }

@@ -104,12 +104,12 @@ async fn on_signal(shutdown: CancellationToken) {
 async fn create_user(
     config: &roomy_core::Config,
     username: String,
-    password: Option<String>,
+    password: Option<roomy_core::config::Redacted>,
     admin: bool,
     nickname: Option<String>,
 ) -> Result<(), BoxError> {
     let password = match password {
-        Some(p) => p,
+        Some(p) => p.expose().to_owned(),
         None => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;

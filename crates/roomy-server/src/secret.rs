@@ -33,29 +33,20 @@ pub fn load_or_create(config: &Config) -> io::Result<Vec<u8>> {
 fn create(path: &Path) -> io::Result<Vec<u8>> {
     let mut secret = vec![0u8; LEN];
     rand::rng().fill_bytes(&mut secret);
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(hex.as_bytes())?;
+    f.write_all(hex::encode(&secret).as_bytes())?;
     f.sync_all()?;
     Ok(secret)
 }
 
 fn read(path: &Path) -> io::Result<Vec<u8>> {
     let text = std::fs::read_to_string(path)?;
-    let text = text.trim();
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect();
-    match bytes {
-        Some(b) if b.len() >= LEN => Ok(b),
+    match hex::decode(text.trim()) {
+        Ok(b) if b.len() >= LEN => Ok(b),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{} is not a valid secret (64+ hex digits)", path.display()),

@@ -111,7 +111,7 @@ pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<St
             .store
             .touch_session(session.id, now, Some(fresh.expires_at))
             .await?;
-        Some(fresh.token)
+        Some(fresh.token.expose().to_owned())
     } else {
         if now - session.last_used_at >= TOUCH_EVERY {
             st.app.store.touch_session(session.id, now, None).await?;

@@ -3,7 +3,7 @@
 //! request, so logout, password change and disabling take effect at once.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use roomy_core::{SessionId, UserId};
+use roomy_core::{SessionId, UserId, config::Redacted};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -35,7 +35,9 @@ impl Claims {
 /// A freshly signed token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
-    pub token: String,
+    /// The signed JWT; a bearer credential, so never in `Debug`.
+    pub token: Redacted,
+    /// When it stops being accepted.
     pub expires_at: OffsetDateTime,
 }
 
@@ -111,7 +113,10 @@ impl Tokens {
         // HS256 signing of a small struct cannot fail: the key is an HMAC secret.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .unwrap_or_default();
-        IssuedToken { token, expires_at }
+        IssuedToken {
+            token: token.into(),
+            expires_at,
+        }
     }
 
     /// Checks signature and expiry.

@@ -1,6 +1,6 @@
 //! Account and session shapes.
 
-use roomy_core::{Role, SessionId, UserId};
+use roomy_core::{Role, SessionId, UserId, config::Redacted};
 use roomy_store::{Session, User};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
@@ -14,7 +14,9 @@ pub struct RegisterRequest {
     /// 6-30 characters of `[a-zA-Z0-9#$%_-]`.
     pub username: String,
     /// 8-128 characters.
-    pub password: String,
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub password: Redacted,
     /// Up to 30 characters; defaults to the username.
     pub nickname: Option<String>,
 }
@@ -25,7 +27,9 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub password: Redacted,
 }
 
 /// `POST /auth/guest`.
@@ -65,8 +69,12 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    pub old_password: String,
-    pub new_password: String,
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub old_password: Redacted,
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub new_password: Redacted,
 }
 
 /// `PATCH /admin/users/{id}`.
@@ -175,7 +183,9 @@ pub struct Registered {
 /// Answer to login and guest login; the token is also in the `Authorization` header.
 #[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct LoggedIn {
-    pub token: String,
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub token: Redacted,
     #[serde(with = "time::serde::rfc3339")]
     #[ts(type = "string")]
     pub expires_at: OffsetDateTime,
@@ -221,4 +231,92 @@ impl SessionView {
 #[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct Status {
     pub status: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{auth::IssuedToken, dto::InviteView};
+
+    const SECRET: &str = "hunter2-sekrit";
+
+    fn assert_hidden(what: &str, value: &impl std::fmt::Debug) {
+        let shown = format!("{value:?}");
+        assert!(!shown.contains(SECRET), "{what} shows its secret: {shown}");
+        assert!(shown.contains("<redacted>"), "{what}: {shown}");
+    }
+
+    fn me() -> Me {
+        Me {
+            id: UserId(1),
+            username: "alice_01".into(),
+            nickname: "Alice".into(),
+            avatar: None,
+            invite_confirm: 0,
+            read_receipts: true,
+            role: Role::User,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_leak_through_debug_but_travel_as_plain_strings() {
+        let register: RegisterRequest = serde_json::from_value(serde_json::json!({
+            "username": "alice_01", "password": SECRET,
+        }))
+        .expect("register");
+        assert_eq!(register.password.expose(), SECRET);
+        assert_hidden("RegisterRequest", &register);
+
+        let login: LoginRequest = serde_json::from_value(serde_json::json!({
+            "username": "alice_01", "password": SECRET,
+        }))
+        .expect("login");
+        assert_eq!(login.password.expose(), SECRET);
+        assert_hidden("LoginRequest", &login);
+
+        let change: PasswordChange = serde_json::from_value(serde_json::json!({
+            "old_password": SECRET, "new_password": SECRET,
+        }))
+        .expect("change");
+        assert_eq!(change.new_password.expose(), SECRET);
+        assert_hidden("PasswordChange", &change);
+
+        let issued = IssuedToken {
+            token: Redacted::new(SECRET),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_hidden("IssuedToken", &issued);
+
+        let logged_in = LoggedIn {
+            token: issued.token,
+            expires_at: issued.expires_at,
+            session_id: SessionId(7),
+            user: me(),
+        };
+        assert_hidden("LoggedIn", &logged_in);
+        let wire = serde_json::to_value(&logged_in).expect("json");
+        assert_eq!(wire["token"], SECRET);
+
+        let invite = InviteView {
+            id: 3,
+            token: Some(Redacted::new(SECRET)),
+            url: Some(Redacted::new(format!(
+                "https://chat.example.com/invite/{SECRET}"
+            ))),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            max_uses: None,
+            uses: 0,
+            created_by: UserId(1),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            state: crate::dto::InviteStateView::Active,
+        };
+        assert_hidden("InviteView", &invite);
+        let wire = serde_json::to_value(&invite).expect("json");
+        assert_eq!(wire["token"], SECRET);
+        assert_eq!(
+            wire["url"],
+            format!("https://chat.example.com/invite/{SECRET}")
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Invite-link shapes.
 
-use roomy_core::{RoomId, UserId};
+use roomy_core::{RoomId, UserId, config::Redacted};
 use roomy_store::{Invite, InviteState, Room};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -44,12 +44,14 @@ pub struct InviteView {
     pub id: i64,
     /// Only in the answer to its creation: the server keeps no copy of it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[ts(optional, type = "string")]
+    pub token: Option<Redacted>,
     /// `<public_url>/invite/<token>`, with the token (so only at creation too).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub url: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[ts(optional, type = "string")]
+    pub url: Option<Redacted>,
     #[serde(with = "time::serde::rfc3339")]
     #[ts(type = "string")]
     pub expires_at: OffsetDateTime,

@@ -8,8 +8,8 @@ pub mod locks;
 pub mod range;
 pub mod spool;
 
+use crate::error::ApiError;
 use crate::error::ErrorCode;
-use crate::{error::ApiError, hex::hex};
 use roomy_blob::{Blob, ObjectKey};
 use roomy_core::{Clock, FileId, UserId};
 use roomy_media::{Ffmpeg, MediaKind, Sniffed};
@@ -219,7 +219,7 @@ impl Files {
 pub fn prepared(key: &ObjectKey, sniffed: &Sniffed, sha256: Sha256) -> Prepared {
     Prepared {
         key: key.as_str().to_owned(),
-        sha256: hex(&sha256.finalize()),
+        sha256: hex::encode(sha256.finalize()),
         mime: sniffed.mime.to_owned(),
         media: match sniffed.kind {
             MediaKind::Image => MediaClass::Image,

@@ -95,8 +95,8 @@ async fn start_session(
         })
         .await?;
     let issued = st.tokens.issue_until(user.id, session.id, now, end);
-    let header_value =
-        HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(ApiError::internal)?;
+    let header_value = HeaderValue::from_str(&format!("Bearer {}", issued.token.expose()))
+        .map_err(ApiError::internal)?;
     let body = LoggedIn {
         token: issued.token,
         expires_at: issued.expires_at,

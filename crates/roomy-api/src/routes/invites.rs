@@ -73,7 +73,7 @@ fn new_token() -> String {
 
 /// The SHA-256 (lower-case hex) under which a token is stored.
 fn hash_of(token: &str) -> String {
-    crate::hex::hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The stored hash of a presented token; `None` for a string that is no
@@ -183,8 +183,8 @@ pub async fn create_invite(
     })
     .await?;
     let view = InviteView {
-        url: Some(invite_url(&st, &token)),
-        token: Some(token),
+        url: Some(invite_url(&st, &token).into()),
+        token: Some(token.into()),
         ..InviteView::at(invite, now)
     };
     Ok((StatusCode::CREATED, axum::Json(view)))

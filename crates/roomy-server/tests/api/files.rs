@@ -41,10 +41,7 @@ backend_tests!(with super::adjust;
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn data(len: usize) -> Vec<u8> {

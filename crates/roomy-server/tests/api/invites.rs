@@ -692,12 +692,7 @@ async fn the_database_keeps_only_token_hashes(app: TestApp) {
         .await;
     let expected: Vec<String> = tokens
         .iter()
-        .map(|t| {
-            Sha256::digest(t.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
+        .map(|t| hex::encode(Sha256::digest(t.as_bytes())))
         .collect();
     assert_eq!(hashes, expected);
 }
