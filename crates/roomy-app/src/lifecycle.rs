@@ -5,7 +5,7 @@
 //! notice or a room notice at a stream position, so sync returns it to
 //! devices that were offline; the live copies go out on the bus from here.
 
-use crate::{App, MessageError};
+use crate::{App, MessageError, messages::invalid};
 use roomy_bus::{Envelope, Event, Origin};
 use roomy_core::{MessageId, RoomId, UserId, chat_fields::MessageKind, clock::to_millis};
 use roomy_store::{
@@ -79,9 +79,7 @@ impl App {
         origin: Option<Origin>,
     ) -> Result<ReadMark, MessageError> {
         if seq < 0 {
-            let mut f = roomy_core::FieldErrors::new();
-            f.add("seq", "must not be negative");
-            return Err(MessageError::Invalid(f));
+            return Err(invalid("seq", "must not be negative"));
         }
         let mark = self
             .store
@@ -136,9 +134,10 @@ impl App {
         ids.sort_unstable();
         ids.dedup();
         if ids.is_empty() || ids.len() > MAX_DELETE_BATCH {
-            let mut f = roomy_core::FieldErrors::new();
-            f.add("ids", format!("give 1 to {MAX_DELETE_BATCH} message ids"));
-            return Err(MessageError::Invalid(f));
+            return Err(invalid(
+                "ids",
+                format!("give 1 to {MAX_DELETE_BATCH} message ids"),
+            ));
         }
         self.hide(me, &ids).await?;
         Ok(ids)

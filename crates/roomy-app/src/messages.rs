@@ -66,7 +66,7 @@ impl From<FieldErrors> for MessageError {
 }
 
 /// One invalid field.
-fn invalid(field: &str, why: impl Into<String>) -> MessageError {
+pub(crate) fn invalid(field: &str, why: impl Into<String>) -> MessageError {
     let mut f = FieldErrors::new();
     f.add(field, why);
     MessageError::Invalid(f)

@@ -49,3 +49,65 @@ impl From<MessageError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use roomy_core::MessageId;
+
+    #[test]
+    fn each_message_error_keeps_its_status_code_and_words() {
+        let cases = [
+            (
+                MessageError::RoomNotFound,
+                StatusCode::NOT_FOUND,
+                ErrorCode::RoomNotFound,
+                "no such room among yours",
+            ),
+            (
+                MessageError::RoomDissolved,
+                StatusCode::FORBIDDEN,
+                ErrorCode::RoomDissolved,
+                "this group was dissolved: it can be read, not changed",
+            ),
+            (
+                MessageError::MessageNotFound,
+                StatusCode::NOT_FOUND,
+                ErrorCode::MessageNotFound,
+                "no such message among yours",
+            ),
+            (
+                MessageError::NotYourMessage,
+                StatusCode::FORBIDDEN,
+                ErrorCode::NotYourMessage,
+                "only the sender may revoke a message",
+            ),
+            (
+                MessageError::CannotRevokeNotice,
+                StatusCode::FORBIDDEN,
+                ErrorCode::CannotRevokeNotice,
+                "system notices cannot be revoked",
+            ),
+            (
+                MessageError::RevokeWindowPassed {
+                    window: time::Duration::seconds(120),
+                },
+                StatusCode::CONFLICT,
+                ErrorCode::RevokeWindowPassed,
+                "messages can be revoked for 120 seconds after sending",
+            ),
+        ];
+        for (error, status, code, message) in cases {
+            let e = ApiError::from(error);
+            assert_eq!(
+                (e.status(), e.code(), e.to_string().as_str()),
+                (status, code, message)
+            );
+        }
+        match ApiError::from(MessageError::NotYours(vec![MessageId(3), MessageId(9)])) {
+            ApiError::Validation(f) => assert_eq!(f.0["ids"], "not messages of yours: 3, 9"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
