@@ -9,10 +9,18 @@
 
 mod app;
 mod changes;
+mod favorites;
 mod graph;
+mod lifecycle;
+mod messages;
 mod writer;
 
 pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
+pub use favorites::Favorited;
 pub use graph::{FollowGraph, GraphError, Relation};
+pub use lifecycle::{MAX_DELETE_BATCH, revocation_envelopes};
+pub use messages::{
+    HistoryWindow, ListFilter, MessageError, PendingSend, SendInput, Sent, SyncFrom,
+};
 pub use writer::{WriteError, Writer, WriterConfig};

@@ -1,8 +1,5 @@
-//! Favorite messages (seed 004). A favorite names a message; message rows
-//! only ever change by revocation, so a favorite shows the message as it was
-//! favorited, or as revoked, even after its owner left the room.
+//! Favorite messages (seed 004) over HTTP; the rules are `roomy_app`'s.
 
-use super::lifecycle::message_not_found;
 use crate::{
     auth::Auth,
     dto::FavoriteView,
@@ -27,18 +24,16 @@ pub async fn add(
     auth: Auth,
     Path(message_id): Path<i64>,
 ) -> Result<(StatusCode, axum::Json<FavoriteView>), ApiError> {
-    let (favorite, new) = st
+    let favorited = st
         .app
-        .store
-        .add_favorite(auth.user.id, MessageId(message_id), st.app.clock.now())
-        .await?
-        .ok_or_else(message_not_found)?;
-    let status = if new {
+        .add_favorite(auth.user.id, MessageId(message_id))
+        .await?;
+    let status = if favorited.new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(favorite.into())))
+    Ok((status, axum::Json(favorited.favorite.into())))
 }
 
 /// Forget a favorite (nothing happens when it was none).
@@ -51,7 +46,6 @@ pub async fn remove(
     Path(message_id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     st.app
-        .store
         .remove_favorite(auth.user.id, MessageId(message_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -68,11 +62,8 @@ pub async fn list(
 ) -> Result<axum::Json<Page<FavoriteView>>, ApiError> {
     let limit = page.limit()?;
     let after = after_pair(&page)?.map(|(ms, id)| (ms, MessageId(id)));
-    let rows = st
-        .app
-        .store
-        .favorites(auth.user.id, after, limit + 1)
-        .await?;
+    // One more than a page: the extra row only says there is more.
+    let rows = st.app.favorites(auth.user.id, after, limit + 1).await?;
     Ok(axum::Json(page_with(
         rows,
         limit,

@@ -1,7 +1,7 @@
-//! Sending messages over HTTP, history and sync. The WebSocket `send` frame
-//! goes through the same validation ([`parse_send`]) and the same writer.
+//! Sending messages over HTTP, history and sync: the HTTP side of
+//! `roomy_app`'s messages. The WebSocket `send` frame goes through the same
+//! checks ([`parse_send`]) and the same writer.
 
-use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{HistoryQuery, MessageView, SendRequest, SyncQuery, SyncView},
@@ -12,15 +12,12 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
-use roomy_core::{
-    FieldErrors, FileId, MessageId, RoomId, UserId,
-    chat_fields::{ClientId, MessageBody, MessageKind},
-};
-use roomy_store::{AppendOutcome, AppendRejection, FileRef, MediaClass, Message, NewMessage};
+use roomy_app::{HistoryWindow, MessageError, SendInput, Sent, SyncFrom};
+use roomy_core::{MessageId, RoomId, UserId};
+use roomy_store::{AppendOutcome, Message, NewMessage};
 
-/// Validates a message to send (HTTP body or WebSocket frame). A media
-/// message's file must be the sender's own upload, of a fitting kind: the
-/// only store read here, and only for media.
+/// Admits and checks a message to send (the WebSocket `send` frame): the
+/// per-user rate limit first, then [`App::prepare_send`](roomy_app::App::prepare_send).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn parse_send(
     st: &AppState,
@@ -32,116 +29,29 @@ pub(crate) async fn parse_send(
     file_id: Option<i64>,
 ) -> Result<NewMessage, ApiError> {
     st.limits.user(Action::Send, sender, st.app.clock.now())?;
-    let mut errors = FieldErrors::new();
-    let client_id = errors.check("client_id", ClientId::parse(client_id));
-    let kind = match MessageKind::parse(kind) {
-        Some(MessageKind::System) => {
-            errors.add("kind", "system messages are written by the server");
-            None
-        }
-        None => {
-            errors.add("kind", "must be text, emoji, image, file or video");
-            None
-        }
-        known => known,
-    };
-    let media = kind.is_some_and(|k| k != MessageKind::Text);
-    match (media, file_id) {
-        (false, Some(_)) if kind.is_some() => errors.add(
-            "file_id",
-            "only image, file and video messages carry a file",
-        ),
-        (true, None) => errors.add("file_id", "media messages need the id of an uploaded file"),
-        _ => {}
-    }
-    let body = match body {
-        Some(b) => errors.check(
-            "body",
-            MessageBody::parse(b, st.app.settings.max_message_chars),
-        ),
-        None if media => None,
-        None => {
-            errors.add("body", "text messages need a body");
-            None
-        }
-    };
-    errors.into_result()?;
-    let (Some(client_id), Some(kind)) = (client_id, kind) else {
-        return Err(ApiError::internal(std::io::Error::other(
-            "validated message fields missing",
-        )));
-    };
-    let file = match file_id.filter(|_| media) {
-        Some(id) => Some(attachment(st, sender, kind, FileId(id)).await?),
-        None => None,
-    };
-    Ok(NewMessage {
+    let input = SendInput {
         room_id: RoomId(room_id),
-        sender_id: sender,
-        client_id: Some(client_id),
-        kind,
-        body,
-        file,
-    })
-}
-
-/// The sender's own file `id`, if it suits a `kind` message. Files are
-/// never handed to someone else, so the check holds when the message commits.
-async fn attachment(
-    st: &AppState,
-    sender: UserId,
-    kind: MessageKind,
-    id: FileId,
-) -> Result<FileRef, ApiError> {
-    let file = st
-        .app
-        .store
-        .file(id)
-        .await?
-        .filter(|f| f.owner == sender)
-        .ok_or_else(|| ApiError::field("file_id", "no such file among your uploads"))?;
-    let fits = match kind {
-        MessageKind::Image => file.media == MediaClass::Image,
-        MessageKind::Video => file.media == MediaClass::Video,
-        _ => true,
+        client_id: client_id.to_owned(),
+        kind: kind.to_owned(),
+        body: body.map(str::to_owned),
+        file_id,
     };
-    if !fits {
-        return Err(ApiError::field(
-            "file_id",
-            format!("this file is {}, not {}", file.mime, kind.as_str()),
-        ));
-    }
-    Ok(file.attachment())
+    Ok(st.app.prepare_send(sender, input).await?)
 }
 
 /// The message of a writer outcome, or why there is none.
 pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiError> {
-    match outcome {
-        AppendOutcome::Stored { message, .. } | AppendOutcome::Duplicate(message) => Ok(message),
-        AppendOutcome::Rejected(AppendRejection::RoomNotFound | AppendRejection::NotAMember) => {
-            Err(room_not_found())
-        }
-        AppendOutcome::Rejected(AppendRejection::Blocked) => {
-            Err(crate::error::refusal(roomy_store::Refusal::Blocked))
-        }
-        AppendOutcome::Rejected(AppendRejection::NotFriends) => {
-            Err(crate::error::refusal(roomy_store::Refusal::NotFriends))
-        }
-        AppendOutcome::Rejected(AppendRejection::Dissolved) => Err(room_dissolved()),
-    }
+    Ok(Sent::from_outcome(outcome)?.into_message())
 }
 
 /// 403 for writing to a dissolved group.
 pub(crate) fn room_dissolved() -> ApiError {
-    ApiError::forbidden(
-        ErrorCode::RoomDissolved,
-        "this group was dissolved: it can be read, not changed",
-    )
+    MessageError::RoomDissolved.into()
 }
 
 /// 404 for a room that does not exist or that the caller is not in.
 pub(crate) fn room_not_found() -> ApiError {
-    ApiError::not_found(ErrorCode::RoomNotFound, "no such room among yours")
+    MessageError::RoomNotFound.into()
 }
 
 /// Send a message; answered once it is committed. The same `client_id` again
@@ -162,18 +72,18 @@ pub async fn send_message(
     Path(room): Path<i64>,
     Json(req): Json<SendRequest>,
 ) -> Result<(StatusCode, axum::Json<MessageView>), ApiError> {
-    let new = parse_send(
-        &st,
-        auth.user.id,
-        room,
-        &req.client_id,
-        &req.kind,
-        req.body.as_deref(),
-        req.file_id,
-    )
-    .await?;
-    let message = outcome_message(st.app.writer.write(new, None).await?)?;
-    Ok((StatusCode::CREATED, axum::Json(message.into())))
+    // Admission first: a sender over the limit learns nothing of the message.
+    st.limits
+        .user(Action::Send, auth.user.id, st.app.clock.now())?;
+    let input = SendInput {
+        room_id: RoomId(room),
+        client_id: req.client_id,
+        kind: req.kind,
+        body: req.body,
+        file_id: req.file_id,
+    };
+    let sent = st.app.send(auth.user.id, input, None).await?;
+    Ok((StatusCode::CREATED, axum::Json(sent.into_message().into())))
 }
 
 /// A page of a room's history, in seq order.
@@ -211,30 +121,25 @@ pub async fn history(
             "give at most one of before_seq, after_seq and cursor",
         ));
     }
-    let (before, after) = match cursor {
-        Some(c) if c > 0 => (None, Some(c)),
-        Some(c) => (Some(-c), None),
-        None => (q.before_seq, q.after_seq),
+    let window = match (cursor, q.before_seq, q.after_seq) {
+        (Some(c), _, _) if c > 0 => HistoryWindow::After(c),
+        (Some(c), _, _) => HistoryWindow::Before(-c),
+        (None, Some(b), _) => HistoryWindow::Before(b),
+        (None, None, Some(a)) => HistoryWindow::After(a),
+        (None, None, None) => HistoryWindow::Latest,
     };
-    if before.is_some_and(|b| b < 1) || after.is_some_and(|a| a < 0) {
+    if matches!(window, HistoryWindow::Before(b) if b < 1)
+        || matches!(window, HistoryWindow::After(a) if a < 0)
+    {
         return Err(ApiError::field("before_seq", "seqs start at 1"));
     }
-    if st
-        .app
-        .store
-        .member_role(room, auth.user.id)
-        .await?
-        .is_none()
-    {
-        return Err(room_not_found());
-    }
+    // One more than a page: the extra row only says there is more.
     let messages = st
         .app
-        .store
-        .history(room, auth.user.id, before, after, limit + 1)
+        .history(auth.user.id, room, window, limit + 1)
         .await?;
     let more = messages.len() > limit as usize;
-    let forward = after.is_some();
+    let forward = matches!(window, HistoryWindow::After(_));
     let mut messages = messages;
     if more {
         if forward {
@@ -277,10 +182,11 @@ pub async fn sync(
     }
     st.limits
         .user(Action::Sync, auth.user.id, st.app.clock.now())?;
-    let batch = st
-        .app
-        .store
-        .sync(auth.user.id, MessageId(since), None, limit)
-        .await?;
+    let from = SyncFrom {
+        since: MessageId(since),
+        upto: None,
+        limit,
+    };
+    let batch = st.app.sync(auth.user.id, from).await?;
     Ok(axum::Json(batch.into()))
 }
