@@ -7,12 +7,24 @@
 //! commit), then publishes the committed messages on the bus and answers each
 //! sender. Nobody is told "sent" before the commit.
 
+pub mod accounts;
 mod app;
 mod changes;
+pub mod friends;
 mod graph;
+pub mod moderation;
+mod passwords;
+pub mod social;
+pub mod users;
 mod writer;
 
+pub use accounts::AccountError;
 pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
+pub use friends::FriendError;
 pub use graph::{FollowGraph, GraphError, Relation};
+pub use moderation::ModerationError;
+pub use passwords::{PasswordError, Passwords};
+pub use social::SocialError;
+pub use users::UserError;
 pub use writer::{WriteError, Writer, WriterConfig};
