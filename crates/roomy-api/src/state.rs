@@ -1,7 +1,7 @@
 //! Shared request state: cheap handles only (STYLE habit 3).
 
 use crate::{
-    auth::{LoginLimiter, Passwords, Tokens},
+    auth::{LoginLimiter, Tokens},
     gateway::{Hub, typing::TypingLimiter},
     metrics::Metrics,
 };
@@ -58,7 +58,6 @@ pub struct AppState {
     /// The service layer: every operation goes through it.
     pub app: App,
     pub tokens: Arc<Tokens>,
-    pub passwords: Passwords,
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<ApiSettings>,
@@ -84,7 +83,6 @@ impl AppState {
         files: crate::files::Files,
         shutdown: CancellationToken,
     ) -> AppState {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::start(
             app.bus.subscribe(),
@@ -110,7 +108,6 @@ impl AppState {
             app,
             files,
             tokens: Arc::new(Tokens::new(jwt_secret, settings.token_ttl)),
-            passwords: Passwords::new(cores * 2),
             limiter: Arc::new(LoginLimiter::new(
                 settings.abuse.login_failures_per_minute,
                 settings.abuse.login_failures_per_hour,

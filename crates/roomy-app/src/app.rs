@@ -4,7 +4,7 @@
 //! acting user, check the rights, write through the writer or the store,
 //! publish their events, and return a typed result or the area's error.
 
-use crate::{FollowGraph, Writer, WriterConfig};
+use crate::{FollowGraph, Passwords, Writer, WriterConfig};
 use roomy_bus::Bus;
 use roomy_cache::Cache;
 use roomy_core::{Clock, Config, social_fields::DirectPolicy};
@@ -27,6 +27,8 @@ pub struct AppSettings {
     pub revoke_window: Duration,
     /// Where clients reach the server (no trailing slash): invite links start with it.
     pub public_url: String,
+    /// How long after its login a session ends, however often it was renewed.
+    pub session_max_age: Duration,
 }
 
 impl From<&Config> for AppSettings {
@@ -38,6 +40,9 @@ impl From<&Config> for AppSettings {
             direct_messages: c.direct_messages,
             revoke_window: Duration::seconds(c.revoke_window_secs as i64),
             public_url: c.effective_public_url(),
+            session_max_age: Duration::seconds(
+                i64::try_from(c.session_max_age_secs).unwrap_or(i64::MAX / 1000),
+            ),
         }
     }
 }
@@ -57,6 +62,8 @@ pub struct App {
     pub graph: FollowGraph,
     /// The rules' numbers.
     pub settings: Arc<AppSettings>,
+    /// The argon2id hasher: accounts' passwords never leave the app unhashed.
+    pub passwords: Passwords,
 }
 
 impl App {
@@ -85,6 +92,9 @@ impl App {
             bus,
             writer,
             settings: Arc::new(settings),
+            passwords: Passwords::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
+            ),
         }
     }
 }

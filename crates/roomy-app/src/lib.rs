@@ -7,20 +7,32 @@
 //! commit), then publishes the committed messages on the bus and answers each
 //! sender. Nobody is told "sent" before the commit.
 
+pub mod accounts;
 mod app;
 mod changes;
 mod favorites;
+pub mod friends;
 mod graph;
 mod lifecycle;
 mod messages;
+pub mod moderation;
+mod passwords;
+pub mod social;
+pub mod users;
 mod writer;
 
+pub use accounts::AccountError;
 pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
 pub use favorites::Favorited;
+pub use friends::FriendError;
 pub use graph::{FollowGraph, GraphError, Relation};
 pub use lifecycle::{MAX_DELETE_BATCH, revocation_envelopes};
 pub use messages::{
     HistoryWindow, ListFilter, MessageError, PendingSend, SendInput, Sent, SyncFrom,
 };
+pub use moderation::ModerationError;
+pub use passwords::{PasswordError, Passwords};
+pub use social::SocialError;
+pub use users::UserError;
 pub use writer::{WriteError, Writer, WriterConfig};

@@ -122,7 +122,7 @@ async fn create_user(
         .map_err(|e| format!("nickname {e}"))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = open_store(config).await?;
-    let hash = roomy_api::auth::Passwords::new(1)
+    let hash = roomy_app::Passwords::new(1)
         .hash(&password)
         .await
         .map_err(|e| e.to_string())?;

@@ -10,7 +10,6 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use roomy_core::Role;
 use roomy_store::{Session, User};
 use time::Duration;
 
@@ -24,20 +23,6 @@ const TOUCH_EVERY: Duration = Duration::minutes(1);
 pub struct Auth {
     pub user: User,
     pub session: Session,
-}
-
-impl Auth {
-    /// 403 unless the caller is an admin.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.user.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                ErrorCode::AdminOnly,
-                "only administrators may do this",
-            ))
-        }
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Auth {

@@ -1,3 +1,8 @@
 //! How each area's domain error reaches the wire: one `From<AreaError> for
 //! ApiError` per area, choosing the status and the [`ErrorCode`](crate::error::ErrorCode).
+mod accounts;
+mod friends;
 mod messages;
+mod moderation;
+mod social;
+mod users;

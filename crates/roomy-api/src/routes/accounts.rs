@@ -1,7 +1,8 @@
-//! Registration, login (password and guest) and logout.
+//! Registration, login (password and guest) and logout over HTTP. The
+//! accounts' rules live in `roomy_app::accounts`; sign-up and login limits
+//! and tokens are this layer's.
 
 use super::ClientInfo;
-use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
@@ -15,12 +16,11 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use rand::distr::{Alphanumeric, SampleString};
-use roomy_core::{
-    FieldErrors, Role,
-    user_fields::{Nickname, Password, Username},
+use roomy_app::{
+    AccountError,
+    accounts::{Registration, SessionClient, StartedSession, plausible_login},
 };
-use roomy_store::{NewSession, NewUser, StoreError, User};
+use roomy_core::user_fields::Nickname;
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
@@ -36,65 +36,36 @@ pub async fn register(
     client: ClientInfo,
     Json(req): Json<RegisterRequest>,
 ) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
-    let mut errors = FieldErrors::new();
-    let username = errors.check("username", Username::parse(&req.username));
-    let password = errors.check("password", Password::parse(&req.password));
-    let nickname = errors.check(
-        "nickname",
-        Nickname::parse(req.nickname.as_deref().unwrap_or(&req.username)),
-    );
-    errors.into_result()?;
+    let registration = Registration::parse(&req.username, &req.password, req.nickname.as_deref())?;
     // Judged after validation, so a typo does not cost an attempt, and before
     // the hash, so a flood costs no CPU.
     st.limits
         .signup(Signup::Register, client.limited, st.app.clock.now())?;
-    let (Some(username), Some(password), Some(nickname)) = (username, password, nickname) else {
-        return Err(ApiError::internal(std::io::Error::other(
-            "validated fields missing",
-        )));
-    };
-    let hash = st.passwords.hash(&password).await?;
-    let user = st
-        .app
-        .store
-        .create_user(
-            NewUser {
-                username,
-                nickname,
-                password_hash: Some(hash),
-                role: Role::User,
-            },
-            st.app.clock.now(),
-        )
-        .await?;
+    let user = st.app.register(registration).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Registered { user: user.into() }),
     ))
 }
 
-/// Starts a session for `user` and answers with its token (body and header).
-async fn start_session(
-    st: &AppState,
-    user: User,
-    client: ClientInfo,
-    status: StatusCode,
-) -> Result<Response, ApiError> {
-    let now = st.app.clock.now();
-    // The session's absolute end: renewals never carry a token past it.
-    let end = now + st.settings.abuse.session_max_age;
-    let session = st
-        .app
-        .store
-        .create_session(NewSession {
-            user_id: user.id,
-            now,
-            expires_at: (now + st.tokens.ttl()).min(end),
-            user_agent: client.user_agent,
-            ip: Some(client.ip),
-        })
-        .await?;
-    let issued = st.tokens.issue_until(user.id, session.id, now, end);
+/// What the app records of the client with a new session.
+fn session_client(st: &AppState, client: ClientInfo) -> SessionClient {
+    SessionClient {
+        user_agent: client.user_agent,
+        ip: client.ip,
+        token_ttl: st.tokens.ttl(),
+    }
+}
+
+/// Answers a new session with its token (body and header).
+fn logged_in(st: &AppState, started: StartedSession) -> Result<Response, ApiError> {
+    let StartedSession {
+        user,
+        session,
+        now,
+        ends_at,
+    } = started;
+    let issued = st.tokens.issue_until(user.id, session.id, now, ends_at);
     let header_value = HeaderValue::from_str(&format!("Bearer {}", issued.token.expose()))
         .map_err(ApiError::internal)?;
     let body = LoggedIn {
@@ -103,17 +74,10 @@ async fn start_session(
         session_id: session.id,
         user: Me::from(user),
     };
-    let mut resp = (status, axum::Json(body)).into_response();
+    let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
     resp.headers_mut()
         .insert(header::AUTHORIZATION, header_value);
     Ok(resp)
-}
-
-fn bad_credentials() -> ApiError {
-    ApiError::Unauthenticated {
-        code: ErrorCode::InvalidCredentials,
-        message: "wrong username or password",
-    }
 }
 
 /// Log in with username and password.
@@ -129,37 +93,32 @@ pub async fn login(
     client: ClientInfo,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    // Over-long input cannot match any account: refuse it without hashing,
-    // and count it under one shared key so it cannot fill the limiter's memory.
-    let plausible =
-        req.username.len() <= 4 * Username::MAX && req.password.chars().count() <= Password::MAX;
-    let account = if plausible {
+    // Implausible input is counted under one shared key so it cannot fill
+    // the limiter's memory.
+    let account = if plausible_login(&req.username, &req.password) {
         req.username.to_lowercase()
     } else {
         "\u{0}implausible".to_owned()
     };
+    let ip = client.limited.to_string();
     st.limiter
-        .check(&account, &client.limited.to_string(), st.app.clock.now())
+        .check(&account, &ip, st.app.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-
-    let credentials = if plausible {
-        st.app.store.credentials_by_username(&req.username).await?
-    } else {
-        None
-    };
-    let hash = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let valid = plausible && st.passwords.verify(hash, &req.password).await?;
-    // A disabled account answers exactly as a wrong password does, and
-    // counts as a failure, so neither the answer nor the limiter tells
-    // whether the password was right.
-    let Some(credentials) = credentials.filter(|c| valid && !c.user.disabled) else {
-        st.limiter
-            .record_failure(&account, &client.limited.to_string(), st.app.clock.now());
-        return Err(bad_credentials());
-    };
-    st.limiter
-        .record_success(&account, &client.limited.to_string(), st.app.clock.now());
-    start_session(&st, credentials.user, client, StatusCode::OK).await
+    let client = session_client(&st, client);
+    match st.app.login(&req.username, &req.password, client).await {
+        Ok(started) => {
+            st.limiter.record_success(&account, &ip, st.app.clock.now());
+            logged_in(&st, started)
+        }
+        Err(e) => {
+            // A disabled account counts as a failure too, so the limiter
+            // tells no more than the answer does.
+            if matches!(e, AccountError::InvalidCredentials) {
+                st.limiter.record_failure(&account, &ip, st.app.clock.now());
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Log in as a guest: a new guest account with only a nickname.
@@ -178,34 +137,11 @@ pub async fn guest(
     let nickname = Nickname::parse(&req.nickname).map_err(|e| ApiError::field("nickname", e))?;
     st.limits
         .signup(Signup::Guest, client.limited, st.app.clock.now())?;
-    // 10 random alphanumerics: a collision is astronomically rare, but retried anyway.
-    for _ in 0..3 {
-        let name = format!("guest_{}", Alphanumeric.sample_string(&mut rand::rng(), 10));
-        let username = Username::parse(&name).map_err(|e| {
-            ApiError::internal(std::io::Error::other(format!("guest username: {e}")))
-        })?;
-        let created = st
-            .app
-            .store
-            .create_user(
-                NewUser {
-                    username,
-                    nickname: nickname.clone(),
-                    password_hash: None,
-                    role: Role::Guest,
-                },
-                st.app.clock.now(),
-            )
-            .await;
-        match created {
-            Ok(user) => return start_session(&st, user, client, StatusCode::OK).await,
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::internal(std::io::Error::other(
-        "could not pick a free guest username",
-    )))
+    let started = st
+        .app
+        .create_guest(nickname, session_client(&st, client))
+        .await?;
+    logged_in(&st, started)
 }
 
 /// End the current session; its token stops working.
@@ -213,10 +149,6 @@ pub async fn guest(
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(st): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
-    st.app
-        .store
-        .revoke_session(auth.user.id, auth.session.id, st.app.clock.now())
-        .await?;
-    super::announce_sessions_ended(&st, auth.user.id, None, Some(auth.session.id));
+    st.app.logout(&auth.user, auth.session.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,7 @@
-//! Friend requests and friends (seeds 002, 004).
-//!
-//! Sending and answering run on the writer task: they write notices (and, on
-//! agreement, a system message in the pair's direct room) that must be
-//! published in commit order with the messages around them.
+//! Friend requests and friends (seeds 002, 004), over HTTP: the rules live
+//! in `roomy_app::friends`; the query's direction and status and the page
+//! cursors are read here.
 
-use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{
@@ -17,107 +14,9 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
-use roomy_bus::{Envelope, Event};
-use roomy_core::{
-    FieldErrors, Role, UserId,
-    clock::to_millis,
-    social_fields::{FriendNote, Remark, RequestStatus},
-};
-use roomy_store::{Decision, Direction, FriendChange, NewFriendRequest, Store, StoreError};
-use std::{future::Future, sync::Arc};
-
-/// Text of the system message in the new friends' direct room (seed 002).
-const FRIENDS_NOW: &str = "You are friends now. Start chatting!";
-
-fn guests_cannot() -> ApiError {
-    ApiError::forbidden(
-        ErrorCode::GuestForbidden,
-        "guests cannot have friends; register an account",
-    )
-}
-
-fn remark_field(errors: &mut FieldErrors, value: Option<&str>) -> Option<Remark> {
-    value.and_then(|r| match Remark::parse(r) {
-        Ok(r) => r,
-        Err(why) => {
-            errors.add("remark", why);
-            None
-        }
-    })
-}
-
-/// The envelopes announcing a friend change: each notice to its user, the
-/// direct room to both if it was just created, then the system message.
-fn envelopes(change: &FriendChange, members: Vec<roomy_store::Member>) -> Vec<Envelope> {
-    let mut out: Vec<Envelope> = Vec::new();
-    if let Some((room, true)) = &change.room {
-        out.push(Envelope {
-            recipients: members.iter().map(|m| m.user.id).collect(),
-            event: Event::MembersJoined {
-                room: room.clone(),
-                members,
-            },
-            origin: None,
-        });
-    }
-    // Positioned events go out in position order, so a client that has
-    // seen position N has seen everything below it.
-    let mut positioned: Vec<(i64, Envelope)> = Vec::new();
-    if let Some(message) = &change.message {
-        positioned.push((
-            message.id.0,
-            Envelope {
-                recipients: vec![change.request.from.id, change.request.to.id],
-                event: Event::Message(message.clone()),
-                origin: None,
-            },
-        ));
-    }
-    for n in &change.notices {
-        positioned.push((
-            n.id.0,
-            Envelope {
-                recipients: vec![n.user],
-                event: Event::Notice(n.clone()),
-                origin: None,
-            },
-        ));
-    }
-    positioned.sort_by_key(|(position, _)| *position);
-    out.extend(positioned.into_iter().map(|(_, e)| e));
-    out
-}
-
-/// Runs a friend change on the writer task and publishes what it wrote.
-async fn on_writer<F, Fut>(st: &AppState, write: F) -> Result<FriendChange, ApiError>
-where
-    F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<FriendChange, StoreError>> + Send + 'static,
-{
-    st.app.writer
-        .exclusive(move |store| async move {
-            let change = match write(store.clone()).await {
-                Ok(c) => c,
-                Err(e) => return (Err(e), Vec::new()),
-            };
-            let members = match &change.room {
-                // The change is committed: a failure here only loses the
-                // live `member_joined` (sync still has the room), so say so.
-                Some((room, true)) => store.members(room.id, None, 2).await.unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, room = room.id.0, "new direct room announced to nobody");
-                    Vec::new()
-                }),
-                _ => Vec::new(),
-            };
-            let out = envelopes(&change, members);
-            (Ok(change), out)
-        })
-        .await?
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found(ErrorCode::UserNotFound, "no such user"),
-            other => other.into(),
-        })
-}
+use roomy_app::friends::{FriendAnswer, FriendRequestInput, may_befriend};
+use roomy_core::{UserId, clock::to_millis, social_fields::RequestStatus};
+use roomy_store::{Decision, Direction};
 
 /// Ask a user to be your friend. The target hears of it at once (a
 /// `friend_request` event, or in sync when offline); when the target does
@@ -137,53 +36,21 @@ pub async fn send_request(
     auth: Auth,
     Json(body): Json<FriendRequestBody>,
 ) -> Result<(StatusCode, axum::Json<FriendRequestView>), ApiError> {
-    if auth.user.role == Role::Guest {
-        return Err(guests_cannot());
-    }
+    // A guest hears that it may not before any rate limit counts it.
+    may_befriend(&auth.user)?;
     st.limits.user(
         crate::limits::Action::FriendRequest,
         auth.user.id,
         st.app.clock.now(),
     )?;
-    let mut errors = FieldErrors::new();
-    if body.user_id == auth.user.id {
-        errors.add("user_id", "you cannot befriend yourself");
-    }
-    let note = body
-        .note
-        .as_deref()
-        .and_then(|n| match FriendNote::parse(n) {
-            Ok(n) => n,
-            Err(why) => {
-                errors.add("note", why);
-                None
-            }
-        });
-    let remark = remark_field(&mut errors, body.remark.as_deref());
-    errors.into_result()?;
-    let target = st
-        .app
-        .store
-        .user(body.user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "no such user"))?;
-    if target.role == Role::Guest {
-        return Err(guests_cannot());
-    }
-    let new = NewFriendRequest {
-        from: auth.user.id,
-        to: target.id,
-        note,
-        remark,
-    };
-    let now = st.app.clock.now();
-    let change = on_writer(&st, move |store| async move {
-        store
-            .send_friend_request(new, FRIENDS_NOW.to_owned(), now)
-            .await
-    })
-    .await?;
-    Ok((StatusCode::CREATED, axum::Json(change.request.into())))
+    let request = FriendRequestInput::parse(
+        &auth.user,
+        body.user_id,
+        body.note.as_deref(),
+        body.remark.as_deref(),
+    )?;
+    let request = st.app.send_friend_request(&auth.user, request).await?;
+    Ok((StatusCode::CREATED, axum::Json(request.into())))
 }
 
 /// Answer a request sent to you: agree (you become friends, both hear
@@ -205,28 +72,17 @@ pub async fn answer_request(
     Path(id): Path<i64>,
     Json(body): Json<AnswerBody>,
 ) -> Result<axum::Json<FriendRequestView>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let remark = remark_field(&mut errors, body.remark.as_deref());
-    errors.into_result()?;
     let decision = match body.decision {
         DecisionBody::Agree => Decision::Agree,
         DecisionBody::Refuse => Decision::Refuse,
         DecisionBody::Ignore => Decision::Ignore,
     };
-    let (me, now) = (auth.user.id, st.app.clock.now());
-    let change = on_writer(&st, move |store| async move {
-        store
-            .answer_friend_request(id, me, decision, remark, FRIENDS_NOW.to_owned(), now)
-            .await
-    })
-    .await
-    .map_err(|e| match e {
-        ApiError::NotFound { .. } => {
-            ApiError::not_found(ErrorCode::RequestNotFound, "no such request among yours")
-        }
-        other => other,
-    })?;
-    Ok(axum::Json(change.request.into()))
+    let answer = FriendAnswer {
+        decision,
+        remark: body.remark,
+    };
+    let request = st.app.answer_friend_request(&auth.user, id, answer).await?;
+    Ok(axum::Json(request.into()))
 }
 
 /// Requests sent to you (`direction=incoming`, the default) or by you, newest first.
@@ -256,8 +112,7 @@ pub async fn list_requests(
     let limit = page.limit()?;
     let rows = st
         .app
-        .store
-        .friend_requests(auth.user.id, direction, status, page.after()?, limit + 1)
+        .friend_requests(&auth.user, direction, status, page.after()?, limit + 1)
         .await?;
     Ok(axum::Json(page_of(
         rows,
@@ -278,17 +133,13 @@ pub async fn list_friends(
 ) -> Result<axum::Json<Page<FriendView>>, ApiError> {
     let limit = page.limit()?;
     let after = after_pair(&page)?.map(|(ms, id)| (ms, UserId(id)));
-    let rows = st.app.store.friends(auth.user.id, after, limit + 1).await?;
+    let rows = st.app.friends(&auth.user, after, limit + 1).await?;
     Ok(axum::Json(page_with(
         rows,
         limit,
         |f| encode_pair_cursor(to_millis(f.since), f.user.id.0),
         FriendView::from,
     )))
-}
-
-fn friend_not_found() -> ApiError {
-    ApiError::not_found(ErrorCode::FriendNotFound, "no such user among your friends")
 }
 
 /// Set (or clear, with null or "") my remark for a friend.
@@ -302,18 +153,10 @@ pub async fn patch_friend(
     Path(user_id): Path<i64>,
     Json(body): Json<RemarkPatch>,
 ) -> Result<axum::Json<FriendView>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let remark = remark_field(&mut errors, body.remark.as_deref());
-    errors.into_result()?;
     let friend = st
         .app
-        .store
-        .set_remark(auth.user.id, UserId(user_id), remark)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => friend_not_found(),
-            other => other.into(),
-        })?;
+        .set_friend_remark(&auth.user, UserId(user_id), body.remark.as_deref())
+        .await?;
     Ok(axum::Json(friend.into()))
 }
 
@@ -327,13 +170,6 @@ pub async fn unfriend(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    st.app
-        .store
-        .unfriend(auth.user.id, UserId(user_id), st.app.clock.now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => friend_not_found(),
-            other => other.into(),
-        })?;
+    st.app.unfriend(&auth.user, UserId(user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,18 +11,13 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
-use roomy_app::{ListFilter, MessageError};
-use roomy_bus::{Envelope, Origin};
+use roomy_app::ListFilter;
+use roomy_bus::Origin;
 use roomy_core::{MessageId, RoomId, UserId};
-use roomy_store::{ReadMark, Revocation};
+use roomy_store::ReadMark;
 
 /// Most ids one batch delete takes.
 pub const MAX_DELETE_BATCH: usize = roomy_app::MAX_DELETE_BATCH;
-
-/// 404 for a message that does not exist or that the caller cannot see.
-pub(crate) fn message_not_found() -> ApiError {
-    MessageError::MessageNotFound.into()
-}
 
 /// Moves the caller's read position (the WebSocket `read` frame).
 pub(crate) async fn mark_read(
@@ -56,11 +51,6 @@ pub async fn read(
         read_seq: mark.read_seq,
         unread: mark.unread,
     }))
-}
-
-/// The envelopes announcing a revocation (none when it was revoked already).
-pub(crate) fn revocation_envelopes(r: &Revocation, by_admin: bool) -> Vec<Envelope> {
-    roomy_app::revocation_envelopes(r, by_admin)
 }
 
 /// Revoke my message for everyone, within the revoke window after sending

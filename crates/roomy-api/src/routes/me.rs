@@ -1,6 +1,7 @@
-//! The caller's own account: profile, password and sessions.
+//! The caller's own account over HTTP: profile, password and sessions. The
+//! rules live in `roomy_app::accounts`; the login limiter guards password
+//! changes here.
 
-use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{Me, PasswordChange, ProfilePatch, SessionView},
@@ -10,11 +11,8 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
-use roomy_core::{
-    FieldErrors, SessionId,
-    user_fields::{AvatarUrl, Nickname, Password},
-};
-use roomy_store::ProfileChanges;
+use roomy_app::{AccountError, accounts::ProfileEdit};
+use roomy_core::{SessionId, user_fields::Password};
 
 /// My account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
@@ -32,35 +30,13 @@ pub async fn patch_me(
     auth: Auth,
     Json(patch): Json<ProfilePatch>,
 ) -> Result<axum::Json<Me>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let changes = ProfileChanges {
-        nickname: patch
-            .nickname
-            .as_deref()
-            .and_then(|n| errors.check("nickname", Nickname::parse(n))),
-        avatar: match patch.avatar {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(a)) if a.is_empty() => Some(None),
-            Some(Some(a)) => errors.check("avatar", AvatarUrl::parse(&a)).map(Some),
-        },
-        invite_confirm: match patch.invite_confirm {
-            None => None,
-            Some(0) => Some(false),
-            Some(1) => Some(true),
-            Some(_) => {
-                errors.add("invite_confirm", "must be 0 or 1");
-                None
-            }
-        },
+    let edit = ProfileEdit {
+        nickname: patch.nickname,
+        avatar: patch.avatar,
+        invite_confirm: patch.invite_confirm,
         read_receipts: patch.read_receipts,
     };
-    errors.into_result()?;
-    let user = st
-        .app
-        .store
-        .update_profile(auth.user.id, changes, st.app.clock.now())
-        .await?;
+    let user = st.app.update_profile(&auth.user, edit).await?;
     Ok(axum::Json(user.into()))
 }
 
@@ -86,34 +62,19 @@ pub async fn change_password(
     st.limiter
         .check(&account, &ip, st.app.clock.now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    let hash = st
+    match st
         .app
-        .store
-        .credentials(auth.user.id)
-        .await?
-        .and_then(|c| c.password_hash);
-    if hash.is_none() {
-        return Err(ApiError::forbidden(
-            ErrorCode::NoPassword,
-            "guest accounts have no password",
-        ));
-    }
-    if req.old_password.chars().count() > Password::MAX
-        || !st.passwords.verify(hash, &req.old_password).await?
+        .change_password(&auth.user, auth.session.id, &req.old_password, new)
+        .await
     {
-        st.limiter.record_failure(&account, &ip, st.app.clock.now());
-        return Err(ApiError::forbidden(
-            ErrorCode::WrongPassword,
-            "the old password is not correct",
-        ));
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => {
+            if matches!(e, AccountError::WrongPassword) {
+                st.limiter.record_failure(&account, &ip, st.app.clock.now());
+            }
+            Err(e.into())
+        }
     }
-    let new_hash = st.passwords.hash(&new).await?;
-    st.app
-        .store
-        .set_password(auth.user.id, new_hash, auth.session.id, st.app.clock.now())
-        .await?;
-    super::announce_sessions_ended(&st, auth.user.id, Some(auth.session.id), None);
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// My active sessions, newest first.
@@ -127,17 +88,10 @@ pub async fn list_sessions(
 ) -> Result<axum::Json<Page<SessionView>>, ApiError> {
     let limit = page.limit()?;
     let before = page.after()?;
-    let now = st.app.clock.now();
-    let max_age = st.settings.abuse.session_max_age;
-    let sessions: Vec<_> = st
+    let sessions = st
         .app
-        .store
-        .active_sessions(auth.user.id, now)
-        .await?
-        .into_iter()
-        .filter(|s| before.is_none_or(|b| s.id.0 < b) && s.created_at + max_age > now)
-        .take(limit as usize + 1)
-        .collect();
+        .sessions(&auth.user, before.map(SessionId), limit + 1)
+        .await?;
     let current = auth.session.id;
     Ok(axum::Json(page_of(
         sessions,
@@ -156,18 +110,6 @@ pub async fn end_session(
     auth: Auth,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if st
-        .app
-        .store
-        .revoke_session(auth.user.id, SessionId(id), st.app.clock.now())
-        .await?
-    {
-        super::announce_sessions_ended(&st, auth.user.id, None, Some(SessionId(id)));
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(
-            ErrorCode::SessionNotFound,
-            "no such active session of yours",
-        ))
-    }
+    st.app.end_session(&auth.user, SessionId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -68,18 +68,3 @@ impl FromRequestParts<crate::state::AppState> for ClientInfo {
         })
     }
 }
-
-/// Tells every node to close the live connections of ended sessions: all of
-/// `user`'s, all but `except`, or only `only`.
-pub(crate) fn announce_sessions_ended(
-    st: &crate::state::AppState,
-    user: roomy_core::UserId,
-    except: Option<roomy_core::SessionId>,
-    only: Option<roomy_core::SessionId>,
-) {
-    st.app.bus.publish(roomy_bus::Envelope {
-        recipients: vec![user],
-        event: roomy_bus::Event::SessionsEnded { user, except, only },
-        origin: None,
-    });
-}

@@ -1,6 +1,6 @@
-//! The follow graph and blocks: follow, unfollow, lists, mutual, block.
+//! The follow graph and blocks over HTTP: follow, unfollow, lists, mutual,
+//! block. The rules live in `roomy_app::social`; cursors are read here.
 
-use crate::error::ErrorCode;
 use crate::{
     auth::Auth,
     dto::{BlockedUser, FollowedUser, TargetView},
@@ -10,78 +10,19 @@ use crate::{
     state::AppState,
 };
 use axum::extract::State;
-use roomy_app::GraphError;
-use roomy_core::{
-    UserId,
-    clock::{from_millis, to_millis},
-};
+use roomy_app::social::{FollowList, GraphChange};
+use roomy_core::{UserId, clock::to_millis};
 use roomy_store::Related;
 
-impl From<GraphError> for ApiError {
-    fn from(e: GraphError) -> Self {
-        match e {
-            GraphError::Store(e) => e.into(),
-        }
-    }
-}
-
-fn user_not_found() -> ApiError {
-    ApiError::not_found(ErrorCode::UserNotFound, "no such user")
-}
-
-/// Maps the store's "no such row" to this route's "no such user".
-fn missing_user(e: roomy_store::StoreError) -> ApiError {
-    match e {
-        roomy_store::StoreError::NotFound => user_not_found(),
-        other => other.into(),
-    }
-}
-
-fn not_yourself(what: &str) -> ApiError {
-    ApiError::field("user_id", format!("you cannot {what} yourself"))
-}
-
-/// Which graph change a handler makes.
-#[derive(Clone, Copy)]
-enum Change {
-    Follow,
-    Unfollow,
-    Block,
-    Unblock,
-}
-
-/// The shared body of follow, unfollow, block and unblock: refuse yourself,
-/// change the store, bring the cache along, answer `{"target": id}`.
+/// The shared body of follow, unfollow, block and unblock: answer `{"target": id}`.
 async fn change_graph(
     st: &AppState,
-    me: UserId,
+    auth: &Auth,
     target: i64,
-    change: Change,
+    change: GraphChange,
 ) -> Result<axum::Json<TargetView>, ApiError> {
     let target = UserId(target);
-    let verb = match change {
-        Change::Follow => "follow",
-        Change::Unfollow => "unfollow",
-        Change::Block => "block",
-        Change::Unblock => "unblock",
-    };
-    if target == me {
-        return Err(not_yourself(verb));
-    }
-    let now = st.app.clock.now();
-    let deltas = match change {
-        Change::Follow => st.app.store.follow(me, target, now).await,
-        Change::Unfollow => st.app.store.unfollow(me, target, now).await,
-        Change::Block => st.app.store.block(me, target, now).await,
-        Change::Unblock => st
-            .app
-            .store
-            .unblock(me, target, now)
-            .await
-            .map(|()| Vec::new()),
-    }
-    .map_err(missing_user)?;
-    st.app.graph.applied(&deltas).await;
+    st.app.change_graph(&auth.user, target, change).await?;
     Ok(axum::Json(TargetView { target }))
 }
 
@@ -99,7 +40,7 @@ pub async fn follow(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    change_graph(&st, auth.user.id, user_id, Change::Follow).await
+    change_graph(&st, &auth, user_id, GraphChange::Follow).await
 }
 
 /// Stop following a user. Unfollowing someone you do not follow changes nothing.
@@ -111,7 +52,7 @@ pub async fn unfollow(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    change_graph(&st, auth.user.id, user_id, Change::Unfollow).await
+    change_graph(&st, &auth, user_id, GraphChange::Unfollow).await
 }
 
 /// Block a user: follows both ways end, and they can no longer follow you,
@@ -124,7 +65,7 @@ pub async fn block(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    change_graph(&st, auth.user.id, user_id, Change::Block).await
+    change_graph(&st, &auth, user_id, GraphChange::Block).await
 }
 
 /// Lift a block.
@@ -136,7 +77,7 @@ pub async fn unblock(
     auth: Auth,
     Path(user_id): Path<i64>,
 ) -> Result<axum::Json<TargetView>, ApiError> {
-    change_graph(&st, auth.user.id, user_id, Change::Unblock).await
+    change_graph(&st, &auth, user_id, GraphChange::Unblock).await
 }
 
 fn related_cursor(r: &Related) -> String {
@@ -159,8 +100,7 @@ pub async fn list_blocks(
     let limit = page.limit()?;
     let rows = st
         .app
-        .store
-        .blocks(auth.user.id, cursor_pair(&page)?, limit + 1)
+        .blocks(&auth.user, cursor_pair(&page)?, limit + 1)
         .await?;
     Ok(axum::Json(page_with(
         rows,
@@ -170,36 +110,20 @@ pub async fn list_blocks(
     )))
 }
 
-async fn existing(st: &AppState, id: i64) -> Result<UserId, ApiError> {
-    st.app
-        .store
-        .user(UserId(id))
-        .await?
-        .map(|u| u.id)
-        .ok_or_else(user_not_found)
-}
-
-/// Which follow list a handler pages.
-#[derive(Clone, Copy)]
-enum List {
-    Following,
-    Followers,
-}
-
 /// The shared body of the following and followers lists.
 async fn follow_list(
     st: &AppState,
+    auth: &Auth,
     id: i64,
     page: &PageParams,
-    list: List,
+    list: FollowList,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
     let limit = page.limit()?;
     let after = cursor_pair(page)?;
-    let user = existing(st, id).await?;
-    let rows = match list {
-        List::Following => st.app.store.following(user, after, limit + 1).await?,
-        List::Followers => st.app.store.followers(user, after, limit + 1).await?,
-    };
+    let rows = st
+        .app
+        .follow_list(&auth.user, UserId(id), list, after, limit + 1)
+        .await?;
     Ok(axum::Json(page_with(
         rows,
         limit,
@@ -214,11 +138,11 @@ async fn follow_list(
     responses((status = 200, body = Page<FollowedUser>), (status = 404, body = ErrorBody)))]
 pub async fn following(
     State(st): State<AppState>,
-    _auth: Auth,
+    auth: Auth,
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
-    follow_list(&st, id, &page, List::Following).await
+    follow_list(&st, &auth, id, &page, FollowList::Following).await
 }
 
 /// Who follows a user, newest follow first.
@@ -227,11 +151,11 @@ pub async fn following(
     responses((status = 200, body = Page<FollowedUser>), (status = 404, body = ErrorBody)))]
 pub async fn followers(
     State(st): State<AppState>,
-    _auth: Auth,
+    auth: Auth,
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
-    follow_list(&st, id, &page, List::Followers).await
+    follow_list(&st, &auth, id, &page, FollowList::Followers).await
 }
 
 /// Users who follow a user and whom that user follows back ("互相关注"),
@@ -241,34 +165,16 @@ pub async fn followers(
     responses((status = 200, body = Page<FollowedUser>), (status = 404, body = ErrorBody)))]
 pub async fn mutual(
     State(st): State<AppState>,
-    _auth: Auth,
+    auth: Auth,
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<FollowedUser>>, ApiError> {
     let limit = page.limit()?;
     let after = cursor_pair(&page)?;
-    let ids = st
+    let rows = st
         .app
-        .graph
-        .mutual(UserId(id), after, limit as usize + 1)
-        .await?
-        .ok_or_else(user_not_found)?;
-    let users = st
-        .app
-        .store
-        .users_by_ids(&ids.iter().map(|(u, _)| *u).collect::<Vec<_>>())
+        .mutual(&auth.user, UserId(id), after, limit + 1)
         .await?;
-    let mut by_id: std::collections::HashMap<UserId, roomy_store::User> =
-        users.into_iter().map(|u| (u.id, u)).collect();
-    let rows: Vec<Related> = ids
-        .into_iter()
-        .filter_map(|(u, ms)| {
-            by_id.remove(&u).map(|user| Related {
-                user,
-                at: from_millis(ms),
-            })
-        })
-        .collect();
     Ok(axum::Json(page_with(
         rows,
         limit,

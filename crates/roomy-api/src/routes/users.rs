@@ -1,6 +1,6 @@
-//! Looking up and searching other users.
+//! Looking up and searching other users over HTTP; the rules live in
+//! `roomy_app::users`.
 
-use crate::error::ErrorCode;
 use crate::limits::Action;
 use crate::{
     dto::{PublicUser, RelationshipView, UserProfile, UserSearch},
@@ -10,15 +10,8 @@ use crate::{
     state::AppState,
 };
 use axum::extract::State;
-use roomy_core::{Role, UserId};
-
-/// Longest search query.
-const MAX_QUERY: usize = 64;
-/// Shortest search query: shorter ones would list nearly everyone.
-const MIN_QUERY: usize = 3;
-/// Shortest query in a script whose characters are words or syllables
-/// (张伟, 김민): two of them say as much as three Latin letters.
-const MIN_QUERY_WIDE: usize = 2;
+use roomy_app::users::UserQuery;
+use roomy_core::UserId;
 
 /// A user's public profile, follow counts, and how the caller stands with them.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
@@ -29,36 +22,18 @@ pub async fn get_user(
     auth: crate::auth::Auth,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<UserProfile>, ApiError> {
-    let user = st
-        .app
-        .store
-        .user(UserId(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "no such user"))?;
-    let (following_count, followers_count) = st.app.graph.counts(user.id).await?.unwrap_or((0, 0));
-    let me = auth.user.id;
-    let relationship = if me == user.id {
-        RelationshipView {
-            following: false,
-            followed_by: false,
-            friend: false,
-            blocked: false,
-        }
-    } else {
-        let follows = st.app.graph.relation(me, user.id).await?;
-        let facts = st.app.store.pair_facts(me, user.id).await?;
-        RelationshipView {
-            following: follows.following,
-            followed_by: follows.followed_by,
-            friend: facts.friend,
-            blocked: facts.blocked,
-        }
-    };
+    let profile = st.app.user_profile(&auth.user, UserId(id)).await?;
+    let r = profile.relationship;
     Ok(axum::Json(UserProfile {
-        user: user.into(),
-        following_count,
-        followers_count,
-        relationship,
+        user: profile.user.into(),
+        following_count: profile.following_count,
+        followers_count: profile.followers_count,
+        relationship: RelationshipView {
+            following: r.following,
+            followed_by: r.followed_by,
+            friend: r.friend,
+            blocked: r.blocked,
+        },
     }))
 }
 
@@ -77,26 +52,8 @@ pub async fn search_users(
     auth: crate::auth::Auth,
     Query(search): Query<UserSearch>,
 ) -> Result<axum::Json<Page<PublicUser>>, ApiError> {
-    if auth.user.role == Role::Guest {
-        return Err(ApiError::forbidden(
-            ErrorCode::GuestForbidden,
-            "guests may not search users",
-        ));
-    }
-    let q = search.q.as_deref().map(str::trim).unwrap_or_default();
-    let min = if q.chars().any(|c| u32::from(c) >= 0x1100) {
-        MIN_QUERY_WIDE
-    } else {
-        MIN_QUERY
-    };
-    if !(min..=MAX_QUERY).contains(&q.chars().count()) {
-        return Err(ApiError::field(
-            "q",
-            format!(
-                "must be {MIN_QUERY} to {MAX_QUERY} characters (2 in Chinese, Japanese or Korean)"
-            ),
-        ));
-    }
+    // Checked before the rate limit, so refusals cost no search budget.
+    let query = UserQuery::parse(&auth.user, search.q.as_deref())?;
     st.limits
         .user(Action::Search, auth.user.id, st.app.clock.now())?;
     let page = PageParams {
@@ -106,8 +63,7 @@ pub async fn search_users(
     let limit = page.limit()?;
     let rows = st
         .app
-        .store
-        .search_users(q, page.after()?.map(UserId), limit + 1)
+        .search_users(&auth.user, &query, page.after()?.map(UserId), limit + 1)
         .await?;
     Ok(axum::Json(page_of(
         rows,

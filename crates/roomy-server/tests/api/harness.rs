@@ -510,6 +510,7 @@ impl TestApp {
     pub async fn admin(&self, username: &str) -> Login {
         let hash = self
             .state
+            .app
             .passwords
             .hash(&roomy_core::user_fields::Password::parse(PASSWORD).expect("pw"))
             .await

@@ -2,7 +2,6 @@
 //! Hashing runs on the blocking pool and at most `2 × cores` at a time, so a
 //! burst of logins neither stalls the async runtime nor claims unbounded memory.
 
-use crate::error::ApiError;
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
@@ -17,6 +16,17 @@ const M_COST: u32 = 19 * 1024;
 const T_COST: u32 = 2;
 /// Lanes.
 const P_COST: u32 = 1;
+
+/// Why hashing or verifying could not run (never "wrong password": that is `Ok(false)`).
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// argon2 refused its parameters, a salt or a stored hash.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    /// The hashing task was lost (the runtime is shutting down, or it panicked).
+    #[error("password hashing task failed")]
+    Task(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
 
 /// The password hasher; cheap to clone.
 #[derive(Clone)]
@@ -37,8 +47,12 @@ impl std::fmt::Debug for Passwords {
     }
 }
 
-fn argon2() -> Result<Argon2<'static>, ApiError> {
-    let params = Params::new(M_COST, T_COST, P_COST, None).map_err(ApiError::internal)?;
+fn hash_error(e: impl std::fmt::Display) -> PasswordError {
+    PasswordError::Hash(e.to_string())
+}
+
+fn argon2() -> Result<Argon2<'static>, PasswordError> {
+    let params = Params::new(M_COST, T_COST, P_COST, None).map_err(hash_error)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -54,21 +68,25 @@ impl Passwords {
     }
 
     /// Hashes a new password into a PHC string.
-    pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let secret = password.expose().to_owned();
         self.blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2()?
                 .hash_password(secret.as_bytes(), &salt)
                 .map(|h| h.to_string())
-                .map_err(ApiError::internal)
+                .map_err(hash_error)
         })
         .await
     }
 
     /// Checks `password` against `hash`; `None` (no such user, or a guest)
     /// costs the same time and yields false.
-    pub async fn verify(&self, hash: Option<String>, password: &str) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        hash: Option<String>,
+        password: &str,
+    ) -> Result<bool, PasswordError> {
         let (hash, real) = match hash {
             Some(h) => (h, true),
             None => (self.decoy().await?, false),
@@ -76,7 +94,7 @@ impl Passwords {
         let secret = password.to_owned();
         let matches = self
             .blocking(move || {
-                let parsed = PasswordHash::new(&hash).map_err(ApiError::internal)?;
+                let parsed = PasswordHash::new(&hash).map_err(hash_error)?;
                 Ok(argon2()?
                     .verify_password(secret.as_bytes(), &parsed)
                     .is_ok())
@@ -85,14 +103,13 @@ impl Passwords {
         Ok(real && matches)
     }
 
-    async fn decoy(&self) -> Result<String, ApiError> {
+    async fn decoy(&self) -> Result<String, PasswordError> {
         self.inner
             .decoy
             .get_or_try_init(|| async {
                 let random = format!("decoy-{}", rand::random::<u128>());
-                let pw = Password::parse(&random).map_err(|e| {
-                    ApiError::internal(std::io::Error::other(format!("decoy password: {e}")))
-                })?;
+                let pw = Password::parse(&random)
+                    .map_err(|e| PasswordError::Hash(format!("decoy password: {e}")))?;
                 self.hash(&pw).await
             })
             .await
@@ -101,17 +118,17 @@ impl Passwords {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        f: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+    ) -> Result<T, PasswordError> {
         let _permit = self
             .inner
             .permits
             .acquire()
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| PasswordError::Task(Box::new(e)))?;
         tokio::task::spawn_blocking(f)
             .await
-            .map_err(ApiError::internal)?
+            .map_err(|e| PasswordError::Task(Box::new(e)))?
     }
 }
 
