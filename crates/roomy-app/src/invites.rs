@@ -238,11 +238,7 @@ impl App {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Invite>, InviteError> {
-        if !group_role(&*self.store, room, actor.id)
-            .await?
-            .0
-            .manages()
-        {
+        if !group_role(&*self.store, room, actor.id).await?.0.manages() {
             return Err(RoomError::NotManager.into());
         }
         Ok(self.store.room_invites(room, before, limit).await?)
@@ -291,11 +287,7 @@ impl App {
 
     /// The actor joins a group by link (guests too); a member gets the
     /// group without using the link. Returns the group as the actor sees it.
-    pub async fn join_invite(
-        &self,
-        actor: &User,
-        token: &str,
-    ) -> Result<RoomSummary, InviteError> {
+    pub async fn join_invite(&self, actor: &User, token: &str) -> Result<RoomSummary, InviteError> {
         let hash = presented_hash(token).ok_or(InviteError::NotFound)?;
         let me = actor.id;
         let notice = format!("{} joined via an invite link", actor.nickname);
@@ -312,9 +304,7 @@ impl App {
                     .join_by_invite(&hash, me, notice, capacity.full_at(), now)
                     .await;
                 let envelopes = match &outcome {
-                    Ok(JoinOutcome::Joined(change)) => {
-                        change_envelopes(change, ChangeKind::Joined)
-                    }
+                    Ok(JoinOutcome::Joined(change)) => change_envelopes(change, ChangeKind::Joined),
                     _ => Vec::new(),
                 };
                 (outcome, envelopes)

@@ -18,5 +18,7 @@ pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
 pub use graph::{FollowGraph, GraphError, Relation};
 pub use invites::{CreatedInvite, InviteError, InviteInput, InviteLead};
-pub use rooms::{GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput};
+pub use rooms::{
+    GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,
+};
 pub use writer::{WriteError, Writer, WriterConfig};

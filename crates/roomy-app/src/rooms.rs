@@ -734,18 +734,19 @@ impl App {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<Ban>, RoomError> {
-        if !group_role(&*self.store, room, actor.id)
-            .await?
-            .0
-            .manages()
-        {
+        if !group_role(&*self.store, room, actor.id).await?.0.manages() {
             return Err(RoomError::NotManager);
         }
         Ok(self.store.room_bans(room, after, limit).await?)
     }
 
     /// Lifts a ban (owner and admins): the user may join by link again.
-    pub async fn lift_ban(&self, actor: &User, room: RoomId, user: UserId) -> Result<(), RoomError> {
+    pub async fn lift_ban(
+        &self,
+        actor: &User,
+        room: RoomId,
+        user: UserId,
+    ) -> Result<(), RoomError> {
         let by = actor.id;
         // On the writer task, where every role change runs: the check still
         // holds when the ban is lifted.
