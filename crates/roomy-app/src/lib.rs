@@ -13,10 +13,12 @@ mod changes;
 mod favorites;
 pub mod friends;
 mod graph;
+mod invites;
 mod lifecycle;
 mod messages;
 pub mod moderation;
 mod passwords;
+mod rooms;
 pub mod social;
 pub mod users;
 mod writer;
@@ -27,12 +29,16 @@ pub use changes::{ChangeKind, change_envelopes};
 pub use favorites::Favorited;
 pub use friends::FriendError;
 pub use graph::{FollowGraph, GraphError, Relation};
+pub use invites::{CreatedInvite, InviteError, InviteInput, InviteLead};
 pub use lifecycle::{MAX_DELETE_BATCH, revocation_envelopes};
 pub use messages::{
     HistoryWindow, ListFilter, MessageError, PendingSend, SendInput, Sent, SyncFrom,
 };
 pub use moderation::ModerationError;
 pub use passwords::{PasswordError, Passwords};
+pub use rooms::{
+    GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,
+};
 pub use social::SocialError;
 pub use users::UserError;
 pub use writer::{WriteError, Writer, WriterConfig};

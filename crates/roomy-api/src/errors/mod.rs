@@ -2,7 +2,9 @@
 //! ApiError` per area, choosing the status and the [`ErrorCode`](crate::error::ErrorCode).
 mod accounts;
 mod friends;
+mod invites;
 mod messages;
 mod moderation;
+mod rooms;
 mod social;
 mod users;

@@ -44,11 +44,6 @@ pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiErro
     Ok(Sent::from_outcome(outcome)?.into_message())
 }
 
-/// 403 for writing to a dissolved group.
-pub(crate) fn room_dissolved() -> ApiError {
-    MessageError::RoomDissolved.into()
-}
-
 /// 404 for a room that does not exist or that the caller is not in.
 pub(crate) fn room_not_found() -> ApiError {
     MessageError::RoomNotFound.into()
