@@ -8,12 +8,12 @@ pub mod dto;
 pub mod error;
 mod errors;
 pub mod extract;
-pub mod files;
 pub mod gateway;
 mod hex;
 pub mod limits;
 pub mod metrics;
 pub mod pagination;
+mod range;
 pub mod routes;
 pub mod state;
 

@@ -4,13 +4,14 @@
 //! acting user, check the rights, write through the writer or the store,
 //! publish their events, and return a typed result or the area's error.
 
-use crate::{FollowGraph, Writer, WriterConfig};
+use crate::{FollowGraph, Writer, WriterConfig, files::Files};
 use roomy_bus::Bus;
 use roomy_cache::Cache;
 use roomy_core::{Clock, Config, social_fields::DirectPolicy};
 use roomy_store::Store;
 use std::sync::Arc;
 use time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The rules' numbers, from the configuration.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct App {
     pub graph: FollowGraph,
     /// The rules' numbers.
     pub settings: Arc<AppSettings>,
+    /// Blob storage, the upload folder, file limits and the job runners' wake-up.
+    pub files: Files,
 }
 
 impl App {
@@ -67,6 +70,7 @@ impl App {
         cache: Arc<dyn Cache>,
         clock: Arc<dyn Clock>,
         settings: AppSettings,
+        files: Files,
     ) -> App {
         let (writer, _) = Writer::start(
             store.clone(),
@@ -85,6 +89,18 @@ impl App {
             bus,
             writer,
             settings: Arc::new(settings),
+            files,
         }
+    }
+
+    /// Starts the background work that stops with `shutdown`: the file job
+    /// runners, then the sweeper retiring guests idle for `guest_ttl`.
+    pub fn start_background(&self, guest_ttl: Option<Duration>, shutdown: CancellationToken) {
+        crate::files::jobs::spawn_runners(
+            self.clone(),
+            self.files.settings.job_workers,
+            shutdown.clone(),
+        );
+        crate::guests::spawn_sweeper(self.clone(), guest_ttl, shutdown);
     }
 }

@@ -9,10 +9,14 @@
 
 mod app;
 mod changes;
+pub mod files;
 mod graph;
+mod guests;
 mod writer;
 
 pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
+pub use files::{FileError, FileSettings, Files};
 pub use graph::{FollowGraph, GraphError, Relation};
+pub use guests::RETIRED_NICKNAME;
 pub use writer::{WriteError, Writer, WriterConfig};

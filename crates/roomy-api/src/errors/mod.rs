@@ -1,2 +1,4 @@
 //! How each area's domain error reaches the wire: one `From<AreaError> for
 //! ApiError` per area, choosing the status and the [`ErrorCode`](crate::error::ErrorCode).
+
+mod files;
