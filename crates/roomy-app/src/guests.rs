@@ -26,7 +26,7 @@ use std::time::Duration as StdDuration;
 use tokio_util::sync::CancellationToken;
 
 /// The name a retired guest is shown under.
-pub const RETIRED_NICKNAME: &str = "Former guest";
+const RETIRED_NICKNAME: &str = "Former guest";
 /// Time between sweeps.
 const SWEEP_EVERY: StdDuration = StdDuration::from_secs(3600);
 /// Guests retired per store query.

@@ -18,5 +18,4 @@ pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
 pub use files::{FileError, FileSettings, Files};
 pub use graph::{FollowGraph, GraphError, Relation};
-pub use guests::RETIRED_NICKNAME;
 pub use writer::{WriteError, Writer, WriterConfig};
