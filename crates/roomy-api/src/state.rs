@@ -66,21 +66,18 @@ pub struct AppState {
     pub typing: Arc<TypingLimiter>,
     /// Per-user and per-address rate limits (sends, syncs, sign-ups, ...).
     pub limits: Arc<crate::limits::Limits>,
-    /// Blob storage, the upload folder and file limits.
-    pub files: crate::files::Files,
     /// Fires when the server stops: live connections close.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    /// Builds the state over `app` and starts the adapters' background
-    /// tasks (the gateway's bus subscriber, the file job runners, the
-    /// guest sweeper).
+    /// Builds the state over `app` and starts the background tasks (the
+    /// gateway's bus subscriber, then the app's file job runners and guest
+    /// sweeper).
     pub fn start(
         app: App,
         jwt_secret: &[u8],
         settings: ApiSettings,
-        files: crate::files::Files,
         shutdown: CancellationToken,
     ) -> AppState {
         let metrics = Arc::new(Metrics::new());
@@ -92,21 +89,9 @@ impl AppState {
             metrics.clone(),
             shutdown.clone(),
         );
-        let jobs = crate::files::jobs::JobContext {
-            store: app.store.clone(),
-            clock: app.clock.clone(),
-            bus: app.bus.clone(),
-            files: files.clone(),
-        };
-        crate::files::jobs::spawn_runners(
-            jobs.clone(),
-            files.settings.job_workers,
-            shutdown.clone(),
-        );
-        crate::auth::guests::spawn_sweeper(jobs, settings.abuse.guest_ttl, shutdown.clone());
+        app.start_background(settings.abuse.guest_ttl, shutdown.clone());
         AppState {
             app,
-            files,
             tokens: Arc::new(Tokens::new(jwt_secret, settings.token_ttl)),
             limiter: Arc::new(LoginLimiter::new(
                 settings.abuse.login_failures_per_minute,
@@ -118,18 +103,6 @@ impl AppState {
             hub,
             typing: Arc::new(TypingLimiter::new()),
             shutdown,
-        }
-    }
-}
-
-impl AppState {
-    /// What the file job runners work with; tests run due jobs through it.
-    pub fn job_context(&self) -> crate::files::jobs::JobContext {
-        crate::files::jobs::JobContext {
-            store: self.app.store.clone(),
-            clock: self.app.clock.clone(),
-            bus: self.app.bus.clone(),
-            files: self.files.clone(),
         }
     }
 }

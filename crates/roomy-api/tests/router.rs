@@ -37,21 +37,19 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
         Arc::new(roomy_cache::InProcessCache::new(10_000)),
         Arc::new(SystemClock),
         roomy_app::AppSettings::from(&config),
-    );
-    let state = AppState::start(
-        app,
-        &[1u8; 32],
-        settings,
-        roomy_api::files::Files::new(
+        roomy_app::Files::new(
             roomy_blob::Blob::open(&roomy_blob::BlobConfig::Fs {
                 root: dir.path().join("files"),
             })
             .expect("blob"),
-            roomy_api::files::FileSettings::defaults(dir.path().join("uploads")),
+            roomy_app::FileSettings {
+                upload_dir: dir.path().join("uploads"),
+                ..roomy_app::FileSettings::from(&config)
+            },
         )
         .expect("files"),
-        CancellationToken::new(),
     );
+    let state = AppState::start(app, &[1u8; 32], settings, CancellationToken::new());
     (state, dir)
 }
 

@@ -4,13 +4,14 @@
 //! acting user, check the rights, write through the writer or the store,
 //! publish their events, and return a typed result or the area's error.
 
-use crate::{FollowGraph, Passwords, Writer, WriterConfig};
+use crate::{FollowGraph, Passwords, Writer, WriterConfig, files::Files};
 use roomy_bus::Bus;
 use roomy_cache::Cache;
 use roomy_core::{Clock, Config, social_fields::DirectPolicy};
 use roomy_store::Store;
 use std::sync::Arc;
 use time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The rules' numbers, from the configuration.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct App {
     pub settings: Arc<AppSettings>,
     /// The argon2id hasher: accounts' passwords never leave the app unhashed.
     pub passwords: Passwords,
+    /// Blob storage, the upload folder, file limits and the job runners' wake-up.
+    pub files: Files,
 }
 
 impl App {
@@ -74,6 +77,7 @@ impl App {
         cache: Arc<dyn Cache>,
         clock: Arc<dyn Clock>,
         settings: AppSettings,
+        files: Files,
     ) -> App {
         let (writer, _) = Writer::start(
             store.clone(),
@@ -95,6 +99,18 @@ impl App {
             passwords: Passwords::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
             ),
+            files,
         }
+    }
+
+    /// Starts the background work that stops with `shutdown`: the file job
+    /// runners, then the sweeper retiring guests idle for `guest_ttl`.
+    pub fn start_background(&self, guest_ttl: Option<Duration>, shutdown: CancellationToken) {
+        crate::files::jobs::spawn_runners(
+            self.clone(),
+            self.files.settings.job_workers,
+            shutdown.clone(),
+        );
+        crate::guests::spawn_sweeper(self.clone(), guest_ttl, shutdown);
     }
 }

@@ -7,11 +7,8 @@ use crate::{
     http::{self, Limits},
     secret,
 };
-use roomy_api::{
-    ApiSettings, AppState,
-    files::{FileSettings, Files},
-};
-use roomy_app::{App, AppSettings};
+use roomy_api::{ApiSettings, AppState};
+use roomy_app::{App, AppSettings, FileSettings, Files};
 use roomy_blob::{Blob, BlobConfig};
 use roomy_bus::InProcessBus;
 use roomy_cache::{Cache, InProcessCache, RedisCache};
@@ -70,12 +67,11 @@ pub async fn build_state(
     // catches up; past it the hub resyncs its connections rather than block writers.
     let bus = Arc::new(InProcessBus::new(65_536));
     let files = open_files(config)?;
-    let app = App::start(store, bus, cache, clock, AppSettings::from(config));
+    let app = App::start(store, bus, cache, clock, AppSettings::from(config), files);
     Ok(AppState::start(
         app,
         &secret,
         ApiSettings::from(config),
-        files,
         shutdown,
     ))
 }
@@ -130,16 +126,8 @@ pub fn open_files(config: &Config) -> Result<Files, StartError> {
         },
     };
     let blob = Blob::open(&blob_config).map_err(StartError::Storage)?;
-    let upload_dir = config.effective_upload_dir();
-    let settings = FileSettings {
-        max_upload_bytes: config.max_upload_bytes,
-        user_quota_bytes: config.user_quota_bytes,
-        guest_quota_bytes: config.guest_quota_bytes,
-        upload_expiry: time::Duration::seconds(config.upload_expiry_secs as i64),
-        upload_dir: upload_dir.clone(),
-        ffmpeg: config.ffmpeg.clone(),
-        job_workers: config.job_workers,
-    };
+    let settings = FileSettings::from(config);
+    let upload_dir = settings.upload_dir.clone();
     Files::new(blob, settings).map_err(|source| StartError::UploadDir {
         path: upload_dir.display().to_string(),
         source,

@@ -1,9 +1,8 @@
-//! Authentication: access tokens, the request guard and
-//! login rate limiting, client addresses and the retirement of idle guests.
+//! Authentication: access tokens, the request guard, login rate limiting
+//! and client addresses.
 
 pub mod address;
 pub mod guard;
-pub mod guests;
 pub mod limiter;
 pub mod token;
 

@@ -2,19 +2,15 @@
 //! termination, expiration) at `/api/v1/uploads`, so existing tus clients
 //! work unchanged.
 //!
-//! An upload is a row in the database (length, durable offset, expiry) and
-//! a file in the upload folder named by its id; a chunk is written in place
-//! at its offset and synced before the offset moves. Any node that shares
-//! the database and the upload folder continues an upload. An upload
-//! belongs to its creator: anyone else gets 404, as for a missing one.
+//! The protocol's headers are read and written here; the rules (ownership,
+//! quota, offsets, expiry) are `App`'s: an upload belongs to its creator,
+//! anyone else gets 404, as for a missing one.
 
 use crate::error::ErrorCode;
-use crate::files::locks::UploadGuard;
 use crate::{
     auth::Auth,
     error::{ApiError, ErrorBody},
     extract::Path,
-    files::spool::{BodyEnd, Checksum},
     state::AppState,
 };
 use axum::{
@@ -25,10 +21,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
+use roomy_app::files::{
+    spool::Checksum,
+    uploads::{Chunk, UploadStanding},
+};
 use roomy_core::FileId;
-use roomy_store::{NewUpload, StoredFile, Upload};
-use sha2::Sha256;
-use std::time::Duration;
+use roomy_store::{StoredFile, Upload};
 
 /// The protocol version spoken.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -36,10 +34,6 @@ pub const TUS_VERSION: &str = "1.0.0";
 const TUS_EXTENSIONS: &str = "creation,checksum,termination,expiration";
 /// Checksum algorithms accepted in `Upload-Checksum`.
 const TUS_CHECKSUMS: &str = "sha1,sha256";
-/// A chunk whose next bytes do not arrive for this long counts as cut.
-const IDLE: Duration = Duration::from_secs(60);
-/// Unfinished uploads one user may have at a time.
-const MAX_OPEN_UPLOADS: i64 = 100;
 /// Longest `Upload-Metadata` header read.
 const MAX_METADATA: usize = 4096;
 
@@ -52,10 +46,6 @@ fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
         code,
         message: message.into(),
     }
-}
-
-fn upload_not_found() -> ApiError {
-    ApiError::not_found(ErrorCode::UploadNotFound, "no such upload among yours")
 }
 
 /// Adds `Tus-Resumable` to every response of the upload routes, and
@@ -94,16 +84,16 @@ pub async fn options(State(st): State<AppState>) -> Response {
     );
     h.insert(
         "tus-max-size",
-        HeaderValue::from(st.files.settings.max_upload_bytes),
+        HeaderValue::from(st.app.files.settings.max_upload_bytes),
     );
     resp
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs; returns the
-/// file name (sanitised), the only value the server keeps.
+/// file name as sent, the only value the server keeps.
 fn metadata_name(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(raw) = headers.get("upload-metadata") else {
-        return Ok(roomy_media::sanitize_filename(""));
+        return Ok(String::new());
     };
     let raw = raw
         .to_str()
@@ -129,9 +119,7 @@ fn metadata_name(headers: &HeaderMap) -> Result<String, ApiError> {
             name = Some(text);
         }
     }
-    Ok(roomy_media::sanitize_filename(
-        name.as_deref().unwrap_or(""),
-    ))
+    Ok(name.unwrap_or_default())
 }
 
 fn expires_header(at: time::OffsetDateTime) -> HeaderValue {
@@ -177,35 +165,10 @@ pub async fn create(
                 "Upload-Length must be a number of bytes",
             )
         })?;
-    let max = st.files.settings.max_upload_bytes;
-    if length > max {
-        return Err(ApiError::TooLarge {
-            code: ErrorCode::TooLarge,
-            message: format!("files may be at most {max} bytes"),
-        });
-    }
+    // The size limit is judged before the metadata is read.
+    st.app.check_upload_length(length)?;
     let name = metadata_name(&headers)?;
-    let now = st.app.clock.now();
-    let upload = st
-        .app
-        .store
-        .create_upload(
-            NewUpload {
-                owner: auth.user.id,
-                length: length as i64,
-                name,
-                expires_at: now + st.files.settings.upload_expiry,
-            },
-            st.files.settings.quota_of(&auth.user),
-            MAX_OPEN_UPLOADS,
-            now,
-        )
-        .await?;
-    st.files
-        .spool
-        .create(upload.id)
-        .await
-        .map_err(ApiError::internal)?;
+    let upload = st.app.create_upload(&auth.user, length, &name).await?;
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -214,67 +177,7 @@ pub async fn create(
             .map_err(ApiError::internal)?,
     );
     h.insert("upload-expires", expires_header(upload.expires_at));
-    if length == 0 {
-        // Nothing to send: the file exists at once.
-        st.files
-            .finish(&*st.app.store, &*st.app.clock, &upload)
-            .await?;
-    }
     Ok(resp)
-}
-
-/// Where the caller's upload `id` stands, holding its lock (taken over from
-/// any request still writing to it): finished (the file with its id), or
-/// live. Ownership is checked before the lock, so nobody else can interrupt
-/// an upload; 404 for anyone else's and for missing ones, 410 once expired.
-enum Standing {
-    Finished(StoredFile),
-    Live(UploadGuard, Upload),
-}
-
-async fn take_over(st: &AppState, auth: &Auth, id: i64) -> Result<Standing, ApiError> {
-    let id = FileId(id);
-    let mine = |u: &Upload| u.owner == auth.user.id;
-    let finished = |f: &StoredFile| f.owner == auth.user.id;
-    if st.app.store.file(id).await?.filter(finished).is_none()
-        && st.app.store.upload(id).await?.filter(mine).is_none()
-    {
-        return Err(upload_not_found());
-    }
-    let guard = st.files.locks.acquire(id).await;
-    if let Some(file) = st.app.store.file(id).await?.filter(finished) {
-        return Ok(Standing::Finished(file));
-    }
-    let upload = st
-        .app
-        .store
-        .upload(id)
-        .await?
-        .filter(mine)
-        .ok_or_else(upload_not_found)?;
-    if upload.expires_at <= st.app.clock.now() {
-        return Err(ApiError::gone(
-            ErrorCode::UploadExpired,
-            "this upload expired; start a new one",
-        ));
-    }
-    Ok(Standing::Live(guard, upload))
-}
-
-/// Finishes a complete upload in a task of its own, which holds the lock:
-/// a client that goes away mid-way does not cut the finish short.
-async fn finish(st: &AppState, guard: UploadGuard, upload: Upload) -> Result<StoredFile, ApiError> {
-    let st = st.clone();
-    tokio::spawn(async move {
-        let file = st
-            .files
-            .finish(&*st.app.store, &*st.app.clock, &upload)
-            .await;
-        drop(guard);
-        file
-    })
-    .await
-    .map_err(ApiError::internal)?
 }
 
 /// Where an upload stands, as tus headers.
@@ -307,6 +210,13 @@ fn finished_headers(f: &StoredFile) -> HeaderMap {
     standing_headers(f.size, f.size, &f.name, None)
 }
 
+fn standing(s: &UploadStanding) -> HeaderMap {
+    match s {
+        UploadStanding::Finished(file) => finished_headers(file),
+        UploadStanding::Live(upload) => upload_headers(upload),
+    }
+}
+
 /// Where an upload stands: `Upload-Offset` counts only bytes made durable.
 /// A client asks after a cut connection: a request still writing (its
 /// connection not yet seen dead) first stops and records what it has, so
@@ -324,16 +234,8 @@ pub async fn head(
     auth: Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let file = match take_over(&st, &auth, id).await? {
-        Standing::Finished(file) => file,
-        Standing::Live(guard, upload) if upload.offset == upload.length => {
-            finish(&st, guard, upload).await?
-        }
-        Standing::Live(_, upload) => {
-            return Ok((StatusCode::OK, upload_headers(&upload)).into_response());
-        }
-    };
-    Ok((StatusCode::OK, finished_headers(&file)).into_response())
+    let now = st.app.upload_standing(auth.user.id, FileId(id)).await?;
+    Ok((StatusCode::OK, standing(&now)).into_response())
 }
 
 fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
@@ -360,21 +262,6 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
             ErrorCode::ChecksumAlgorithmUnsupported,
             format!("supported: {TUS_CHECKSUMS}"),
         )),
-    }
-}
-
-fn offset_conflict(at: i64) -> ApiError {
-    ApiError::Conflict {
-        code: ErrorCode::OffsetMismatch,
-        message: format!("the upload is at offset {at}"),
-        fields: roomy_core::FieldErrors::new(),
-    }
-}
-
-fn overflow(room: i64) -> ApiError {
-    ApiError::TooLarge {
-        code: ErrorCode::UploadOverflow,
-        message: format!("this upload has {room} bytes left; the chunk was refused"),
     }
 }
 
@@ -424,93 +311,14 @@ pub async fn patch(
             )
         })?;
     let checksum = parse_checksum(&headers)?;
-    let (guard, upload) = match take_over(&st, &auth, id).await? {
-        // A repeat of the last chunk (its answer was lost): done already.
-        Standing::Finished(file) if offset == file.size => {
-            return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
-        }
-        Standing::Finished(file) => return Err(offset_conflict(file.size)),
-        Standing::Live(guard, upload) => (guard, upload),
+    let chunk = Chunk {
+        offset,
+        announced: header(&headers, "content-length").and_then(|v| v.parse::<i64>().ok()),
+        checksum,
+        body: body.into_data_stream(),
     };
-    if offset != upload.offset {
-        return Err(offset_conflict(upload.offset));
-    }
-    let files = &st.files;
-    let room = upload.length - upload.offset;
-    if room == 0 {
-        // Complete, but its finish failed before: finish it now.
-        let file = finish(&st, guard, upload).await?;
-        return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
-    }
-    if header(&headers, "content-length")
-        .and_then(|v| v.parse::<i64>().ok())
-        .is_some_and(|len| len > room)
-    {
-        return Err(overflow(room));
-    }
-    let running = files
-        .running_hash(upload.id, upload.offset)
-        .or_else(|| (upload.offset == 0).then(Sha256::default));
-    let declared = checksum.is_some();
-    let written = files
-        .spool
-        .write_chunk(
-            upload.id,
-            upload.offset as u64,
-            room as u64,
-            body.into_data_stream(),
-            checksum,
-            running,
-            &guard.stop,
-            IDLE,
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    match written.end {
-        BodyEnd::Overflow => return Err(overflow(room)),
-        BodyEnd::Cut if declared => {
-            return Err(bad(
-                ErrorCode::ChunkIncomplete,
-                "the chunk was cut off before its end, so its checksum cannot be checked; it was discarded",
-            ));
-        }
-        BodyEnd::Complete if !written.checksum_ok => {
-            return Err(ApiError::Protocol {
-                status: StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-                code: ErrorCode::ChecksumMismatch,
-                message: "the chunk does not match its Upload-Checksum; it was discarded".into(),
-            });
-        }
-        _ => {}
-    }
-    let new_offset = upload.offset + written.bytes as i64;
-    let expires_at = st.app.clock.now() + files.settings.upload_expiry;
-    if written.bytes > 0
-        && !st
-            .app
-            .store
-            .advance_upload(upload.id, upload.offset, new_offset, expires_at)
-            .await?
-    {
-        files.keep_hash(upload.id, None);
-        return Err(ApiError::Conflict {
-            code: ErrorCode::UploadConflict,
-            message: "another request moved this upload; HEAD it and resume".into(),
-            fields: roomy_core::FieldErrors::new(),
-        });
-    }
-    files.keep_hash(upload.id, written.sha256.map(|h| (new_offset, h)));
-    let upload = Upload {
-        offset: new_offset,
-        expires_at,
-        ..upload
-    };
-    if new_offset == upload.length {
-        let file = finish(&st, guard, upload).await?;
-        return Ok((StatusCode::NO_CONTENT, finished_headers(&file)).into_response());
-    }
-    drop(guard);
-    Ok((StatusCode::NO_CONTENT, upload_headers(&upload)).into_response())
+    let now = st.app.write_chunk(auth.user.id, FileId(id), chunk).await?;
+    Ok((StatusCode::NO_CONTENT, standing(&now)).into_response())
 }
 
 /// Termination: the upload and its bytes are gone, its quota released.
@@ -522,41 +330,6 @@ pub async fn terminate(
     auth: Auth,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let (guard, upload) = match take_over(&st, &auth, id).await {
-        Ok(Standing::Live(guard, upload)) => (guard, upload),
-        // A finished upload is a file now; an expired one goes anyway.
-        Ok(Standing::Finished(_)) => return Err(upload_not_found()),
-        Err(e) if e.code() == ErrorCode::UploadExpired => {
-            let guard = st.files.locks.acquire(FileId(id)).await;
-            let upload = st
-                .app
-                .store
-                .upload(FileId(id))
-                .await?
-                .ok_or_else(upload_not_found)?;
-            (guard, upload)
-        }
-        Err(e) => return Err(e),
-    };
-    if !st.app.store.delete_upload(upload.id).await? {
-        return Err(upload_not_found());
-    }
-    if let Some(p) = &upload.prepared
-        && let Ok(key) = roomy_blob::ObjectKey::parse(&p.key)
-    {
-        // A finish that failed after moving the bytes: they go too.
-        st.files
-            .blob
-            .delete(&key)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    st.files.keep_hash(upload.id, None);
-    st.files
-        .spool
-        .remove(upload.id)
-        .await
-        .map_err(ApiError::internal)?;
-    drop(guard);
+    st.app.terminate_upload(auth.user.id, FileId(id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -792,8 +792,7 @@ async fn idle_guests_are_retired_with_their_files(app: TestApp) {
 
     let ttl = Duration::seconds(app.config.guest_ttl_secs as i64);
     assert_eq!(ttl, Duration::days(7));
-    let cx = app.state.job_context();
-    let sweep = || roomy_api::auth::guests::sweep(&cx, ttl);
+    let sweep = || app.state.app.sweep_idle_guests(ttl);
     app.clock.advance(Duration::days(6));
     let recent = guest(&app, "Newcomer").await;
     assert_eq!(sweep().await.expect("sweep"), 0, "not idle long enough");

@@ -147,9 +147,7 @@ async fn meta(app: &TestApp, who: &Login, id: i64) -> Value {
 }
 
 async fn run_jobs(app: &TestApp) -> usize {
-    roomy_api::files::jobs::run_due(&app.state.job_context())
-        .await
-        .expect("jobs run")
+    app.state.app.run_due_jobs().await.expect("jobs run")
 }
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -352,7 +350,7 @@ async fn resume_after_a_cut_connection(app: TestApp) {
     drop(sock);
     let id = id_of(&loc);
     assert_eq!(meta(&app, &alice, id).await["sha256"], sha256_hex(&bytes));
-    assert!(app.state.files.locks.is_empty(), "upload locks leak");
+    assert!(app.state.app.files.locks.is_empty(), "upload locks leak");
 }
 
 /// Reads a response head from a raw connection, bounded in time and size.
@@ -437,7 +435,7 @@ async fn abandoned_uploads_expire(app: TestApp) {
 async fn interrupted_finishes_are_completed(app: TestApp) {
     use roomy_core::{Clock, FileId};
     let alice = app.user("alice_01").await;
-    let files = &app.state.files;
+    let files = &app.state.app.files;
     let later = app.clock.now() + time::Duration::hours(1);
     let upload_at = |loc: &str| FileId(id_of(loc));
 

@@ -34,7 +34,9 @@ pub struct Spool {
 /// A chunk's checksum as the client declared it (`Upload-Checksum`).
 #[derive(Debug, Clone)]
 pub enum Checksum {
+    /// SHA-1 digest (what most tus clients send).
     Sha1(Vec<u8>),
+    /// SHA-256 digest.
     Sha256(Vec<u8>),
 }
 
@@ -97,6 +99,7 @@ pub enum BodyEnd {
 pub struct Written {
     /// Bytes written (and synced) from the offset on.
     pub bytes: u64,
+    /// How the body ended.
     pub end: BodyEnd,
     /// Whether the declared checksum matched the bytes written (true when
     /// none was declared); meaningful only for a complete body.
@@ -108,8 +111,10 @@ pub struct Written {
 /// Why a chunk could not be written at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
+    /// Reading or writing the upload's file failed.
     #[error("upload file i/o")]
     Io(#[from] std::io::Error),
+    /// The blocking thread that writes blocks failed.
     #[error("the writing thread failed")]
     Thread,
 }

@@ -19,21 +19,21 @@
 //! crash in between leaves unreferenced objects behind, never a row
 //! pointing at missing bytes.
 
-use crate::files::jobs::JobContext;
+use crate::App;
 use roomy_blob::ObjectKey;
 use roomy_store::StoreError;
 use std::time::Duration as StdDuration;
 use tokio_util::sync::CancellationToken;
 
 /// The name a retired guest is shown under.
-pub const RETIRED_NICKNAME: &str = "Former guest";
+const RETIRED_NICKNAME: &str = "Former guest";
 /// Time between sweeps.
 const SWEEP_EVERY: StdDuration = StdDuration::from_secs(3600);
 /// Guests retired per store query.
 const BATCH: u32 = 100;
 
 /// Sweeps every hour until `shutdown`; does nothing when `ttl` is `None`.
-pub fn spawn_sweeper(cx: JobContext, ttl: Option<time::Duration>, shutdown: CancellationToken) {
+pub(crate) fn spawn_sweeper(cx: App, ttl: Option<time::Duration>, shutdown: CancellationToken) {
     let Some(ttl) = ttl else { return };
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
@@ -42,7 +42,7 @@ pub fn spawn_sweeper(cx: JobContext, ttl: Option<time::Duration>, shutdown: Canc
                 _ = shutdown.cancelled() => break,
                 _ = every.tick() => {}
             }
-            match sweep(&cx, ttl).await {
+            match cx.sweep_idle_guests(ttl).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(retired = n, "retired idle guest accounts"),
                 Err(e) => tracing::warn!(error = %e, "guest sweep failed"),
@@ -51,8 +51,14 @@ pub fn spawn_sweeper(cx: JobContext, ttl: Option<time::Duration>, shutdown: Canc
     });
 }
 
-/// Retires every guest idle for `ttl` at the clock's now; how many.
-pub async fn sweep(cx: &JobContext, ttl: time::Duration) -> Result<usize, StoreError> {
+impl App {
+    /// Retires every guest idle for `ttl` at the clock's now; how many.
+    pub async fn sweep_idle_guests(&self, ttl: time::Duration) -> Result<usize, StoreError> {
+        sweep(self, ttl).await
+    }
+}
+
+async fn sweep(cx: &App, ttl: time::Duration) -> Result<usize, StoreError> {
     let now = cx.clock.now();
     let idle_since = now - ttl;
     let mut retired = 0;

@@ -4,13 +4,14 @@
 //! a restart (or a crash) loses none: a claimed job is leased, and a lease
 //! that runs out (its runner died) makes the job due again.
 
-use super::{COVERS_PREFIX, Files, THUMBS_PREFIX};
+use super::{COVERS_PREFIX, THUMBS_PREFIX};
+use crate::App;
 use roomy_blob::{Blob, ObjectKey};
-use roomy_bus::{Bus, Envelope, Event};
-use roomy_core::{Clock, FileId};
+use roomy_bus::{Envelope, Event};
+use roomy_core::FileId;
 use roomy_media::{FrameFormat, FrameRequest, MediaError, ThumbLimits};
-use roomy_store::{Job, JobKind, MediaClass, Store, StoreError, StoredFile, UploadExpiry};
-use std::{sync::Arc, time::Duration};
+use roomy_store::{Job, JobKind, MediaClass, StoreError, StoredFile, UploadExpiry};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// How long a claimed job is leased to its runner.
@@ -25,15 +26,6 @@ const POLL: Duration = Duration::from_secs(2);
 const COVER_AT_MS: [u64; 2] = [1000, 0];
 /// Width of stored covers (height keeps the aspect ratio).
 const COVER_WIDTH: u32 = 640;
-
-/// What a runner needs.
-#[derive(Clone)]
-pub struct JobContext {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub bus: Arc<dyn Bus>,
-    pub files: Files,
-}
 
 /// Why a job run failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +54,7 @@ impl From<std::io::Error> for JobError {
 }
 
 /// Starts `n` runners that stop with `shutdown`.
-pub fn spawn_runners(cx: JobContext, n: usize, shutdown: CancellationToken) {
+pub(crate) fn spawn_runners(cx: App, n: usize, shutdown: CancellationToken) {
     for _ in 0..n {
         let cx = cx.clone();
         let shutdown = shutdown.clone();
@@ -81,8 +73,16 @@ pub fn spawn_runners(cx: JobContext, n: usize, shutdown: CancellationToken) {
     }
 }
 
+impl App {
+    /// Runs file jobs until none is due; how many ran. The runners call it
+    /// when woken; tests call it to see jobs done at once.
+    pub async fn run_due_jobs(&self) -> Result<usize, StoreError> {
+        run_due(self).await
+    }
+}
+
 /// Runs jobs until none is due; how many ran.
-pub async fn run_due(cx: &JobContext) -> Result<usize, StoreError> {
+async fn run_due(cx: &App) -> Result<usize, StoreError> {
     let mut ran = 0;
     loop {
         let now = cx.clock.now();
@@ -111,7 +111,7 @@ enum Next {
     At(time::OffsetDateTime),
 }
 
-async fn run(cx: &JobContext, job: &Job) -> Result<Next, JobError> {
+async fn run(cx: &App, job: &Job) -> Result<Next, JobError> {
     match job.kind {
         JobKind::ExpireUpload => expire(cx, FileId(job.subject)).await,
         JobKind::Derive => {
@@ -134,7 +134,7 @@ async fn run(cx: &JobContext, job: &Job) -> Result<Next, JobError> {
 /// Removes an upload nobody finished in time: its record (releasing its
 /// quota reservation) first, then its bytes, so a crash in between leaves
 /// only bytes that the job, run again, removes.
-async fn expire(cx: &JobContext, id: FileId) -> Result<Next, JobError> {
+async fn expire(cx: &App, id: FileId) -> Result<Next, JobError> {
     // A chunk still arriving (one long PATCH) extends the upload when it
     // ends: look again later rather than pull its file from under it.
     if cx.files.locks.busy(id) {
@@ -161,7 +161,7 @@ async fn expire(cx: &JobContext, id: FileId) -> Result<Next, JobError> {
 
 /// Makes and stores an image's thumbnail; false when the image cannot have
 /// one (undecodable, or over the pixel cap): that is final, not retried.
-async fn thumbnail(cx: &JobContext, file: &StoredFile) -> Result<bool, JobError> {
+async fn thumbnail(cx: &App, file: &StoredFile) -> Result<bool, JobError> {
     let key = stored_key(&file.key)?;
     let (path, _tmp) = cx.files.local_copy(&key).await?;
     let made =
@@ -191,7 +191,7 @@ async fn thumbnail(cx: &JobContext, file: &StoredFile) -> Result<bool, JobError>
 
 /// Takes and stores a video's cover frame; false when there can be none
 /// (no ffmpeg on this server, or no frame in the file): final.
-async fn cover(cx: &JobContext, file: &StoredFile) -> Result<bool, JobError> {
+async fn cover(cx: &App, file: &StoredFile) -> Result<bool, JobError> {
     if !cx.files.ffmpeg.available().await {
         return Ok(false);
     }
@@ -242,7 +242,7 @@ async fn put(blob: &Blob, key: &ObjectKey, bytes: Vec<u8>) -> Result<(), JobErro
 }
 
 /// Tells the file's owner and the members of the rooms it was sent in.
-async fn announce(cx: &JobContext, id: FileId) -> Result<(), JobError> {
+async fn announce(cx: &App, id: FileId) -> Result<(), JobError> {
     let Some(file) = cx.store.file(id).await? else {
         return Ok(());
     };
