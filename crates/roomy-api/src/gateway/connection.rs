@@ -8,11 +8,16 @@
 //! is a slow consumer (resync and close).
 //! The writer drains the outbound queue in batches and flushes once per batch,
 //! so a burst of frames costs one write to the socket.
+//!
+//! Both loops work on any [`Sink`] and [`Stream`] of WebSocket messages
+//! ([`run`]): the socket in production, channels in the unit tests. Each
+//! client frame type has one handler (`on_send`, `on_sync`, ...), the one
+//! place that maps it to the operation it asks for.
 
 use super::{
     Socket, frames,
     hub::{CloseReason, ConnHandle, Outbound},
-    protocol::{self, ClientFrame},
+    protocol::{self, ClientFrame, ServerFrame},
 };
 use crate::error::ErrorCode;
 use crate::{
@@ -26,15 +31,13 @@ use crate::{
     },
     state::AppState,
 };
-use futures_util::{
-    SinkExt, StreamExt,
-    stream::{FuturesOrdered, SplitSink, SplitStream},
-};
+use futures_util::{Sink, SinkExt, Stream, StreamExt, stream::FuturesOrdered};
 use roomy_bus::{Envelope, Event, Origin};
-use roomy_core::{MessageId, RoomId, UserId};
+use roomy_core::{MessageId, RoomId, UserId, config::Redacted};
 use roomy_store::{AppendOutcome, StoreError};
 use serde_json::Value;
 use std::{
+    future::Future,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -59,11 +62,8 @@ const CLOSE_RESYNC: u16 = 4000;
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
 const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4429;
 
-type Sink = SplitSink<Socket, Message>;
-type Stream = SplitStream<Socket>;
-
-fn text(s: String) -> Message {
-    Message::Text(s.into())
+fn text(frame: &ServerFrame) -> Message {
+    Message::Text(frame.encode().into())
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -87,12 +87,23 @@ fn violation(e: &WsError) -> Option<CloseReason> {
 }
 
 /// Serves an upgraded socket until it closes.
-pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
-    let (mut sink, mut stream) = socket.split();
+pub async fn serve(st: AppState, socket: Socket, token: Option<Redacted>) {
+    let (sink, stream) = socket.split();
+    run(st, sink, stream, token).await;
+}
+
+/// Serves one connection over `sink` (what the client receives) and
+/// `stream` (what it sends) until either side ends; `token` is the one of
+/// the upgrade's query, if any.
+pub async fn run<S, R>(st: AppState, mut sink: S, mut stream: R, token: Option<Redacted>)
+where
+    S: Sink<Message> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+{
     let (auth, renewed) = match authenticate_socket(&st, &mut stream, token).await {
         Ok(a) => a,
         Err(Refused::Api(id, e)) => {
-            let _ = sink.send(text(protocol::api_error(id, &e))).await;
+            let _ = sink.send(text(&ServerFrame::api_error(id, &e))).await;
             let _ = sink
                 .send(close(CLOSE_UNAUTHENTICATED, "unauthenticated"))
                 .await;
@@ -118,8 +129,8 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
         max,
     ) else {
         let message = format!("at most {max} live connections per user");
-        let e = protocol::error(None, ErrorCode::TooManyConnections, &message);
-        let _ = sink.send(text(e)).await;
+        let e = ServerFrame::error(None, ErrorCode::TooManyConnections, message);
+        let _ = sink.send(text(&e)).await;
         let _ = sink
             .send(close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections"))
             .await;
@@ -128,8 +139,7 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
     // A logout processed between authenticating and registering found no
     // connection to close: look once more now that this one is registered.
     if session_expiry(&st, &auth).await.is_none() {
-        let e = protocol::error(None, ErrorCode::SessionEnded, "this session has ended");
-        let _ = sink.send(text(e)).await;
+        let _ = sink.send(text(&session_ended())).await;
         let _ = sink
             .send(close(CLOSE_UNAUTHENTICATED, "session ended"))
             .await;
@@ -141,21 +151,33 @@ pub async fn serve(st: AppState, socket: Socket, token: Option<String>) {
     let since = match st.app.store.stream_position().await {
         Ok(p) => p.0,
         Err(e) => {
-            let _ = sink.send(text(protocol::api_error(None, &e.into()))).await;
+            let _ = sink
+                .send(text(&ServerFrame::api_error(None, &e.into())))
+                .await;
             st.hub.unregister(&handle);
             return;
         }
     };
-    let ready = protocol::ready(auth.user.clone().into(), since, renewed);
-    if sink.send(text(ready)).await.is_err() {
+    let ready = ServerFrame::ready(auth.user.clone().into(), since, renewed);
+    if sink.send(text(&ready)).await.is_err() {
         st.hub.unregister(&handle);
         return;
     }
     let writer = tokio::spawn(write_loop(sink, rx, handle.clone(), since, st.clone()));
-    read_loop(&st, stream, &handle, &auth, since).await;
+    let conn = Conn {
+        st: &st,
+        auth: &auth,
+        handle: &handle,
+        since,
+    };
+    read_loop(&conn, stream).await;
     handle.close_with(CloseReason::Normal);
     st.hub.unregister(&handle);
     let _ = writer.await;
+}
+
+fn session_ended() -> ServerFrame {
+    ServerFrame::error(None, ErrorCode::SessionEnded, "this session has ended")
 }
 
 /// The expiry of the connection's session if it is still live (not
@@ -181,13 +203,16 @@ enum Refused {
     Gone,
 }
 
-async fn authenticate_socket(
+async fn authenticate_socket<R>(
     st: &AppState,
-    stream: &mut Stream,
-    token: Option<String>,
-) -> Result<(Auth, Option<String>), Refused> {
+    stream: &mut R,
+    token: Option<Redacted>,
+) -> Result<(Auth, Option<String>), Refused>
+where
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+{
     if let Some(token) = token {
-        return authenticate(st, &token)
+        return authenticate(st, token.expose())
             .await
             .map_err(|e| Refused::Api(None, e));
     }
@@ -206,7 +231,7 @@ async fn authenticate_socket(
         }
     };
     match protocol::parse(&t) {
-        Ok(ClientFrame::Auth { id, token }) => authenticate(st, &token)
+        Ok(ClientFrame::Auth { id, token }) => authenticate(st, token.expose())
             .await
             .map_err(|e| Refused::Api(id, e)),
         Ok(_) => Err(Refused::Api(
@@ -234,23 +259,57 @@ fn auth_required(message: &'static str) -> ApiError {
 /// stored message), `Ok(Some(..))` for a repeat the connection acks itself.
 type Reply = (Option<Value>, Result<Option<MessageView>, ApiError>);
 
-async fn read_loop(
-    st: &AppState,
-    mut stream: Stream,
-    handle: &Arc<ConnHandle>,
-    auth: &Auth,
+/// One authenticated, registered connection, as the frame handlers see it.
+struct Conn<'a> {
+    st: &'a AppState,
+    auth: &'a Auth,
+    handle: &'a Arc<ConnHandle>,
+    /// The `ready` position: sync stops there, live delivery starts after it.
     since: i64,
-) {
-    let origin = Origin {
-        node: st.hub.node(),
-        conn: handle.id,
-        request: None,
-    };
+}
+
+impl Conn<'_> {
+    /// Where an event caused by the request `id` of this connection comes from.
+    fn origin(&self, id: Option<&Value>) -> Origin {
+        Origin {
+            node: self.st.hub.node(),
+            conn: self.handle.id,
+            request: id.map(Value::to_string),
+        }
+    }
+
+    /// Queues a reply; false when the connection is closing (or must resync).
+    fn reply(&self, frame: &ServerFrame) -> bool {
+        self.handle.reply(Outbound::Frame(frame.encode().into()))
+    }
+}
+
+/// What handling one client frame gave.
+enum Handled<F> {
+    /// A reply to queue now.
+    Reply(ServerFrame),
+    /// A send waiting for its commit, answered in order with the others.
+    Pending(F),
+    /// Nothing to answer (the answer, if any, comes through the hub).
+    Silent,
+}
+
+impl<F> From<Option<ServerFrame>> for Handled<F> {
+    fn from(reply: Option<ServerFrame>) -> Self {
+        reply.map_or(Handled::Silent, Handled::Reply)
+    }
+}
+
+async fn read_loop<R>(cx: &Conn<'_>, mut stream: R)
+where
+    R: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let (st, handle) = (cx.st, cx.handle);
     let mut in_flight = FuturesOrdered::new();
     let interval = st.settings.ws_heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut last_seen = Instant::now();
-    let mut expires_at = auth.session.expires_at;
+    let mut expires_at = cx.auth.session.expires_at;
     loop {
         tokio::select! {
             _ = handle.close.cancelled() => break,
@@ -259,10 +318,10 @@ async fn read_loop(
                 let (id, result): Reply = (id, result);
                 let frame = match result {
                     Ok(None) => continue,
-                    Ok(Some(message)) => protocol::ack(id, message),
-                    Err(e) => protocol::api_error(id, &e),
+                    Ok(Some(message)) => ServerFrame::Ack { id, message },
+                    Err(e) => ServerFrame::api_error(id, &e),
                 };
-                if !handle.reply(Outbound::Frame(frame.into())) {
+                if !cx.reply(&frame) {
                     break;
                 }
             }
@@ -271,8 +330,8 @@ async fn read_loop(
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
                         last_seen = Instant::now();
-                        let e = protocol::error(None, ErrorCode::InvalidFrame, "frames are JSON text");
-                        if !handle.reply(Outbound::Frame(e.into())) {
+                        let e = ServerFrame::error(None, ErrorCode::InvalidFrame, "frames are JSON text");
+                        if !cx.reply(&e) {
                             break;
                         }
                         continue;
@@ -295,80 +354,18 @@ async fn read_loop(
                     None => break,
                 };
                 last_seen = Instant::now();
-                match protocol::parse(&text) {
-                    Err(e) => {
-                        let frame = protocol::error(e.id, e.code, &e.message);
-                        if !handle.reply(Outbound::Frame(frame.into())) {
+                let handled = match protocol::parse(&text) {
+                    Ok(frame) => dispatch(cx, frame).await,
+                    Err(e) => Handled::Reply(ServerFrame::error(e.id, e.code, e.message)),
+                };
+                match handled {
+                    Handled::Reply(frame) => {
+                        if !cx.reply(&frame) {
                             break;
                         }
                     }
-                    Ok(ClientFrame::Read { id, room_id, seq }) => {
-                        // A position that moved comes back through the hub, as
-                        // the `read` event of all this user's devices, with the
-                        // request id on this connection's copy.
-                        let origin = Origin {
-                            request: id.as_ref().map(Value::to_string),
-                            ..origin.clone()
-                        };
-                        let frame = match mark_read(st, auth.user.id, room_id, seq, Some(origin)).await {
-                            Ok(mark) if mark.events.is_empty() => Some(protocol::read_unchanged(
-                                id, room_id, auth.user.id.0, mark.read_seq,
-                            )),
-                            Ok(_) => None,
-                            Err(e) => Some(protocol::api_error(id, &e)),
-                        };
-                        if let Some(frame) = frame
-                            && !handle.reply(Outbound::Frame(frame.into()))
-                        {
-                            break;
-                        }
-                    }
-                    Ok(ClientFrame::Typing { id, room_id }) => {
-                        if let Err(e) = typing(st, auth.user.id, RoomId(room_id)).await {
-                            let frame = match e {
-                                Typing::Limited => protocol::error(
-                                    id,
-                                    ErrorCode::RateLimited,
-                                    "one typing frame per room every 2 seconds",
-                                ),
-                                Typing::Failed(e) => protocol::api_error(id, &e),
-                            };
-                            if !handle.reply(Outbound::Frame(frame.into())) {
-                                break;
-                            }
-                        }
-                    }
-                    Ok(ClientFrame::Send { id, room_id, client_id, kind, body, file_id }) => {
-                        let new = parse_send(st, auth.user.id, room_id, &client_id, &kind, body.as_deref(), file_id).await;
-                        let origin = Origin {
-                            request: id.as_ref().map(Value::to_string),
-                            ..origin.clone()
-                        };
-                        let pending = match new {
-                            Ok(new) => st.app.writer.submit(new, Some(origin)).await.map_err(ApiError::from),
-                            Err(e) => Err(e),
-                        };
-                        in_flight.push_back(async move {
-                            let result = match pending {
-                                Ok(rx) => match rx.await {
-                                    Ok(Ok(AppendOutcome::Stored { .. })) => Ok(None),
-                                    Ok(outcome) => outcome
-                                        .map_err(ApiError::from)
-                                        .and_then(outcome_message)
-                                        .map(|m| Some(MessageView::from(m))),
-                                    Err(_) => Err(roomy_app::WriteError::Stopped.into()),
-                                },
-                                Err(e) => Err(e),
-                            };
-                            (id, result)
-                        });
-                    }
-                    Ok(frame) => {
-                        let reply = answer(st, auth, since, frame).await;
-                        if !handle.reply(Outbound::Frame(reply.into())) {
-                            break;
-                        }
-                    }
+                    Handled::Pending(send) => in_flight.push_back(send),
+                    Handled::Silent => {}
                 }
             }
             _ = heartbeat.tick() => {
@@ -379,7 +376,7 @@ async fn read_loop(
                 // Revocations arrive as events; expiry is checked here, and
                 // the store consulted only once the known expiry has passed.
                 if st.app.clock.now() >= expires_at {
-                    match session_expiry(st, auth).await {
+                    match session_expiry(st, cx.auth).await {
                         Some(e) => expires_at = e,
                         None => {
                             handle.close_with(CloseReason::SessionEnded);
@@ -395,12 +392,163 @@ async fn read_loop(
     }
 }
 
+/// Hands a client frame to its handler.
+async fn dispatch(
+    cx: &Conn<'_>,
+    frame: ClientFrame,
+) -> Handled<impl Future<Output = Reply> + Send + 'static> {
+    match frame {
+        ClientFrame::Send {
+            id,
+            room_id,
+            client_id,
+            kind,
+            body,
+            file_id,
+        } => Handled::Pending(on_send(cx, id, room_id, client_id, kind, body, file_id).await),
+        ClientFrame::Sync { id, since, limit } => Handled::Reply(on_sync(cx, id, since, limit).await),
+        ClientFrame::Read { id, room_id, seq } => on_read(cx, id, room_id, seq).await.into(),
+        ClientFrame::Typing { id, room_id } => on_typing(cx, id, room_id).await.into(),
+        ClientFrame::Ping { id } => Handled::Reply(ServerFrame::Pong { id }),
+        ClientFrame::Auth { id, .. } => Handled::Reply(ServerFrame::error(
+            id,
+            ErrorCode::AlreadyAuthenticated,
+            "this connection is authenticated",
+        )),
+    }
+}
+
+/// `send`: validated and queued for the group commit here; the returned
+/// future waits for the commit. A newly stored message is acked through the
+/// hub, in line with the room's other messages; a repeated `client_id` is
+/// answered with the original message.
+async fn on_send(
+    cx: &Conn<'_>,
+    id: Option<Value>,
+    room_id: i64,
+    client_id: String,
+    kind: String,
+    body: Option<String>,
+    file_id: Option<i64>,
+) -> impl Future<Output = Reply> + Send + 'static {
+    let st = cx.st;
+    let new = parse_send(
+        st,
+        cx.auth.user.id,
+        room_id,
+        &client_id,
+        &kind,
+        body.as_deref(),
+        file_id,
+    )
+    .await;
+    let pending = match new {
+        Ok(new) => st
+            .app
+            .writer
+            .submit(new, Some(cx.origin(id.as_ref())))
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    async move {
+        let result = match pending {
+            Ok(rx) => match rx.await {
+                Ok(Ok(AppendOutcome::Stored { .. })) => Ok(None),
+                Ok(outcome) => outcome
+                    .map_err(ApiError::from)
+                    .and_then(outcome_message)
+                    .map(|m| Some(MessageView::from(m))),
+                Err(_) => Err(roomy_app::WriteError::Stopped.into()),
+            },
+            Err(e) => Err(e),
+        };
+        (id, result)
+    }
+}
+
+/// `read`: a position that moved comes back through the hub, as the `read`
+/// event of all this user's devices, with the request id on this
+/// connection's copy; one that did not is answered here.
+async fn on_read(cx: &Conn<'_>, id: Option<Value>, room_id: i64, seq: i64) -> Option<ServerFrame> {
+    let me = cx.auth.user.id;
+    match mark_read(cx.st, me, room_id, seq, Some(cx.origin(id.as_ref()))).await {
+        Ok(mark) if mark.events.is_empty() => Some(ServerFrame::Read {
+            id,
+            room_id: RoomId(room_id),
+            user_id: me,
+            seq: mark.read_seq,
+        }),
+        Ok(_) => None,
+        Err(e) => Some(ServerFrame::api_error(id, &e)),
+    }
+}
+
+/// `typing`: forwarded without a reply, or refused.
+async fn on_typing(cx: &Conn<'_>, id: Option<Value>, room_id: i64) -> Option<ServerFrame> {
+    match typing(cx.st, cx.auth.user.id, RoomId(room_id)).await {
+        Ok(()) => None,
+        Err(Typing::Limited) => Some(ServerFrame::error(
+            id,
+            ErrorCode::RateLimited,
+            "one typing frame per room every 2 seconds",
+        )),
+        Err(Typing::NotMember) => Some(ServerFrame::api_error(id, &room_not_found())),
+        Err(Typing::Failed(e)) => Some(ServerFrame::api_error(id, &e.into())),
+    }
+}
+
+/// `sync`: what the user missed, up to the connection's `ready` position.
+async fn on_sync(
+    cx: &Conn<'_>,
+    id: Option<Value>,
+    from: Option<i64>,
+    limit: Option<u32>,
+) -> ServerFrame {
+    let st = cx.st;
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) || from.is_some_and(|f| f < 0) {
+        return ServerFrame::error(
+            id,
+            ErrorCode::ValidationFailed,
+            "since must be >= 0 and limit between 1 and 200",
+        );
+    }
+    let me = cx.auth.user.id;
+    if let Err(e) = st
+        .limits
+        .user(crate::limits::Action::Sync, me, st.app.clock.now())
+    {
+        return ServerFrame::api_error(id, &e);
+    }
+    // Up to the ready position only: later messages arrive live.
+    let batch = st
+        .app
+        .store
+        .sync(
+            me,
+            MessageId(from.unwrap_or(0)),
+            Some(MessageId(cx.since)),
+            limit,
+        )
+        .await;
+    match batch {
+        Ok(batch) => ServerFrame::Sync {
+            id,
+            sync: SyncView::from(batch),
+        },
+        Err(e) => ServerFrame::api_error(id, &e.into()),
+    }
+}
+
 /// Why a `typing` frame was not forwarded.
 enum Typing {
     /// The user's previous one in the room was forwarded less than a window ago.
     Limited,
-    /// Not a member of the room, or the store failed.
-    Failed(ApiError),
+    /// Not a member of the room (or no such room).
+    NotMember,
+    /// The store failed.
+    Failed(StoreError),
 }
 
 /// Forwards `user`'s typing in `room` to the room's other members (all
@@ -417,10 +565,10 @@ async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing>
         Ok(m) if m.contains(&user) => m,
         other => {
             st.typing.give_back(user, room, now);
-            return Err(Typing::Failed(match other {
-                Err(e) => e.into(),
-                Ok(_) => room_not_found(),
-            }));
+            return Err(match other {
+                Err(e) => Typing::Failed(e),
+                Ok(_) => Typing::NotMember,
+            });
         }
     };
     let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
@@ -451,66 +599,15 @@ async fn member_ids(st: &AppState, room: RoomId) -> Result<Vec<UserId>, StoreErr
     }
 }
 
-/// Answers the frames that need no commit.
-async fn answer(st: &AppState, auth: &Auth, since: i64, frame: ClientFrame) -> String {
-    match frame {
-        ClientFrame::Ping { id } => protocol::pong(id),
-        ClientFrame::Auth { id, .. } => protocol::error(
-            id,
-            ErrorCode::AlreadyAuthenticated,
-            "this connection is authenticated",
-        ),
-        ClientFrame::Sync {
-            id,
-            since: from,
-            limit,
-        } => {
-            let limit = limit.unwrap_or(DEFAULT_LIMIT);
-            if !(1..=MAX_LIMIT).contains(&limit) || from.is_some_and(|f| f < 0) {
-                return protocol::error(
-                    id,
-                    ErrorCode::ValidationFailed,
-                    "since must be >= 0 and limit between 1 and 200",
-                );
-            }
-            if let Err(e) = st.limits.user(
-                crate::limits::Action::Sync,
-                auth.user.id,
-                st.app.clock.now(),
-            ) {
-                return protocol::api_error(id, &e);
-            }
-            // Up to the ready position only: later messages arrive live.
-            match st
-                .app
-                .store
-                .sync(
-                    auth.user.id,
-                    MessageId(from.unwrap_or(0)),
-                    Some(MessageId(since)),
-                    limit,
-                )
-                .await
-            {
-                Ok(batch) => protocol::sync(id, SyncView::from(batch)),
-                Err(e) => protocol::api_error(id, &e.into()),
-            }
-        }
-        ClientFrame::Send { id, .. }
-        | ClientFrame::Typing { id, .. }
-        | ClientFrame::Read { id, .. } => {
-            protocol::error(id, ErrorCode::Internal, "handled by the reader")
-        }
-    }
-}
-
-async fn write_loop(
-    mut sink: Sink,
+async fn write_loop<S>(
+    mut sink: S,
     mut rx: mpsc::Receiver<Outbound>,
     handle: Arc<ConnHandle>,
     since: i64,
     st: AppState,
-) {
+) where
+    S: Sink<Message> + Unpin,
+{
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
         tokio::select! {
@@ -555,12 +652,11 @@ async fn write_loop(
         match handle.reason() {
             CloseReason::Resync => {
                 st.metrics.ws_resyncs.inc();
-                sink.send(text(protocol::resync())).await?;
+                sink.send(text(&ServerFrame::Resync)).await?;
                 sink.send(close(CLOSE_RESYNC, "resync")).await
             }
             CloseReason::SessionEnded => {
-                let e = protocol::error(None, ErrorCode::SessionEnded, "this session has ended");
-                sink.send(text(e)).await?;
+                sink.send(text(&session_ended())).await?;
                 sink.send(close(CLOSE_UNAUTHENTICATED, "session ended"))
                     .await
             }

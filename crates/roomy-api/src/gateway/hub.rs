@@ -9,8 +9,11 @@
 //! The hub also counts each user's connections for presence (`presence.rs`:
 //! the grace period and the announcer task).
 
-use super::{presence::Presence, protocol};
-use crate::{dto::MessageView, metrics::Metrics};
+use super::{presence::Presence, protocol::ServerFrame};
+use crate::{
+    dto::{MessageView, NoticeView},
+    metrics::Metrics,
+};
 use roomy_bus::{Bus, Envelope, Event, Origin, RecvError, Subscription};
 use roomy_core::{SessionId, UserId};
 use roomy_store::Store;
@@ -299,90 +302,114 @@ impl Hub {
         origin.is_some_and(|o| o.node == self.node && o.conn == handle.id)
     }
 
+    /// The request id of `origin` when the event was caused by a request of
+    /// a connection on this node (the id as the client wrote it).
+    fn request_id(&self, origin: Option<&Origin>) -> Option<Option<serde_json::Value>> {
+        origin.filter(|o| o.node == self.node).map(|o| {
+            o.request
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+        })
+    }
+
     /// Delivers one envelope to the local connections of its recipients.
     pub fn dispatch(&self, envelope: &Envelope) {
         // The sender's own connection gets its `ack` through this same queue,
         // so it sees its message in seq order with everyone else's.
         let mut ack = None;
-        let out = match &envelope.event {
+        let queued = |position: Option<i64>, frame: ServerFrame| {
+            let frame = frame.encode().into();
+            match position {
+                Some(position) => Outbound::Message { position, frame },
+                None => Outbound::Frame(frame),
+            }
+        };
+        let (position, frame) = match &envelope.event {
             Event::SessionsEnded { user, except, only } => {
                 self.end_sessions(*user, *except, *only);
                 return;
             }
             Event::Message(m) => {
-                let view = MessageView::from(m.clone());
-                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
-                    let id = origin
-                        .request
-                        .as_deref()
-                        .and_then(|r| serde_json::from_str(r).ok());
-                    ack = Some(Outbound::Message {
-                        position: m.id.0,
-                        frame: protocol::ack(id, view.clone()).into(),
-                    });
+                let message = MessageView::from(m.clone());
+                if let Some(id) = self.request_id(envelope.origin.as_ref()) {
+                    let reply = ServerFrame::Ack {
+                        id,
+                        message: message.clone(),
+                    };
+                    ack = Some(queued(Some(m.id.0), reply));
                 }
-                Outbound::Message {
-                    position: m.id.0,
-                    frame: protocol::message(&view).into(),
-                }
+                (Some(m.id.0), ServerFrame::Message { message })
             }
             Event::Notice(n) => {
-                let view = crate::dto::NoticeView::from(n.clone());
-                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
-                    let id = origin
-                        .request
-                        .as_deref()
-                        .and_then(|r| serde_json::from_str(r).ok());
-                    ack = Some(Outbound::Message {
-                        position: n.id.0,
-                        frame: protocol::notice_reply(id, &view).into(),
-                    });
+                let notice = NoticeView::from(n.clone());
+                if let Some(id) = self.request_id(envelope.origin.as_ref()) {
+                    let reply = ServerFrame::NoticeReply {
+                        id,
+                        notice: notice.clone(),
+                    };
+                    ack = Some(queued(Some(n.id.0), reply));
                 }
-                Outbound::Message {
-                    position: n.id.0,
-                    frame: protocol::notice(&view).into(),
-                }
+                (Some(n.id.0), ServerFrame::Notice(notice))
             }
             Event::Revoked {
                 message,
                 notice,
                 by_admin,
-            } => Outbound::Message {
-                position: notice.id.0,
-                frame: protocol::revoked(
-                    &MessageView::from(message.clone()),
-                    &MessageView::from(notice.clone()),
-                    *by_admin,
-                )
-                .into(),
-            },
-            Event::MembersJoined { room, members } => Outbound::Frame(
-                protocol::member_joined(
-                    room.clone().into(),
-                    members.iter().cloned().map(Into::into).collect(),
-                )
-                .into(),
+            } => (
+                Some(notice.id.0),
+                ServerFrame::Revoked {
+                    room_id: message.room_id,
+                    message_id: message.id,
+                    message: message.clone().into(),
+                    notice: notice.clone().into(),
+                    by_admin: *by_admin,
+                },
             ),
-            Event::MemberLeft { room, user } => {
-                Outbound::Frame(protocol::member_left(room.clone().into(), user.0).into())
-            }
-            Event::RoomUpdated { room, members } => Outbound::Frame(
-                protocol::room_updated(
-                    room.clone().into(),
-                    members.iter().cloned().map(Into::into).collect(),
-                )
-                .into(),
+            Event::MembersJoined { room, members } => (
+                None,
+                ServerFrame::MemberJoined {
+                    room_id: room.id,
+                    room: room.clone().into(),
+                    members: members.iter().cloned().map(Into::into).collect(),
+                },
             ),
-            Event::Presence { user, online } => {
-                Outbound::Frame(protocol::presence(user.0, *online).into())
-            }
-            Event::Typing { room, user } => {
-                Outbound::Frame(protocol::typing(room.0, user.0).into())
-            }
-            Event::FileUpdated(file) => {
-                Outbound::Frame(protocol::file_updated(file.clone().into()).into())
-            }
+            Event::MemberLeft { room, user } => (
+                None,
+                ServerFrame::MemberLeft {
+                    room_id: room.id,
+                    room: room.clone().into(),
+                    user_id: *user,
+                },
+            ),
+            Event::RoomUpdated { room, members } => (
+                None,
+                ServerFrame::RoomUpdated {
+                    room: room.clone().into(),
+                    members: members.iter().cloned().map(Into::into).collect(),
+                },
+            ),
+            Event::Presence { user, online } => (
+                None,
+                ServerFrame::Presence {
+                    user_id: *user,
+                    online: *online,
+                },
+            ),
+            Event::Typing { room, user } => (
+                None,
+                ServerFrame::Typing {
+                    room_id: *room,
+                    user_id: *user,
+                },
+            ),
+            Event::FileUpdated(file) => (
+                None,
+                ServerFrame::FileUpdated {
+                    file: file.clone().into(),
+                },
+            ),
         };
+        let out = queued(position, frame);
         let map = self.read();
         let mut delivered = 0u64;
         for user in &envelope.recipients {

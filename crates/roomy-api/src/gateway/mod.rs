@@ -23,6 +23,7 @@ use axum::{
 };
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use roomy_core::config::Redacted;
 use serde::Deserialize;
 use tokio_tungstenite::{
     WebSocketStream,
@@ -32,7 +33,8 @@ use tokio_tungstenite::{
 /// `?token=` on the upgrade request (browsers cannot set headers on WebSockets).
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
-    pub token: Option<String>,
+    /// Never printed: `Debug` shows it redacted.
+    pub token: Option<Redacted>,
 }
 
 /// A server-side WebSocket as the gateway serves it.
