@@ -406,7 +406,9 @@ async fn dispatch(
             body,
             file_id,
         } => Handled::Pending(on_send(cx, id, room_id, client_id, kind, body, file_id).await),
-        ClientFrame::Sync { id, since, limit } => Handled::Reply(on_sync(cx, id, since, limit).await),
+        ClientFrame::Sync { id, since, limit } => {
+            Handled::Reply(on_sync(cx, id, since, limit).await)
+        }
         ClientFrame::Read { id, room_id, seq } => on_read(cx, id, room_id, seq).await.into(),
         ClientFrame::Typing { id, room_id } => on_typing(cx, id, room_id).await.into(),
         ClientFrame::Ping { id } => Handled::Reply(ServerFrame::Pong { id }),
@@ -669,4 +671,325 @@ async fn write_loop<S>(
         }
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, farewell).await;
+}
+
+#[cfg(test)]
+mod tests {
+    //! The connection loop driven through channels: no socket, the same
+    //! state the server runs with (SQLite in a temporary folder).
+
+    use super::*;
+    use crate::{ApiSettings, files::FileSettings};
+    use roomy_bus::InProcessBus;
+    use roomy_core::{
+        Role, SystemClock,
+        chat_fields::RoomName,
+        config::SqliteSynchronous,
+        user_fields::{Nickname, Username},
+    };
+    use roomy_store::{NewGroup, NewSession, NewUser};
+    use roomy_store_sqlite::{SqliteOptions, SqliteStore};
+    use serde_json::{Value, json};
+    use tokio_util::sync::CancellationToken;
+
+    /// A generous bound on any one wait, so a broken loop fails instead of hanging.
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    async fn state(ws_send_queue: usize) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
+        let store = SqliteStore::connect(
+            &url,
+            &SqliteOptions {
+                synchronous: SqliteSynchronous::Normal,
+                max_connections: 2,
+            },
+        )
+        .await
+        .expect("sqlite");
+        let config = roomy_core::Config::default();
+        let settings = ApiSettings {
+            ws_send_queue,
+            ..ApiSettings::from(&config)
+        };
+        let app = roomy_app::App::start(
+            Arc::new(store),
+            Arc::new(InProcessBus::new(1024)),
+            Arc::new(roomy_cache::InProcessCache::new(10_000)),
+            Arc::new(SystemClock),
+            roomy_app::AppSettings::from(&config),
+        );
+        let files = crate::files::Files::new(
+            roomy_blob::Blob::open(&roomy_blob::BlobConfig::Fs {
+                root: dir.path().join("files"),
+            })
+            .expect("blob"),
+            FileSettings::defaults(dir.path().join("uploads")),
+        )
+        .expect("files");
+        let st = AppState::start(app, &[7u8; 32], settings, files, CancellationToken::new());
+        (st, dir)
+    }
+
+    /// A user with a live session: its id and access token.
+    async fn user(st: &AppState, name: &str) -> (UserId, String) {
+        let now = st.app.clock.now();
+        let user = st
+            .app
+            .store
+            .create_user(
+                NewUser {
+                    username: Username::parse(name).expect("username"),
+                    nickname: Nickname::parse(name).expect("nickname"),
+                    password_hash: None,
+                    role: Role::User,
+                },
+                now,
+            )
+            .await
+            .expect("user");
+        let session = st
+            .app
+            .store
+            .create_session(NewSession {
+                user_id: user.id,
+                now,
+                expires_at: now + st.tokens.ttl(),
+                user_agent: None,
+                ip: None,
+            })
+            .await
+            .expect("session");
+        (user.id, st.tokens.issue(user.id, session.id, now).token)
+    }
+
+    /// A group with `owner` as its only member.
+    async fn group(st: &AppState, owner: UserId) -> i64 {
+        let created = st
+            .app
+            .store
+            .create_group(
+                NewGroup {
+                    owner,
+                    name: RoomName::parse("the group").expect("name"),
+                    members: vec![],
+                    notice: "created".into(),
+                    policy: Default::default(),
+                },
+                st.app.clock.now(),
+            )
+            .await
+            .expect("group");
+        created.room.id.0
+    }
+
+    /// The client's end of a connection served over channels.
+    struct Client {
+        to_server: mpsc::UnboundedSender<Result<Message, WsError>>,
+        from_server: mpsc::Receiver<Message>,
+        served: tokio::task::JoinHandle<()>,
+    }
+
+    impl Client {
+        /// Connects; the server may write `room` frames ahead of the client's reads.
+        fn connect(st: &AppState, token: Option<&str>, room: usize) -> Client {
+            let (to_server, inbox) = mpsc::unbounded_channel();
+            let (outbox, from_server) = mpsc::channel(room);
+            let stream = futures_util::stream::unfold(inbox, |mut rx| async move {
+                rx.recv().await.map(|m| (m, rx))
+            });
+            let sink = futures_util::sink::unfold(outbox, |tx, m: Message| async move {
+                tx.send(m).await.map(|()| tx)
+            });
+            let served = tokio::spawn(run(
+                st.clone(),
+                Box::pin(sink),
+                Box::pin(stream),
+                token.map(Redacted::new),
+            ));
+            Client {
+                to_server,
+                from_server,
+                served,
+            }
+        }
+
+        fn send(&self, frame: Value) {
+            self.to_server
+                .send(Ok(Message::Text(frame.to_string().into())))
+                .expect("the connection reads");
+        }
+
+        async fn message(&mut self) -> Message {
+            tokio::time::timeout(PATIENCE, self.from_server.recv())
+                .await
+                .expect("a frame in time")
+                .expect("the connection writes")
+        }
+
+        async fn next(&mut self) -> Value {
+            match self.message().await {
+                Message::Text(t) => serde_json::from_str(&t).expect("JSON"),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+
+        /// Connects with an `auth` frame and reads `ready`.
+        async fn ready(st: &AppState, token: &str) -> Client {
+            let mut c = Client::connect(st, None, 256);
+            c.send(json!({"type": "auth", "id": "hello", "token": token}));
+            let ready = c.next().await;
+            assert_eq!(ready["type"], "ready", "{ready}");
+            c
+        }
+    }
+
+    fn send_frame(id: Value, room: i64, client_id: &str) -> Value {
+        json!({"type": "send", "id": id, "room_id": room, "client_id": client_id,
+               "kind": "text", "body": "hi"})
+    }
+
+    #[tokio::test]
+    async fn acks_come_back_in_order() {
+        let (st, _dir) = state(1024).await;
+        let (me, token) = user(&st, "alice_01").await;
+        let room = group(&st, me).await;
+        let mut c = Client::ready(&st, &token).await;
+        for i in 0..20 {
+            c.send(send_frame(json!(i), room, &format!("c{i}")));
+        }
+        let mut last_seq = 0;
+        for i in 0..20 {
+            let ack = c.next().await;
+            assert_eq!(
+                (&ack["type"], &ack["id"]),
+                (&json!("ack"), &json!(i)),
+                "{ack}"
+            );
+            let seq = ack["message"]["seq"].as_i64().expect("seq");
+            assert!(seq > last_seq, "seqs increase: {seq} after {last_seq}");
+            last_seq = seq;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_client_id_stores_nothing_and_gets_the_original() {
+        let (st, _dir) = state(1024).await;
+        let (me, token) = user(&st, "alice_01").await;
+        let room = group(&st, me).await;
+        let mut c = Client::ready(&st, &token).await;
+        c.send(send_frame(json!(1), room, "once"));
+        let first = c.next().await;
+        assert_eq!((&first["type"], &first["id"]), (&json!("ack"), &json!(1)));
+        c.send(send_frame(json!(2), room, "once"));
+        let again = c.next().await;
+        assert_eq!((&again["type"], &again["id"]), (&json!("ack"), &json!(2)));
+        assert_eq!(again["message"], first["message"], "the original message");
+        // Nothing new was stored: the next message takes the very next seq.
+        c.send(send_frame(json!(3), room, "other"));
+        let next = c.next().await;
+        assert_eq!(
+            next["message"]["seq"].as_i64(),
+            first["message"]["seq"].as_i64().map(|s| s + 1),
+            "{next}"
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_carry_the_request_id() {
+        let (st, _dir) = state(1024).await;
+        let (me, token) = user(&st, "alice_01").await;
+        let room = group(&st, me).await;
+        let mut c = Client::ready(&st, &token).await;
+        let cases = [
+            (
+                send_frame(json!("e1"), 999_999, "x"),
+                "room_not_found",
+                json!("e1"),
+            ),
+            (
+                json!({"type": "send", "id": "e2", "room_id": "x"}),
+                "invalid_frame",
+                json!("e2"),
+            ),
+            (
+                json!({"type": "sync", "id": 3, "limit": 0}),
+                "validation_failed",
+                json!(3),
+            ),
+            (
+                json!({"type": "typing", "id": "t", "room_id": 999_999}),
+                "room_not_found",
+                json!("t"),
+            ),
+            (
+                json!({"type": "read", "id": 5, "room_id": room, "seq": -1}),
+                "validation_failed",
+                json!(5),
+            ),
+            (
+                json!({"type": "auth", "id": 6, "token": token}),
+                "already_authenticated",
+                json!(6),
+            ),
+            (json!({"type": "dance", "id": 7}), "unknown_type", json!(7)),
+        ];
+        for (frame, code, id) in cases {
+            c.send(frame.clone());
+            let e = c.next().await;
+            assert_eq!(
+                (&e["type"], &e["error"]["code"], &e["id"]),
+                (&json!("error"), &json!(code), &id),
+                "{frame}: {e}"
+            );
+        }
+        // A refused authentication carries the auth frame's id too.
+        let mut refused = Client::connect(&st, None, 16);
+        refused.send(json!({"type": "auth", "id": "who", "token": "not-a-token"}));
+        let e = refused.next().await;
+        assert_eq!(
+            (&e["type"], &e["id"]),
+            (&json!("error"), &json!("who")),
+            "{e}"
+        );
+        match refused.message().await {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), CLOSE_UNAUTHENTICATED),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_queue_overflows_is_told_to_resync() {
+        let (st, _dir) = state(4).await;
+        let (me, token) = user(&st, "alice_01").await;
+        // The client takes one frame and then reads nothing until it has
+        // sent far more pings than the queue and the writer's batch hold.
+        let mut c = Client::connect(&st, Some(&token), 1);
+        assert_eq!(c.next().await["type"], "ready");
+        for i in 0..(WRITE_BATCH * 4) {
+            c.send(json!({"type": "ping", "id": i}));
+        }
+        let mut pongs = 0;
+        loop {
+            let f = c.next().await;
+            match f["type"].as_str() {
+                Some("pong") => pongs += 1,
+                Some("resync") => break,
+                _ => panic!("unexpected frame {f}"),
+            }
+        }
+        assert!(
+            pongs < WRITE_BATCH * 4,
+            "the reader stopped at the overflow"
+        );
+        match c.message().await {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), CLOSE_RESYNC),
+            other => panic!("expected a close, got {other:?}"),
+        }
+        tokio::time::timeout(PATIENCE, c.served)
+            .await
+            .expect("the connection ends")
+            .expect("no panic");
+        assert_eq!(st.hub.connections(me), 0, "unregistered");
+    }
 }

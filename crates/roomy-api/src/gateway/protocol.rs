@@ -335,4 +335,129 @@ mod tests {
             "frame_too_large"
         );
     }
+
+    fn wire(frame: &ServerFrame) -> Value {
+        serde_json::from_str(&frame.encode()).expect("a frame is JSON")
+    }
+
+    #[test]
+    fn server_frames_keep_their_wire_shape() {
+        use serde_json::json;
+        let cases = [
+            (
+                ServerFrame::Pong { id: None },
+                json!({"type": "pong", "id": null}),
+            ),
+            (ServerFrame::Resync, json!({"type": "resync"})),
+            (
+                ServerFrame::error(Some(Value::from("q")), ErrorCode::RateLimited, "slow down"),
+                json!({"type": "error", "id": "q",
+                       "error": {"code": "rate_limited", "message": "slow down"}}),
+            ),
+            (
+                ServerFrame::Read {
+                    id: None,
+                    room_id: RoomId(4),
+                    user_id: UserId(7),
+                    seq: 3,
+                },
+                json!({"type": "read", "id": null, "room_id": 4, "user_id": 7, "seq": 3}),
+            ),
+            (
+                ServerFrame::Typing {
+                    room_id: RoomId(4),
+                    user_id: UserId(7),
+                },
+                json!({"type": "typing", "room_id": 4, "user_id": 7}),
+            ),
+            (
+                ServerFrame::Presence {
+                    user_id: UserId(7),
+                    online: false,
+                },
+                json!({"type": "presence", "user_id": 7, "online": false}),
+            ),
+            (
+                ServerFrame::Sync {
+                    id: Some(Value::from(2)),
+                    sync: SyncView {
+                        next: MessageId(9),
+                        rooms: Default::default(),
+                        notices: vec![],
+                        notices_limited: false,
+                    },
+                },
+                json!({"type": "sync", "id": 2, "next": 9, "rooms": {},
+                       "notices": [], "notices_limited": false}),
+            ),
+        ];
+        for (frame, expected) in cases {
+            assert_eq!(wire(&frame), expected);
+        }
+    }
+
+    #[test]
+    fn notices_carry_their_own_type_and_replies_the_request_id() {
+        use serde_json::json;
+        let notice = NoticeView::Read {
+            position: MessageId(12),
+            room_id: RoomId(4),
+            user_id: UserId(7),
+            seq: 3,
+        };
+        let live = json!({"type": "read", "position": 12, "room_id": 4, "user_id": 7, "seq": 3});
+        assert_eq!(wire(&ServerFrame::Notice(notice.clone())), live);
+        let mut reply = live;
+        reply["id"] = Value::Null;
+        assert_eq!(
+            wire(&ServerFrame::NoticeReply {
+                id: None,
+                notice: notice.clone()
+            }),
+            reply
+        );
+        reply["id"] = Value::from("r1");
+        assert_eq!(
+            wire(&ServerFrame::NoticeReply {
+                id: Some(Value::from("r1")),
+                notice
+            }),
+            reply
+        );
+    }
+
+    fn alice() -> crate::dto::Me {
+        crate::dto::Me {
+            id: UserId(1),
+            username: "alice_01".into(),
+            nickname: "alice".into(),
+            avatar: None,
+            invite_confirm: 1,
+            read_receipts: true,
+            role: roomy_core::Role::User,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn tokens_never_reach_debug() {
+        let secret = "eyJhbGciOiJIUzI1NiJ9.secret-part";
+        let frame = parse(&format!(r#"{{"type":"auth","id":1,"token":"{secret}"}}"#))
+            .expect("an auth frame");
+        let ClientFrame::Auth { token, .. } = &frame else {
+            panic!("parsed as {frame:?}");
+        };
+        assert_eq!(token.expose(), secret, "the token itself is kept");
+        assert!(!format!("{frame:?}").contains("secret-part"), "{frame:?}");
+        let query: super::super::WsQuery =
+            serde_json::from_value(serde_json::json!({ "token": secret })).expect("a query");
+        assert!(!format!("{query:?}").contains("secret-part"), "{query:?}");
+        let ready = ServerFrame::ready(alice(), 0, Some(secret.to_owned()));
+        assert!(!format!("{ready:?}").contains("secret-part"));
+        assert_eq!(wire(&ready)["token"], secret, "but it is sent");
+        assert_eq!(
+            wire(&ServerFrame::ready(alice(), 5, None))["token"],
+            Value::Null
+        );
+    }
 }
