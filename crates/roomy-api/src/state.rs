@@ -5,7 +5,7 @@ use crate::{
     gateway::{Hub, typing::TypingLimiter},
     metrics::Metrics,
 };
-use roomy_app::App;
+use roomy_app::{App, LocalPresence, Presence};
 use std::{sync::Arc, time::Duration as StdDuration};
 use time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<ApiSettings>,
     pub hub: Arc<Hub>,
+    /// Who is online; the gateway reports connections to it.
+    pub presence: Arc<dyn Presence>,
     /// The limit on forwarded `typing` frames.
     pub typing: Arc<TypingLimiter>,
     /// Per-user and per-address rate limits (sends, syncs, sign-ups, ...).
@@ -86,11 +88,15 @@ impl AppState {
     ) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::start(
-            app.bus.subscribe(),
+        let presence: Arc<dyn Presence> = LocalPresence::start(
             app.store.clone(),
             app.bus.clone(),
             settings.presence_grace,
+            shutdown.clone(),
+        );
+        let hub = Hub::start(
+            app.bus.subscribe(),
+            presence.clone(),
             metrics.clone(),
             shutdown.clone(),
         );
@@ -119,6 +125,7 @@ impl AppState {
             metrics,
             settings: Arc::new(settings),
             hub,
+            presence,
             typing: Arc::new(TypingLimiter::new()),
             shutdown,
         }

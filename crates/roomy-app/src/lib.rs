@@ -10,9 +10,11 @@
 mod app;
 mod changes;
 mod graph;
+mod presence;
 mod writer;
 
 pub use app::{App, AppSettings};
 pub use changes::{ChangeKind, change_envelopes};
 pub use graph::{FollowGraph, GraphError, Relation};
+pub use presence::{LocalPresence, Presence};
 pub use writer::{WriteError, Writer, WriterConfig};

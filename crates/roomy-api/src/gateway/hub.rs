@@ -6,26 +6,25 @@
 //! is full is marked for resync and closed, so one slow client can neither
 //! block the others nor make the server buffer without bound.
 //!
-//! The hub also counts each user's connections for presence (`presence.rs`:
-//! the grace period and the announcer task).
+//! The hub reports each connection's start and end to presence
+//! ([`roomy_app::Presence`]), which decides who is online and announces it.
 
-use super::{presence::Presence, protocol::ServerFrame};
+use super::protocol::ServerFrame;
 use crate::{
     dto::{MessageView, NoticeView},
     metrics::Metrics,
 };
-use roomy_bus::{Bus, Envelope, Event, Origin, RecvError, Subscription};
+use roomy_app::Presence;
+use roomy_bus::{Envelope, Event, Origin, RecvError, Subscription};
 use roomy_core::{SessionId, UserId};
-use roomy_store::Store;
 use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
-    time::Duration,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -150,20 +149,18 @@ pub struct Hub {
     node: u64,
     next_conn: AtomicU64,
     by_user: RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>,
-    presence: Presence,
+    presence: Arc<dyn Presence>,
+    /// Bumped after every register and unregister, for [`Hub::wait_connections`].
+    changes: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
 impl Hub {
     /// A hub delivering what `subscription` receives until `shutdown`, and
-    /// announcing presence changes on `bus` to the users `store` says share
-    /// a room with the user; a user stays online for `grace` after its last
-    /// connection closed.
+    /// reporting its connections to `presence`.
     pub fn start(
         mut subscription: Box<dyn Subscription>,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        grace: Duration,
+        presence: Arc<dyn Presence>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Arc<Hub> {
@@ -171,12 +168,10 @@ impl Hub {
             node: rand::random(),
             next_conn: AtomicU64::new(1),
             by_user: RwLock::new(HashMap::new()),
-            presence: Presence::new(grace),
+            presence,
+            changes: watch::Sender::new(0),
             metrics,
         });
-        let announcer = hub.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move { announcer.presence.run(&*store, &*bus, stop).await });
         let worker = hub.clone();
         tokio::spawn(async move {
             loop {
@@ -231,6 +226,7 @@ impl Hub {
         drop(map);
         self.presence.connected(user);
         self.metrics.ws_connections.inc();
+        self.changes.send_modify(|n| *n += 1);
         Ok((handle, rx))
     }
 
@@ -251,6 +247,7 @@ impl Hub {
         if removed {
             self.presence.disconnected(handle.user);
             self.metrics.ws_connections.dec();
+            self.changes.send_modify(|n| *n += 1);
         }
     }
 
@@ -266,22 +263,24 @@ impl Hub {
         }
     }
 
-    /// Whether `user` has a live connection on this node, or had one less
-    /// than the presence grace period ago.
+    /// Whether `user` is online (a live connection, or one closed less than
+    /// the presence grace period ago).
     pub fn is_online(&self, user: UserId) -> bool {
         self.presence.is_online(user)
     }
 
     /// How many live connections `user` has on this node.
     pub fn connections(&self, user: UserId) -> usize {
-        self.presence.connections(user)
+        self.read().get(&user).map_or(0, Vec::len)
     }
 
     /// Resolves once `user` has exactly `n` live connections on this node:
     /// how a caller (a test) learns that the server has seen a client go,
     /// without polling.
     pub async fn wait_connections(&self, user: UserId, n: usize) {
-        self.presence.wait_connections(user, n).await
+        let mut rx = self.changes.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail.
+        let _ = rx.wait_for(|_| self.connections(user) == n).await;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Arc<ConnHandle>>>> {

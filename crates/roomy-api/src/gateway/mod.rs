@@ -7,7 +7,6 @@
 pub mod connection;
 pub mod frames;
 pub mod hub;
-mod presence;
 pub mod protocol;
 pub mod typing;
 
