@@ -286,17 +286,23 @@ impl Conn<'_> {
 
 /// What handling one client frame gave.
 enum Handled<F> {
-    /// A reply to queue now.
-    Reply(ServerFrame),
+    /// A reply to queue now (boxed: frames are large next to a pending send).
+    Reply(Box<ServerFrame>),
     /// A send waiting for its commit, answered in order with the others.
     Pending(F),
     /// Nothing to answer (the answer, if any, comes through the hub).
     Silent,
 }
 
+impl<F> From<ServerFrame> for Handled<F> {
+    fn from(reply: ServerFrame) -> Self {
+        Handled::Reply(Box::new(reply))
+    }
+}
+
 impl<F> From<Option<ServerFrame>> for Handled<F> {
     fn from(reply: Option<ServerFrame>) -> Self {
-        reply.map_or(Handled::Silent, Handled::Reply)
+        reply.map_or(Handled::Silent, Handled::from)
     }
 }
 
@@ -356,7 +362,7 @@ where
                 last_seen = Instant::now();
                 let handled = match protocol::parse(&text) {
                     Ok(frame) => dispatch(cx, frame).await,
-                    Err(e) => Handled::Reply(ServerFrame::error(e.id, e.code, e.message)),
+                    Err(e) => ServerFrame::error(e.id, e.code, e.message).into(),
                 };
                 match handled {
                     Handled::Reply(frame) => {
@@ -406,17 +412,16 @@ async fn dispatch(
             body,
             file_id,
         } => Handled::Pending(on_send(cx, id, room_id, client_id, kind, body, file_id).await),
-        ClientFrame::Sync { id, since, limit } => {
-            Handled::Reply(on_sync(cx, id, since, limit).await)
-        }
+        ClientFrame::Sync { id, since, limit } => on_sync(cx, id, since, limit).await.into(),
         ClientFrame::Read { id, room_id, seq } => on_read(cx, id, room_id, seq).await.into(),
         ClientFrame::Typing { id, room_id } => on_typing(cx, id, room_id).await.into(),
-        ClientFrame::Ping { id } => Handled::Reply(ServerFrame::Pong { id }),
-        ClientFrame::Auth { id, .. } => Handled::Reply(ServerFrame::error(
+        ClientFrame::Ping { id } => ServerFrame::Pong { id }.into(),
+        ClientFrame::Auth { id, .. } => ServerFrame::error(
             id,
             ErrorCode::AlreadyAuthenticated,
             "this connection is authenticated",
-        )),
+        )
+        .into(),
     }
 }
 
