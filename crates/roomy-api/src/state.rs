@@ -5,7 +5,7 @@ use crate::{
     gateway::{Hub, typing::TypingLimiter},
     metrics::Metrics,
 };
-use roomy_app::App;
+use roomy_app::{App, LocalPresence, Presence};
 use std::{sync::Arc, time::Duration as StdDuration};
 use time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +62,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<ApiSettings>,
     pub hub: Arc<Hub>,
+    /// Who is online; the gateway reports connections to it.
+    pub presence: Arc<dyn Presence>,
     /// The limit on forwarded `typing` frames.
     pub typing: Arc<TypingLimiter>,
     /// Per-user and per-address rate limits (sends, syncs, sign-ups, ...).
@@ -81,11 +83,15 @@ impl AppState {
         shutdown: CancellationToken,
     ) -> AppState {
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::start(
-            app.bus.subscribe(),
+        let presence: Arc<dyn Presence> = LocalPresence::start(
             app.store.clone(),
             app.bus.clone(),
             settings.presence_grace,
+            shutdown.clone(),
+        );
+        let hub = Hub::start(
+            app.bus.subscribe(),
+            presence.clone(),
             metrics.clone(),
             shutdown.clone(),
         );
@@ -101,6 +107,7 @@ impl AppState {
             metrics,
             settings: Arc::new(settings),
             hub,
+            presence,
             typing: Arc::new(TypingLimiter::new()),
             shutdown,
         }

@@ -20,6 +20,7 @@ mod lifecycle;
 mod messages;
 pub mod moderation;
 mod passwords;
+mod presence;
 mod rooms;
 pub mod social;
 pub mod users;
@@ -39,6 +40,7 @@ pub use messages::{
 };
 pub use moderation::ModerationError;
 pub use passwords::{PasswordError, Passwords};
+pub use presence::{LocalPresence, Presence};
 pub use rooms::{
     GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,
 };

@@ -6,23 +6,25 @@
 //! is full is marked for resync and closed, so one slow client can neither
 //! block the others nor make the server buffer without bound.
 //!
-//! The hub also counts each user's connections for presence (`presence.rs`:
-//! the grace period and the announcer task).
+//! The hub reports each connection's start and end to presence
+//! ([`roomy_app::Presence`]), which decides who is online and announces it.
 
-use super::{presence::Presence, protocol};
-use crate::{dto::MessageView, metrics::Metrics};
-use roomy_bus::{Bus, Envelope, Event, Origin, RecvError, Subscription};
+use super::protocol::ServerFrame;
+use crate::{
+    dto::{MessageView, NoticeView},
+    metrics::Metrics,
+};
+use roomy_app::Presence;
+use roomy_bus::{Envelope, Event, Origin, RecvError, Subscription};
 use roomy_core::{SessionId, UserId};
-use roomy_store::Store;
 use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
-    time::Duration,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -147,20 +149,18 @@ pub struct Hub {
     node: u64,
     next_conn: AtomicU64,
     by_user: RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>,
-    presence: Presence,
+    presence: Arc<dyn Presence>,
+    /// Bumped after every register and unregister, for [`Hub::wait_connections`].
+    changes: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
 impl Hub {
     /// A hub delivering what `subscription` receives until `shutdown`, and
-    /// announcing presence changes on `bus` to the users `store` says share
-    /// a room with the user; a user stays online for `grace` after its last
-    /// connection closed.
+    /// reporting its connections to `presence`.
     pub fn start(
         mut subscription: Box<dyn Subscription>,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        grace: Duration,
+        presence: Arc<dyn Presence>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Arc<Hub> {
@@ -168,12 +168,10 @@ impl Hub {
             node: rand::random(),
             next_conn: AtomicU64::new(1),
             by_user: RwLock::new(HashMap::new()),
-            presence: Presence::new(grace),
+            presence,
+            changes: watch::Sender::new(0),
             metrics,
         });
-        let announcer = hub.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move { announcer.presence.run(&*store, &*bus, stop).await });
         let worker = hub.clone();
         tokio::spawn(async move {
             loop {
@@ -228,6 +226,7 @@ impl Hub {
         drop(map);
         self.presence.connected(user);
         self.metrics.ws_connections.inc();
+        self.changes.send_modify(|n| *n += 1);
         Ok((handle, rx))
     }
 
@@ -248,6 +247,7 @@ impl Hub {
         if removed {
             self.presence.disconnected(handle.user);
             self.metrics.ws_connections.dec();
+            self.changes.send_modify(|n| *n += 1);
         }
     }
 
@@ -263,22 +263,24 @@ impl Hub {
         }
     }
 
-    /// Whether `user` has a live connection on this node, or had one less
-    /// than the presence grace period ago.
+    /// Whether `user` is online (a live connection, or one closed less than
+    /// the presence grace period ago).
     pub fn is_online(&self, user: UserId) -> bool {
         self.presence.is_online(user)
     }
 
     /// How many live connections `user` has on this node.
     pub fn connections(&self, user: UserId) -> usize {
-        self.presence.connections(user)
+        self.read().get(&user).map_or(0, Vec::len)
     }
 
     /// Resolves once `user` has exactly `n` live connections on this node:
     /// how a caller (a test) learns that the server has seen a client go,
     /// without polling.
     pub async fn wait_connections(&self, user: UserId, n: usize) {
-        self.presence.wait_connections(user, n).await
+        let mut rx = self.changes.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail.
+        let _ = rx.wait_for(|_| self.connections(user) == n).await;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Arc<ConnHandle>>>> {
@@ -299,90 +301,114 @@ impl Hub {
         origin.is_some_and(|o| o.node == self.node && o.conn == handle.id)
     }
 
+    /// The request id of `origin` when the event was caused by a request of
+    /// a connection on this node (the id as the client wrote it).
+    fn request_id(&self, origin: Option<&Origin>) -> Option<Option<serde_json::Value>> {
+        origin.filter(|o| o.node == self.node).map(|o| {
+            o.request
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+        })
+    }
+
     /// Delivers one envelope to the local connections of its recipients.
     pub fn dispatch(&self, envelope: &Envelope) {
         // The sender's own connection gets its `ack` through this same queue,
         // so it sees its message in seq order with everyone else's.
         let mut ack = None;
-        let out = match &envelope.event {
+        let queued = |position: Option<i64>, frame: ServerFrame| {
+            let frame = frame.encode().into();
+            match position {
+                Some(position) => Outbound::Message { position, frame },
+                None => Outbound::Frame(frame),
+            }
+        };
+        let (position, frame) = match &envelope.event {
             Event::SessionsEnded { user, except, only } => {
                 self.end_sessions(*user, *except, *only);
                 return;
             }
             Event::Message(m) => {
-                let view = MessageView::from(m.clone());
-                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
-                    let id = origin
-                        .request
-                        .as_deref()
-                        .and_then(|r| serde_json::from_str(r).ok());
-                    ack = Some(Outbound::Message {
-                        position: m.id.0,
-                        frame: protocol::ack(id, view.clone()).into(),
-                    });
+                let message = MessageView::from(m.clone());
+                if let Some(id) = self.request_id(envelope.origin.as_ref()) {
+                    let reply = ServerFrame::Ack {
+                        id,
+                        message: message.clone(),
+                    };
+                    ack = Some(queued(Some(m.id.0), reply));
                 }
-                Outbound::Message {
-                    position: m.id.0,
-                    frame: protocol::message(&view).into(),
-                }
+                (Some(m.id.0), ServerFrame::Message { message })
             }
             Event::Notice(n) => {
-                let view = crate::dto::NoticeView::from(n.clone());
-                if let Some(origin) = envelope.origin.as_ref().filter(|o| o.node == self.node) {
-                    let id = origin
-                        .request
-                        .as_deref()
-                        .and_then(|r| serde_json::from_str(r).ok());
-                    ack = Some(Outbound::Message {
-                        position: n.id.0,
-                        frame: protocol::notice_reply(id, &view).into(),
-                    });
+                let notice = NoticeView::from(n.clone());
+                if let Some(id) = self.request_id(envelope.origin.as_ref()) {
+                    let reply = ServerFrame::NoticeReply {
+                        id,
+                        notice: notice.clone(),
+                    };
+                    ack = Some(queued(Some(n.id.0), reply));
                 }
-                Outbound::Message {
-                    position: n.id.0,
-                    frame: protocol::notice(&view).into(),
-                }
+                (Some(n.id.0), ServerFrame::Notice(notice))
             }
             Event::Revoked {
                 message,
                 notice,
                 by_admin,
-            } => Outbound::Message {
-                position: notice.id.0,
-                frame: protocol::revoked(
-                    &MessageView::from(message.clone()),
-                    &MessageView::from(notice.clone()),
-                    *by_admin,
-                )
-                .into(),
-            },
-            Event::MembersJoined { room, members } => Outbound::Frame(
-                protocol::member_joined(
-                    room.clone().into(),
-                    members.iter().cloned().map(Into::into).collect(),
-                )
-                .into(),
+            } => (
+                Some(notice.id.0),
+                ServerFrame::Revoked {
+                    room_id: message.room_id,
+                    message_id: message.id,
+                    message: message.clone().into(),
+                    notice: notice.clone().into(),
+                    by_admin: *by_admin,
+                },
             ),
-            Event::MemberLeft { room, user } => {
-                Outbound::Frame(protocol::member_left(room.clone().into(), user.0).into())
-            }
-            Event::RoomUpdated { room, members } => Outbound::Frame(
-                protocol::room_updated(
-                    room.clone().into(),
-                    members.iter().cloned().map(Into::into).collect(),
-                )
-                .into(),
+            Event::MembersJoined { room, members } => (
+                None,
+                ServerFrame::MemberJoined {
+                    room_id: room.id,
+                    room: room.clone().into(),
+                    members: members.iter().cloned().map(Into::into).collect(),
+                },
             ),
-            Event::Presence { user, online } => {
-                Outbound::Frame(protocol::presence(user.0, *online).into())
-            }
-            Event::Typing { room, user } => {
-                Outbound::Frame(protocol::typing(room.0, user.0).into())
-            }
-            Event::FileUpdated(file) => {
-                Outbound::Frame(protocol::file_updated(file.clone().into()).into())
-            }
+            Event::MemberLeft { room, user } => (
+                None,
+                ServerFrame::MemberLeft {
+                    room_id: room.id,
+                    room: room.clone().into(),
+                    user_id: *user,
+                },
+            ),
+            Event::RoomUpdated { room, members } => (
+                None,
+                ServerFrame::RoomUpdated {
+                    room: room.clone().into(),
+                    members: members.iter().cloned().map(Into::into).collect(),
+                },
+            ),
+            Event::Presence { user, online } => (
+                None,
+                ServerFrame::Presence {
+                    user_id: *user,
+                    online: *online,
+                },
+            ),
+            Event::Typing { room, user } => (
+                None,
+                ServerFrame::Typing {
+                    room_id: *room,
+                    user_id: *user,
+                },
+            ),
+            Event::FileUpdated(file) => (
+                None,
+                ServerFrame::FileUpdated {
+                    file: file.clone().into(),
+                },
+            ),
         };
+        let out = queued(position, frame);
         let map = self.read();
         let mut delivered = 0u64;
         for user in &envelope.recipients {

@@ -7,7 +7,6 @@
 pub mod connection;
 pub mod frames;
 pub mod hub;
-mod presence;
 pub mod protocol;
 pub mod typing;
 
@@ -23,6 +22,7 @@ use axum::{
 };
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use roomy_core::config::Redacted;
 use serde::Deserialize;
 use tokio_tungstenite::{
     WebSocketStream,
@@ -32,7 +32,8 @@ use tokio_tungstenite::{
 /// `?token=` on the upgrade request (browsers cannot set headers on WebSockets).
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
-    pub token: Option<String>,
+    /// Never printed: `Debug` shows it redacted.
+    pub token: Option<Redacted>,
 }
 
 /// A server-side WebSocket as the gateway serves it.

@@ -1,14 +1,16 @@
-//! The WebSocket protocol's frames (docs/protocol.md). Client frames are
-//! parsed strictly; server frames are built here so every part of the
-//! gateway speaks the same shapes.
+//! The WebSocket protocol's frames (docs/protocol.md): the wire contract.
+//! Client frames are parsed strictly into [`ClientFrame`]; server frames are
+//! the typed [`ServerFrame`], so every part of the gateway speaks the same
+//! shapes and a new operation is a new variant, not a new JSON literal.
 
 use crate::error::ErrorCode;
 use crate::{
-    dto::{Me, MemberView, MessageView, RoomView, SyncView},
+    dto::{AttachmentView, Me, MemberView, MessageView, NoticeView, RoomView, SyncView},
     error::ApiError,
 };
+use roomy_core::{MessageId, RoomId, UserId, config::Redacted};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The protocol version announced in `ready`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -24,7 +26,9 @@ pub enum ClientFrame {
     Auth {
         #[ts(optional, type = "string | number | null")]
         id: Option<Value>,
-        token: String,
+        /// Never printed: `Debug` shows it redacted.
+        #[ts(type = "string")]
+        token: Redacted,
     },
     Send {
         #[ts(optional, type = "string | number | null")]
@@ -142,164 +146,149 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     })
 }
 
-/// `{"type": kind, ...fields}` as text.
-fn frame(kind: &str, fields: Value) -> String {
-    let mut v = fields;
-    if let Value::Object(map) = &mut v {
-        map.insert("type".into(), Value::String(kind.into()));
-    }
-    v.to_string()
+/// A frame from the server. Each variant is one `type` on the wire, its
+/// fields those of docs/protocol.md; the connection and the hub build these
+/// and serialise each once ([`ServerFrame::encode`]).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Authenticated; `since` is the position live delivery starts after;
+    /// `token` is a renewed access token when the one used was past half its life.
+    Ready {
+        user: Me,
+        since: i64,
+        protocol: u32,
+        token: Option<Redacted>,
+    },
+    /// The client's `send` is committed; `id` is null when the send had none.
+    Ack {
+        id: Option<Value>,
+        message: MessageView,
+    },
+    /// A new message in one of the user's rooms.
+    Message { message: MessageView },
+    /// The answer to a `sync` frame.
+    Sync {
+        id: Option<Value>,
+        #[serde(flatten)]
+        sync: SyncView,
+    },
+    /// The answer to a `read` frame that moved nothing: the position as it
+    /// is, without a stream position.
+    Read {
+        id: Option<Value>,
+        room_id: RoomId,
+        user_id: UserId,
+        seq: i64,
+    },
+    /// A message's content is gone for everyone; `notice` is the system
+    /// message announcing it (sync returns that notice, with `event`
+    /// `revoked` or `removed` and `ref_id`, instead of this frame).
+    Revoked {
+        room_id: RoomId,
+        message_id: MessageId,
+        message: MessageView,
+        notice: MessageView,
+        by_admin: bool,
+    },
+    /// The answer to `ping`.
+    Pong { id: Option<Value> },
+    /// The connection fell behind and is being closed; call sync.
+    Resync,
+    /// A room changed (name, dissolution, roles...).
+    RoomUpdated {
+        room: RoomView,
+        members: Vec<MemberView>,
+    },
+    /// Members were added to a room.
+    MemberJoined {
+        room_id: RoomId,
+        room: RoomView,
+        members: Vec<MemberView>,
+    },
+    /// A member left a room or was removed.
+    MemberLeft {
+        room_id: RoomId,
+        room: RoomView,
+        user_id: UserId,
+    },
+    /// `user_id` came online or went offline.
+    Presence { user_id: UserId, online: bool },
+    /// A file's thumbnail or cover is ready.
+    FileUpdated { file: AttachmentView },
+    /// `user_id` is typing in `room_id`.
+    Typing { room_id: RoomId, user_id: UserId },
+    /// A refused frame; `id` is the request's, or null.
+    Error {
+        id: Option<Value>,
+        error: ErrorDetail,
+    },
+    /// A per-user event (`friend_request`, `read`, ...), as sync returns
+    /// it: the notice carries its own `type`.
+    #[serde(untagged)]
+    Notice(NoticeView),
+    /// A per-user event caused by this connection's request: the event
+    /// with the request id (null when the request had none).
+    #[serde(untagged)]
+    NoticeReply {
+        id: Option<Value>,
+        #[serde(flatten)]
+        notice: NoticeView,
+    },
 }
 
-/// `ready`: authenticated; `since` is the position live delivery starts
-/// after; `token` is a renewed access token when the one used was past half its life.
-pub fn ready(user: Me, since: i64, token: Option<String>) -> String {
-    frame(
-        "ready",
-        json!({"user": user, "since": since, "protocol": PROTOCOL_VERSION, "token": token}),
-    )
+/// The `error` of an `error` frame.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
 }
 
-#[derive(Serialize)]
-struct MessageFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a Value>,
-    message: &'a MessageView,
-}
-
-/// `ack`: the client's `send` is committed. (Hot path: serialised directly.)
-pub fn ack(id: Option<Value>, message: MessageView) -> String {
-    serde_json::to_string(&MessageFrame {
-        kind: "ack",
-        id: Some(id.as_ref().unwrap_or(&Value::Null)),
-        message: &message,
-    })
-    .unwrap_or_default()
-}
-
-/// `message`: a new message in one of the user's rooms. (Hot path.)
-pub fn message(message: &MessageView) -> String {
-    serde_json::to_string(&MessageFrame {
-        kind: "message",
-        id: None,
-        message,
-    })
-    .unwrap_or_default()
-}
-
-/// `sync`: the answer to a `sync` frame.
-pub fn sync(id: Option<Value>, sync: SyncView) -> String {
-    let mut v = serde_json::to_value(sync).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut v {
-        map.insert("id".into(), id.unwrap_or(Value::Null));
-    }
-    frame("sync", v)
-}
-
-/// A per-user event (`friend_request`, `read`, ...), as sync returns it.
-pub fn notice(notice: &crate::dto::NoticeView) -> String {
-    serde_json::to_string(notice).unwrap_or_default()
-}
-
-/// A per-user event caused by this connection's request: the event with the request id.
-pub fn notice_reply(id: Option<Value>, notice: &crate::dto::NoticeView) -> String {
-    let mut v = serde_json::to_value(notice).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut v {
-        map.insert("id".into(), id.unwrap_or(Value::Null));
-    }
-    v.to_string()
-}
-
-/// `read` answering a `read` frame that moved nothing: the position as it is.
-pub fn read_unchanged(id: Option<Value>, room_id: i64, user_id: i64, seq: i64) -> String {
-    frame(
-        "read",
-        json!({"id": id, "room_id": room_id, "user_id": user_id, "seq": seq}),
-    )
-}
-
-/// `revoked`: a message's content is gone for everyone; `notice` is the
-/// system message announcing it (sync returns that notice, with `event`
-/// `revoked` or `removed` and `ref_id`, instead of this frame).
-pub fn revoked(message: &MessageView, notice: &MessageView, by_admin: bool) -> String {
-    frame(
-        "revoked",
-        json!({"room_id": message.room_id, "message_id": message.id, "message": message,
-               "notice": notice, "by_admin": by_admin}),
-    )
-}
-
-/// `pong`.
-pub fn pong(id: Option<Value>) -> String {
-    frame("pong", json!({"id": id}))
-}
-
-/// `resync`: the connection fell behind and is being closed; call sync.
-pub fn resync() -> String {
-    frame("resync", json!({}))
-}
-
-/// `room_updated`.
-pub fn room_updated(room: RoomView, members: Vec<MemberView>) -> String {
-    frame("room_updated", json!({"room": room, "members": members}))
-}
-
-/// `member_joined`.
-pub fn member_joined(room: RoomView, members: Vec<MemberView>) -> String {
-    frame(
-        "member_joined",
-        json!({"room_id": room.id, "room": room, "members": members}),
-    )
-}
-
-/// `member_left`.
-pub fn member_left(room: RoomView, user_id: i64) -> String {
-    frame(
-        "member_left",
-        json!({"room_id": room.id, "room": room, "user_id": user_id}),
-    )
-}
-
-/// `presence`: `user_id` came online or went offline.
-pub fn presence(user_id: i64, online: bool) -> String {
-    frame("presence", json!({"user_id": user_id, "online": online}))
-}
-
-/// `file_updated`: a file's thumbnail or cover is ready.
-pub fn file_updated(file: crate::dto::AttachmentView) -> String {
-    frame("file_updated", json!({ "file": file }))
-}
-
-/// `typing`: `user_id` is typing in `room_id`.
-pub fn typing(room_id: i64, user_id: i64) -> String {
-    frame("typing", json!({"room_id": room_id, "user_id": user_id}))
-}
-
-/// `error`: `{id?, error: {code, message}}`.
-pub fn error(id: Option<Value>, code: ErrorCode, message: &str) -> String {
-    frame(
-        "error",
-        json!({"id": id, "error": {"code": code, "message": message}}),
-    )
-}
-
-/// An [`ApiError`] as an `error` frame; internal causes are logged, not sent.
-pub fn api_error(id: Option<Value>, e: &ApiError) -> String {
-    if e.status().is_server_error() {
-        tracing::error!(code = e.code().as_str(), error = ?e, "websocket request failed");
-    }
-    let message = match e {
-        ApiError::Validation(f) => {
-            f.0.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
+impl ServerFrame {
+    /// `ready` for `user`, live from `since`.
+    pub fn ready(user: Me, since: i64, token: Option<String>) -> ServerFrame {
+        ServerFrame::Ready {
+            user,
+            since,
+            protocol: PROTOCOL_VERSION,
+            token: token.map(Redacted::new),
         }
-        other => other.to_string(),
-    };
-    error(id, e.code(), &message)
+    }
+
+    /// An `error` frame.
+    pub fn error(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+        ServerFrame::Error {
+            id,
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+
+    /// An [`ApiError`] as an `error` frame; internal causes are logged, not sent.
+    pub fn api_error(id: Option<Value>, e: &ApiError) -> ServerFrame {
+        if e.status().is_server_error() {
+            tracing::error!(code = e.code().as_str(), error = ?e, "websocket request failed");
+        }
+        let message = match e {
+            ApiError::Validation(f) => {
+                f.0.iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+            other => other.to_string(),
+        };
+        ServerFrame::error(id, e.code(), message)
+    }
+
+    /// The frame as the text sent on the socket.
+    pub fn encode(&self) -> String {
+        // Only a map with non-string keys or a failing `Serialize` impl can
+        // fail here, and no frame holds either.
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +341,131 @@ mod tests {
         assert_eq!(
             parse(&big).expect_err("bad").code.as_str(),
             "frame_too_large"
+        );
+    }
+
+    fn wire(frame: &ServerFrame) -> Value {
+        serde_json::from_str(&frame.encode()).expect("a frame is JSON")
+    }
+
+    #[test]
+    fn server_frames_keep_their_wire_shape() {
+        use serde_json::json;
+        let cases = [
+            (
+                ServerFrame::Pong { id: None },
+                json!({"type": "pong", "id": null}),
+            ),
+            (ServerFrame::Resync, json!({"type": "resync"})),
+            (
+                ServerFrame::error(Some(Value::from("q")), ErrorCode::RateLimited, "slow down"),
+                json!({"type": "error", "id": "q",
+                       "error": {"code": "rate_limited", "message": "slow down"}}),
+            ),
+            (
+                ServerFrame::Read {
+                    id: None,
+                    room_id: RoomId(4),
+                    user_id: UserId(7),
+                    seq: 3,
+                },
+                json!({"type": "read", "id": null, "room_id": 4, "user_id": 7, "seq": 3}),
+            ),
+            (
+                ServerFrame::Typing {
+                    room_id: RoomId(4),
+                    user_id: UserId(7),
+                },
+                json!({"type": "typing", "room_id": 4, "user_id": 7}),
+            ),
+            (
+                ServerFrame::Presence {
+                    user_id: UserId(7),
+                    online: false,
+                },
+                json!({"type": "presence", "user_id": 7, "online": false}),
+            ),
+            (
+                ServerFrame::Sync {
+                    id: Some(Value::from(2)),
+                    sync: SyncView {
+                        next: MessageId(9),
+                        rooms: Default::default(),
+                        notices: vec![],
+                        notices_limited: false,
+                    },
+                },
+                json!({"type": "sync", "id": 2, "next": 9, "rooms": {},
+                       "notices": [], "notices_limited": false}),
+            ),
+        ];
+        for (frame, expected) in cases {
+            assert_eq!(wire(&frame), expected);
+        }
+    }
+
+    #[test]
+    fn notices_carry_their_own_type_and_replies_the_request_id() {
+        use serde_json::json;
+        let notice = NoticeView::Read {
+            position: MessageId(12),
+            room_id: RoomId(4),
+            user_id: UserId(7),
+            seq: 3,
+        };
+        let live = json!({"type": "read", "position": 12, "room_id": 4, "user_id": 7, "seq": 3});
+        assert_eq!(wire(&ServerFrame::Notice(notice.clone())), live);
+        let mut reply = live;
+        reply["id"] = Value::Null;
+        assert_eq!(
+            wire(&ServerFrame::NoticeReply {
+                id: None,
+                notice: notice.clone()
+            }),
+            reply
+        );
+        reply["id"] = Value::from("r1");
+        assert_eq!(
+            wire(&ServerFrame::NoticeReply {
+                id: Some(Value::from("r1")),
+                notice
+            }),
+            reply
+        );
+    }
+
+    fn alice() -> crate::dto::Me {
+        crate::dto::Me {
+            id: UserId(1),
+            username: "alice_01".into(),
+            nickname: "alice".into(),
+            avatar: None,
+            invite_confirm: 1,
+            read_receipts: true,
+            role: roomy_core::Role::User,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn tokens_never_reach_debug() {
+        let secret = "eyJhbGciOiJIUzI1NiJ9.secret-part";
+        let frame = parse(&format!(r#"{{"type":"auth","id":1,"token":"{secret}"}}"#))
+            .expect("an auth frame");
+        let ClientFrame::Auth { token, .. } = &frame else {
+            panic!("parsed as {frame:?}");
+        };
+        assert_eq!(token.expose(), secret, "the token itself is kept");
+        assert!(!format!("{frame:?}").contains("secret-part"), "{frame:?}");
+        let query: super::super::WsQuery =
+            serde_json::from_value(serde_json::json!({ "token": secret })).expect("a query");
+        assert!(!format!("{query:?}").contains("secret-part"), "{query:?}");
+        let ready = ServerFrame::ready(alice(), 0, Some(secret.to_owned()));
+        assert!(!format!("{ready:?}").contains("secret-part"));
+        assert_eq!(wire(&ready)["token"], secret, "but it is sent");
+        assert_eq!(
+            wire(&ServerFrame::ready(alice(), 5, None))["token"],
+            Value::Null
         );
     }
 }

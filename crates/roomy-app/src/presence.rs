@@ -1,18 +1,21 @@
-//! Presence: which users are online on this node, and the `presence` events
-//! that tell everyone sharing a room with them.
+//! Presence: who is online, and the `presence` events that tell everyone
+//! sharing a room with them.
 //!
-//! The hub reports each connection's start and end here. A user's first
-//! connection makes it online at once; when its last one closes it stays
-//! online for the grace period (`presence_grace_secs`), so a reconnect within
-//! it announces nothing at all. One task makes the announcements, in the
-//! order the changes happened: it reads the recipients (one `co_members`
-//! query) and publishes on the bus. Only each user's latest state is kept,
-//! never a queue of changes, so memory is bounded by the users that have a
-//! connection or are in their grace period, and a flapping client costs at
-//! most one pending announcement.
+//! [`Presence`] is what a connection layer (the WebSocket gateway) reports
+//! connections to and what the rest asks; [`LocalPresence`] is the
+//! in-process implementation: a user's first connection makes it online at
+//! once; when its last one closes it stays online for the grace period
+//! (`presence_grace_secs`), so a reconnect within it announces nothing at
+//! all. One task makes the announcements, in the order the changes
+//! happened: it reads the recipients (one `co_members` query) and publishes
+//! on the bus. Only each user's latest state is kept, never a queue of
+//! changes, so memory is bounded by the users that have a connection or are
+//! in their grace period, and a flapping client costs at most one pending
+//! announcement. Grace periods run on tokio's clock.
 //!
-//! The counts are this node's own: with several nodes each would announce
-//! its share of a user's connections (a known limit, see ARCHITECTURE.md).
+//! The counts are this process's own: with several nodes each would
+//! announce its share of a user's connections (a known limit, see
+//! ARCHITECTURE.md), which a shared implementation of the trait lifts.
 
 use futures_util::StreamExt;
 use roomy_bus::{Bus, Envelope, Event};
@@ -21,14 +24,24 @@ use roomy_store::Store;
 use std::{
     cmp::Reverse,
     collections::{BinaryHeap, HashMap},
-    sync::{Mutex, MutexGuard},
+    fmt::Debug,
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
-use tokio::{
-    sync::{Notify, watch},
-    time::Instant,
-};
+use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
+
+/// Who is online. Connections are reported as they open and close; the
+/// answers come from memory, so they are cheap enough for every member list.
+pub trait Presence: Send + Sync + Debug {
+    /// A connection of `user` opened.
+    fn connected(&self, user: UserId);
+    /// A connection of `user` closed (each opened one is reported closed once).
+    fn disconnected(&self, user: UserId);
+    /// Whether `user` has a live connection or closed its last one less
+    /// than the grace period ago.
+    fn is_online(&self, user: UserId) -> bool;
+}
 
 /// Announcements whose recipients are read concurrently (published in order).
 const READ_AHEAD: usize = 4;
@@ -132,24 +145,36 @@ impl Book {
     }
 }
 
-/// This node's presence bookkeeping; the hub owns it.
+/// Presence kept in this process, announced on the bus.
 #[derive(Debug)]
-pub(super) struct Presence {
+pub struct LocalPresence {
     book: Mutex<Book>,
     grace: Duration,
     /// Wakes the announcer when there is something to announce or a new deadline.
     wake: Notify,
-    /// Bumped after every connect and disconnect, for [`Presence::wait_connections`].
-    changes: watch::Sender<u64>,
 }
 
-impl Presence {
-    pub(super) fn new(grace: Duration) -> Presence {
-        Presence {
+impl LocalPresence {
+    /// Presence announcing its changes on `bus` to the users `store` says
+    /// share a room with the user, until `shutdown`; a user stays online for
+    /// `grace` after its last connection closed.
+    pub fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        grace: Duration,
+        shutdown: CancellationToken,
+    ) -> Arc<LocalPresence> {
+        let presence = Arc::new(LocalPresence::new(grace));
+        let announcer = presence.clone();
+        tokio::spawn(async move { announcer.run(&*store, &*bus, shutdown).await });
+        presence
+    }
+
+    fn new(grace: Duration) -> LocalPresence {
+        LocalPresence {
             book: Mutex::new(Book::default()),
             grace,
             wake: Notify::new(),
-            changes: watch::Sender::new(0),
         }
     }
 
@@ -157,8 +182,33 @@ impl Presence {
         self.book.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection of `user` started.
-    pub(super) fn connected(&self, user: UserId) {
+    /// Announces presence changes until `shutdown`.
+    async fn run(&self, store: &dyn Store, bus: &dyn Bus, shutdown: CancellationToken) {
+        loop {
+            let (changes, next) = self.lock().take_due(Instant::now());
+            if !changes.is_empty() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = announce(store, bus, changes) => continue,
+                }
+            }
+            let deadline = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = deadline => {}
+            }
+        }
+    }
+}
+
+impl Presence for LocalPresence {
+    fn connected(&self, user: UserId) {
         let mut book = self.lock();
         let e = book.users.entry(user).or_default();
         e.conns += 1;
@@ -169,11 +219,9 @@ impl Presence {
         if announce {
             self.wake.notify_one();
         }
-        self.changes.send_modify(|n| *n += 1);
     }
 
-    /// A connection of `user` ended.
-    pub(super) fn disconnected(&self, user: UserId) {
+    fn disconnected(&self, user: UserId) {
         let mut book = self.lock();
         let Some(e) = book.users.get_mut(&user) else {
             return;
@@ -198,51 +246,13 @@ impl Presence {
         if wake {
             self.wake.notify_one();
         }
-        self.changes.send_modify(|n| *n += 1);
     }
 
-    /// Whether `user` has a live connection here or is in its grace period.
-    pub(super) fn is_online(&self, user: UserId) -> bool {
+    fn is_online(&self, user: UserId) -> bool {
         self.lock()
             .users
             .get(&user)
             .is_some_and(|e| e.conns > 0 || e.grace_until.is_some_and(|t| t > Instant::now()))
-    }
-
-    /// `user`'s live connections here.
-    pub(super) fn connections(&self, user: UserId) -> usize {
-        self.lock().users.get(&user).map_or(0, |e| e.conns)
-    }
-
-    /// Resolves once `user` has exactly `n` live connections here.
-    pub(super) async fn wait_connections(&self, user: UserId, n: usize) {
-        let mut rx = self.changes.subscribe();
-        // The sender lives as long as `self`: the wait cannot fail.
-        let _ = rx.wait_for(|_| self.connections(user) == n).await;
-    }
-
-    /// Announces presence changes until `shutdown`.
-    pub(super) async fn run(&self, store: &dyn Store, bus: &dyn Bus, shutdown: CancellationToken) {
-        loop {
-            let (changes, next) = self.lock().take_due(Instant::now());
-            if !changes.is_empty() {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = announce(store, bus, changes) => continue,
-                }
-            }
-            let deadline = async {
-                match next {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
-                _ = deadline => {}
-            }
-        }
     }
 }
 
@@ -272,10 +282,20 @@ async fn announce(store: &dyn Store, bus: &dyn Bus, changes: Vec<(UserId, bool)>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use roomy_bus::{InProcessBus, Subscription};
+    use roomy_core::{
+        Role,
+        chat_fields::RoomName,
+        config::SqliteSynchronous,
+        user_fields::{Nickname, Username},
+    };
+    use roomy_store::{NewGroup, NewUser};
+    use roomy_store_sqlite::{SqliteOptions, SqliteStore};
 
-    fn book_after(steps: &[(&str, i64)], grace: Duration) -> Presence {
-        let p = Presence::new(grace);
+    fn book_after(steps: &[(&str, i64)], grace: Duration) -> LocalPresence {
+        let p = LocalPresence::new(grace);
         for (step, user) in steps {
             match *step {
                 "on" => p.connected(UserId(*user)),
@@ -285,7 +305,11 @@ mod tests {
         p
     }
 
-    #[tokio::test]
+    fn connections(p: &LocalPresence, user: i64) -> usize {
+        p.lock().users.get(&UserId(user)).map_or(0, |e| e.conns)
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn first_connection_announces_online_and_later_ones_nothing() {
         let p = book_after(&[("on", 1), ("on", 1)], Duration::from_secs(5));
         let now = Instant::now();
@@ -293,10 +317,10 @@ mod tests {
         p.disconnected(UserId(1));
         assert_eq!(p.lock().take_due(now).0, vec![]);
         assert!(p.is_online(UserId(1)));
-        assert_eq!(p.connections(UserId(1)), 1);
+        assert_eq!(connections(&p, 1), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn offline_comes_after_the_grace_and_a_reconnect_cancels_it() {
         let grace = Duration::from_secs(5);
         let p = book_after(&[("on", 1)], grace);
@@ -307,19 +331,28 @@ mod tests {
         let (changes, next) = p.lock().take_due(t0);
         assert!(changes.is_empty());
         let due = next.expect("a deadline");
-        // Back and gone again: the old deadline moves to the new end of grace.
+        assert_eq!(due, t0 + grace);
+        // Back and gone again a second later: the old deadline moves to the
+        // new end of grace.
+        tokio::time::advance(Duration::from_secs(1)).await;
         p.connected(UserId(1));
         p.disconnected(UserId(1));
-        let (changes, next) = p.lock().take_due(due);
+        tokio::time::advance(grace - Duration::from_secs(1)).await;
+        assert!(p.is_online(UserId(1)), "the reconnect restarted the grace");
+        let (changes, next) = p.lock().take_due(Instant::now());
         assert!(changes.is_empty(), "the reconnect restarted the grace");
         let later = next.expect("moved deadline");
-        assert!(later >= due);
-        assert_eq!(p.lock().take_due(later).0, vec![(UserId(1), false)]);
+        assert_eq!(later, due + Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(!p.is_online(UserId(1)));
+        assert_eq!(
+            p.lock().take_due(Instant::now()).0,
+            vec![(UserId(1), false)]
+        );
         assert!(p.lock().users.is_empty(), "nothing kept for offline users");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_connection_gone_before_its_announcement_is_never_announced() {
         let p = book_after(&[("on", 2), ("off", 2)], Duration::ZERO);
         assert_eq!(p.lock().take_due(Instant::now()).0, vec![]);
@@ -332,5 +365,83 @@ mod tests {
             p.lock().take_due(Instant::now()).0,
             vec![(UserId(3), false)]
         );
+    }
+
+    /// Two users sharing a group, in a fresh SQLite store in `dir`.
+    async fn two_in_a_group(dir: &tempfile::TempDir) -> (Arc<dyn Store>, UserId, UserId) {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let options = SqliteOptions {
+            synchronous: SqliteSynchronous::Normal,
+            max_connections: 2,
+        };
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, &options).await.unwrap());
+        let now = time::OffsetDateTime::now_utc();
+        let mut ids = Vec::new();
+        for name in ["alice_01", "bob_0001"] {
+            let new = NewUser {
+                username: Username::parse(name).unwrap(),
+                nickname: Nickname::parse(name).unwrap(),
+                password_hash: None,
+                role: Role::User,
+            };
+            ids.push(store.create_user(new, now).await.unwrap().id);
+        }
+        let group = NewGroup {
+            owner: ids[0],
+            name: RoomName::parse("both").unwrap(),
+            members: vec![ids[1]],
+            notice: "created".into(),
+            policy: roomy_core::social_fields::DirectPolicy::Anyone,
+        };
+        store.create_group(group, now).await.unwrap();
+        (store, ids[0], ids[1])
+    }
+
+    /// The next presence event on `sub`: its user, state, and when it came.
+    async fn next_presence(sub: &mut Box<dyn Subscription>) -> (UserId, bool, Instant) {
+        loop {
+            if let Event::Presence { user, online } = sub.recv().await.unwrap().event {
+                return (user, online, Instant::now());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_announcer_tells_room_mates_after_the_grace_on_tokio_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, alice, bob) = two_in_a_group(&dir).await;
+        // Paused once the database is set up: the grace periods below take
+        // no wall time, the clock jumps to each deadline.
+        tokio::time::pause();
+        let bus = Arc::new(InProcessBus::new(64));
+        let mut sub = bus.subscribe();
+        let grace = Duration::from_secs(60);
+        let shutdown = CancellationToken::new();
+        let p = LocalPresence::start(store, bus, grace, shutdown.clone());
+
+        p.connected(alice);
+        let (user, online, _) = next_presence(&mut sub).await;
+        assert_eq!((user, online), (alice, true));
+
+        // A reconnect within the grace announces nothing; the offline comes
+        // a full grace after the last connection closed.
+        p.disconnected(alice);
+        tokio::time::advance(grace / 2).await;
+        p.connected(alice);
+        p.disconnected(alice);
+        let left = Instant::now();
+        p.connected(bob);
+        let (user, online, _) = next_presence(&mut sub).await;
+        assert_eq!(
+            (user, online),
+            (bob, true),
+            "nothing about alice in between"
+        );
+        let (user, online, at) = next_presence(&mut sub).await;
+        assert_eq!((user, online), (alice, false));
+        assert!(at >= left + grace, "offline only after the grace");
+        assert!(!p.is_online(alice));
+        assert!(p.is_online(bob));
+        shutdown.cancel();
     }
 }
