@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{LoginLimiter, Tokens},
-    gateway::{Hub, typing::TypingLimiter},
+    gateway::Hub,
     metrics::Metrics,
 };
 use roomy_app::{App, LocalPresence, Presence};
@@ -64,8 +64,6 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who is online; the gateway reports connections to it.
     pub presence: Arc<dyn Presence>,
-    /// The limit on forwarded `typing` frames.
-    pub typing: Arc<TypingLimiter>,
     /// Per-user and per-address rate limits (sends, syncs, sign-ups, ...).
     pub limits: Arc<crate::limits::Limits>,
     /// Fires when the server stops: live connections close.
@@ -108,7 +106,6 @@ impl AppState {
             settings: Arc::new(settings),
             hub,
             presence,
-            typing: Arc::new(TypingLimiter::new()),
             shutdown,
         }
     }

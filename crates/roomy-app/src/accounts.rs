@@ -35,6 +35,15 @@ pub enum AccountError {
     /// The session is not the caller's, or has ended.
     #[error("no such active session of yours")]
     SessionNotFound,
+    /// A presented session is not this user's, or does not exist.
+    #[error("the token is not valid")]
+    UnknownSession,
+    /// The account was disabled by an admin.
+    #[error("this account has been disabled")]
+    AccountDisabled,
+    /// The session was revoked, expired, or reached its absolute lifetime.
+    #[error("this session has ended; log in again")]
+    SessionEnded,
     /// No free guest username could be made.
     #[error("could not pick a free guest username: {0}")]
     GuestName(String),
@@ -346,5 +355,58 @@ impl App {
             event: Event::SessionsEnded { user, except, only },
             origin: None,
         });
+    }
+}
+
+impl App {
+    /// The session `id` with its account, if it is `user`'s, still live and
+    /// within its absolute lifetime, and the account is enabled: what every
+    /// authenticated request and live connection relies on.
+    pub async fn live_session(
+        &self,
+        id: SessionId,
+        user: UserId,
+    ) -> Result<(Session, User), AccountError> {
+        let now = self.clock.now();
+        let (session, owner) = self
+            .store
+            .session_with_user(id)
+            .await?
+            .filter(|(s, _)| s.user_id == user)
+            .ok_or(AccountError::UnknownSession)?;
+        if owner.disabled {
+            return Err(AccountError::AccountDisabled);
+        }
+        if !session.is_active(now) || now >= self.session_end(&session) {
+            return Err(AccountError::SessionEnded);
+        }
+        Ok((session, owner))
+    }
+
+    /// When `session` ends, however often its token is renewed.
+    pub fn session_end(&self, session: &Session) -> OffsetDateTime {
+        session.created_at + self.settings.session_max_age
+    }
+
+    /// Records that `session` was used at `now`, and its new expiry when its
+    /// token was renewed.
+    pub async fn touch_session(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(), AccountError> {
+        Ok(self.store.touch_session(session, now, expires_at).await?)
+    }
+
+    /// The newest committed message position: a connection that starts now
+    /// gets everything after it live.
+    pub async fn stream_position(&self) -> Result<roomy_core::MessageId, StoreError> {
+        self.store.stream_position().await
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 }

@@ -4,7 +4,7 @@
 //! acting user, check the rights, write through the writer or the store,
 //! publish their events, and return a typed result or the area's error.
 
-use crate::{FollowGraph, Passwords, Writer, WriterConfig, files::Files};
+use crate::{FollowGraph, Passwords, Writer, WriterConfig, files::Files, typing::TypingLimiter};
 use roomy_bus::Bus;
 use roomy_cache::Cache;
 use roomy_core::{Clock, Config, social_fields::DirectPolicy};
@@ -67,6 +67,8 @@ pub struct App {
     pub passwords: Passwords,
     /// Blob storage, the upload folder, file limits and the job runners' wake-up.
     pub files: Files,
+    /// The limit on forwarded typing indicators.
+    pub typing: Arc<TypingLimiter>,
 }
 
 impl App {
@@ -100,6 +102,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 2,
             ),
             files,
+            typing: Arc::new(TypingLimiter::new()),
         }
     }
 

@@ -23,6 +23,7 @@ mod passwords;
 mod presence;
 mod rooms;
 pub mod social;
+mod typing;
 pub mod users;
 mod writer;
 
@@ -45,5 +46,6 @@ pub use rooms::{
     GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,
 };
 pub use social::SocialError;
+pub use typing::{TYPING_WINDOW, TypingError, TypingLimiter};
 pub use users::UserError;
 pub use writer::{WriteError, Writer, WriterConfig};

@@ -68,38 +68,18 @@ pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<St
         TokenError::Expired => unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
         TokenError::Invalid => unauthenticated(ErrorCode::InvalidToken, "the token is not valid"),
     })?;
-    let (session, user) = st
-        .app
-        .store
-        .session_with_user(claims.session())
-        .await?
-        .filter(|(s, _)| s.user_id == claims.user())
-        .ok_or_else(|| unauthenticated(ErrorCode::InvalidToken, "the token is not valid"))?;
-    if user.disabled {
-        return Err(unauthenticated(
-            ErrorCode::AccountDisabled,
-            "this account has been disabled",
-        ));
-    }
-    // However often it was renewed, a session ends `session_max_age` after its login.
-    let end = session.created_at + st.settings.abuse.session_max_age;
-    if !session.is_active(now) || now >= end {
-        return Err(unauthenticated(
-            ErrorCode::SessionEnded,
-            "this session has ended; log in again",
-        ));
-    }
+    let (session, user) = st.app.live_session(claims.session(), claims.user()).await?;
+    let end = st.app.session_end(&session);
     // A token that already ends with the session has nothing to gain from renewal.
     let renewed = if st.tokens.wants_renewal(&claims, now) && claims.exp < end.unix_timestamp() {
         let fresh = st.tokens.issue_until(user.id, session.id, now, end);
         st.app
-            .store
             .touch_session(session.id, now, Some(fresh.expires_at))
             .await?;
         Some(fresh.token.expose().to_owned())
     } else {
         if now - session.last_used_at >= TOUCH_EVERY {
-            st.app.store.touch_session(session.id, now, None).await?;
+            st.app.touch_session(session.id, now, None).await?;
         }
         None
     };

@@ -31,6 +31,18 @@ impl From<AccountError> for ApiError {
                 ErrorCode::SessionNotFound,
                 "no such active session of yours",
             ),
+            AccountError::UnknownSession => ApiError::Unauthenticated {
+                code: ErrorCode::InvalidToken,
+                message: "the token is not valid",
+            },
+            AccountError::AccountDisabled => ApiError::Unauthenticated {
+                code: ErrorCode::AccountDisabled,
+                message: "this account has been disabled",
+            },
+            AccountError::SessionEnded => ApiError::Unauthenticated {
+                code: ErrorCode::SessionEnded,
+                message: "this session has ended; log in again",
+            },
             AccountError::GuestName(_) | AccountError::Password(_) => ApiError::internal(e),
             AccountError::Store(e) => e.into(),
         }

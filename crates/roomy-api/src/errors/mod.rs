@@ -8,4 +8,5 @@ mod messages;
 mod moderation;
 mod rooms;
 mod social;
+mod typing;
 mod users;

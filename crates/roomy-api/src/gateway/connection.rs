@@ -20,21 +20,18 @@ use super::{
     protocol::{self, ClientFrame, ServerFrame},
 };
 use crate::error::ErrorCode;
+use crate::limits::Action;
 use crate::{
     auth::{Auth, guard::authenticate},
     dto::{MessageView, SyncView},
     error::ApiError,
     pagination::{DEFAULT_LIMIT, MAX_LIMIT},
-    routes::{
-        lifecycle::mark_read,
-        messages::{outcome_message, parse_send, room_not_found},
-    },
     state::AppState,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt, stream::FuturesOrdered};
-use roomy_bus::{Envelope, Event, Origin};
-use roomy_core::{MessageId, RoomId, UserId, config::Redacted};
-use roomy_store::{AppendOutcome, StoreError};
+use roomy_app::{SendInput, Sent, SyncFrom, TypingError};
+use roomy_bus::Origin;
+use roomy_core::{MessageId, RoomId, config::Redacted};
 use serde_json::Value;
 use std::{
     future::Future,
@@ -148,7 +145,7 @@ where
     }
     // Registered before the position is read: anything committed after it
     // reaches this connection live; anything up to it, through sync.
-    let since = match st.app.store.stream_position().await {
+    let since = match st.app.stream_position().await {
         Ok(p) => p.0,
         Err(e) => {
             let _ = sink
@@ -183,13 +180,11 @@ fn session_ended() -> ServerFrame {
 /// The expiry of the connection's session if it is still live (not
 /// revoked, not expired, account enabled); renewals over HTTP move it.
 async fn session_expiry(st: &AppState, auth: &Auth) -> Option<time::OffsetDateTime> {
-    match st.app.store.session_with_user(auth.session.id).await {
-        Ok(Some((session, user))) if !user.disabled && session.is_active(st.app.clock.now()) => {
-            Some(session.expires_at)
-        }
-        Ok(_) => None,
+    match st.app.live_session(auth.session.id, auth.user.id).await {
+        Ok((session, _)) => Some(session.expires_at),
         // A database hiccup is not a reason to drop a live client.
-        Err(_) => Some(auth.session.expires_at),
+        Err(roomy_app::AccountError::Store(_)) => Some(auth.session.expires_at),
+        Err(_) => None,
     }
 }
 
@@ -439,34 +434,30 @@ async fn on_send(
     file_id: Option<i64>,
 ) -> impl Future<Output = Reply> + Send + 'static {
     let st = cx.st;
-    let new = parse_send(
-        st,
-        cx.auth.user.id,
-        room_id,
-        &client_id,
-        &kind,
-        body.as_deref(),
+    let me = cx.auth.user.id;
+    let input = SendInput {
+        room_id: RoomId(room_id),
+        client_id,
+        kind,
+        body,
         file_id,
-    )
-    .await;
-    let pending = match new {
-        Ok(new) => st
+    };
+    // Admission first, as over HTTP: a flood costs no validation.
+    let pending = match st.limits.user(Action::Send, me, st.app.clock.now()) {
+        Ok(()) => st
             .app
-            .writer
-            .submit(new, Some(cx.origin(id.as_ref())))
+            .submit(me, input, Some(cx.origin(id.as_ref())))
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     async move {
         let result = match pending {
-            Ok(rx) => match rx.await {
-                Ok(Ok(AppendOutcome::Stored { .. })) => Ok(None),
-                Ok(outcome) => outcome
-                    .map_err(ApiError::from)
-                    .and_then(outcome_message)
-                    .map(|m| Some(MessageView::from(m))),
-                Err(_) => Err(roomy_app::WriteError::Stopped.into()),
+            Ok(pending) => match pending.outcome().await {
+                // Acked through the hub, in line with the room's other messages.
+                Ok(Sent::Stored(_)) => Ok(None),
+                Ok(Sent::Duplicate(m)) => Ok(Some(MessageView::from(m))),
+                Err(e) => Err(e.into()),
             },
             Err(e) => Err(e),
         };
@@ -479,7 +470,8 @@ async fn on_send(
 /// connection's copy; one that did not is answered here.
 async fn on_read(cx: &Conn<'_>, id: Option<Value>, room_id: i64, seq: i64) -> Option<ServerFrame> {
     let me = cx.auth.user.id;
-    match mark_read(cx.st, me, room_id, seq, Some(cx.origin(id.as_ref()))).await {
+    let origin = Some(cx.origin(id.as_ref()));
+    match cx.st.app.mark_read(me, RoomId(room_id), seq, origin).await {
         Ok(mark) if mark.events.is_empty() => Some(ServerFrame::Read {
             id,
             room_id: RoomId(room_id),
@@ -487,21 +479,20 @@ async fn on_read(cx: &Conn<'_>, id: Option<Value>, room_id: i64, seq: i64) -> Op
             seq: mark.read_seq,
         }),
         Ok(_) => None,
-        Err(e) => Some(ServerFrame::api_error(id, &e)),
+        Err(e) => Some(ServerFrame::api_error(id, &e.into())),
     }
 }
 
 /// `typing`: forwarded without a reply, or refused.
 async fn on_typing(cx: &Conn<'_>, id: Option<Value>, room_id: i64) -> Option<ServerFrame> {
-    match typing(cx.st, cx.auth.user.id, RoomId(room_id)).await {
+    match cx.st.app.typing(cx.auth.user.id, RoomId(room_id)).await {
         Ok(()) => None,
-        Err(Typing::Limited) => Some(ServerFrame::error(
+        Err(TypingError::Limited) => Some(ServerFrame::error(
             id,
             ErrorCode::RateLimited,
             "one typing frame per room every 2 seconds",
         )),
-        Err(Typing::NotMember) => Some(ServerFrame::api_error(id, &room_not_found())),
-        Err(Typing::Failed(e)) => Some(ServerFrame::api_error(id, &e.into())),
+        Err(e) => Some(ServerFrame::api_error(id, &e.into())),
     }
 }
 
@@ -529,80 +520,17 @@ async fn on_sync(
         return ServerFrame::api_error(id, &e);
     }
     // Up to the ready position only: later messages arrive live.
-    let batch = st
-        .app
-        .store
-        .sync(
-            me,
-            MessageId(from.unwrap_or(0)),
-            Some(MessageId(cx.since)),
-            limit,
-        )
-        .await;
-    match batch {
+    let from = SyncFrom {
+        since: MessageId(from.unwrap_or(0)),
+        upto: Some(MessageId(cx.since)),
+        limit,
+    };
+    match st.app.sync(me, from).await {
         Ok(batch) => ServerFrame::Sync {
             id,
             sync: SyncView::from(batch),
         },
         Err(e) => ServerFrame::api_error(id, &e.into()),
-    }
-}
-
-/// Why a `typing` frame was not forwarded.
-enum Typing {
-    /// The user's previous one in the room was forwarded less than a window ago.
-    Limited,
-    /// Not a member of the room (or no such room).
-    NotMember,
-    /// The store failed.
-    Failed(StoreError),
-}
-
-/// Forwards `user`'s typing in `room` to the room's other members (all
-/// their devices, on every node), within the limit of [`TypingLimiter`].
-///
-/// [`TypingLimiter`]: super::typing::TypingLimiter
-async fn typing(st: &AppState, user: UserId, room: RoomId) -> Result<(), Typing> {
-    let now = st.app.clock.now();
-    // The limit is judged before the store is read, so a flood costs no queries.
-    if !st.typing.try_take(user, room, now) {
-        return Err(Typing::Limited);
-    }
-    let members = match member_ids(st, room).await {
-        Ok(m) if m.contains(&user) => m,
-        other => {
-            st.typing.give_back(user, room, now);
-            return Err(match other {
-                Err(e) => Typing::Failed(e),
-                Ok(_) => Typing::NotMember,
-            });
-        }
-    };
-    let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
-    if !recipients.is_empty() {
-        st.app.bus.publish(Envelope {
-            recipients,
-            event: Event::Typing { room, user },
-            origin: None,
-        });
-    }
-    Ok(())
-}
-
-/// Every member of `room`: one query for any room within `max_group_members`
-/// (pages of that size; a room can only outgrow it if the limit was lowered).
-async fn member_ids(st: &AppState, room: RoomId) -> Result<Vec<UserId>, StoreError> {
-    let page = u32::try_from(st.app.settings.max_group_members.max(2)).unwrap_or(u32::MAX);
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let members = st.app.store.members(room, after, page).await?;
-        let full = members.len() >= page as usize;
-        ids.extend(members.into_iter().map(|m| m.user.id));
-        if !full {
-            return Ok(ids);
-        }
-        after = ids.last().copied();
     }
 }
 
@@ -687,7 +615,7 @@ mod tests {
     use crate::ApiSettings;
     use roomy_bus::InProcessBus;
     use roomy_core::{
-        Role, SystemClock,
+        Role, SystemClock, UserId,
         chat_fields::RoomName,
         config::SqliteSynchronous,
         user_fields::{Nickname, Username},

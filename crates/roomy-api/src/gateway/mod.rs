@@ -8,7 +8,6 @@ pub mod connection;
 pub mod frames;
 pub mod hub;
 pub mod protocol;
-pub mod typing;
 
 pub use hub::Hub;
 

@@ -12,23 +12,10 @@ use crate::{
 };
 use axum::{extract::State, http::StatusCode};
 use roomy_app::ListFilter;
-use roomy_bus::Origin;
 use roomy_core::{MessageId, RoomId, UserId};
-use roomy_store::ReadMark;
 
 /// Most ids one batch delete takes.
 pub const MAX_DELETE_BATCH: usize = roomy_app::MAX_DELETE_BATCH;
-
-/// Moves the caller's read position (the WebSocket `read` frame).
-pub(crate) async fn mark_read(
-    st: &AppState,
-    me: UserId,
-    room: i64,
-    seq: i64,
-    origin: Option<Origin>,
-) -> Result<ReadMark, ApiError> {
-    Ok(st.app.mark_read(me, RoomId(room), seq, origin).await?)
-}
 
 /// Mark a room read up to a seq; my other devices and (direct rooms, unless
 /// I hide read positions) the other member get a `read` event.

@@ -1,6 +1,6 @@
 //! Sending messages over HTTP, history and sync: the HTTP side of
-//! `roomy_app`'s messages. The WebSocket `send` frame goes through the same
-//! checks ([`parse_send`]) and the same writer.
+//! `roomy_app`'s messages. The WebSocket `send` frame calls the same
+//! [`App::submit`](roomy_app::App::submit) after the same admission.
 
 use crate::{
     auth::Auth,
@@ -12,42 +12,8 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, http::StatusCode};
-use roomy_app::{HistoryWindow, MessageError, SendInput, Sent, SyncFrom};
-use roomy_core::{MessageId, RoomId, UserId};
-use roomy_store::{AppendOutcome, Message, NewMessage};
-
-/// Admits and checks a message to send (the WebSocket `send` frame): the
-/// per-user rate limit first, then [`App::prepare_send`](roomy_app::App::prepare_send).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn parse_send(
-    st: &AppState,
-    sender: UserId,
-    room_id: i64,
-    client_id: &str,
-    kind: &str,
-    body: Option<&str>,
-    file_id: Option<i64>,
-) -> Result<NewMessage, ApiError> {
-    st.limits.user(Action::Send, sender, st.app.clock.now())?;
-    let input = SendInput {
-        room_id: RoomId(room_id),
-        client_id: client_id.to_owned(),
-        kind: kind.to_owned(),
-        body: body.map(str::to_owned),
-        file_id,
-    };
-    Ok(st.app.prepare_send(sender, input).await?)
-}
-
-/// The message of a writer outcome, or why there is none.
-pub(crate) fn outcome_message(outcome: AppendOutcome) -> Result<Message, ApiError> {
-    Ok(Sent::from_outcome(outcome)?.into_message())
-}
-
-/// 404 for a room that does not exist or that the caller is not in.
-pub(crate) fn room_not_found() -> ApiError {
-    MessageError::RoomNotFound.into()
-}
+use roomy_app::{HistoryWindow, SendInput, SyncFrom};
+use roomy_core::{MessageId, RoomId};
 
 /// Send a message; answered once it is committed. The same `client_id` again
 /// returns the original message and stores nothing.

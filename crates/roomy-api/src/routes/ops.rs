@@ -21,7 +21,6 @@ pub async fn healthz() -> axum::Json<Status> {
     responses((status = 200, body = Status), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, ApiError> {
     st.app
-        .store
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(Box::new(e)))?;

@@ -1,12 +1,78 @@
-//! The typing-indicator limit: one forwarded `typing` frame per user and
-//! room per [`TYPING_WINDOW`], judged on the injected clock.
+//! Typing indicators: [`App::typing`] forwards a member's typing to the
+//! room's other members, at most once per user and room per
+//! [`TYPING_WINDOW`] (the [`TypingLimiter`], judged on the injected clock).
 //!
 //! Counted in this process: with several nodes, a user typing on two nodes
 //! at once may be forwarded once per node.
 
+use crate::App;
+use roomy_bus::{Envelope, Event};
 use roomy_core::{RoomId, UserId, clock::to_millis};
+use roomy_store::StoreError;
 use std::{collections::HashMap, sync::Mutex};
 use time::{Duration, OffsetDateTime};
+
+/// Why a typing indicator was not forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum TypingError {
+    /// The user's previous one in the room was forwarded less than a window ago.
+    #[error("one typing frame per room every 2 seconds")]
+    Limited,
+    /// Not a member of the room (or no such room).
+    #[error("no such room")]
+    NotMember,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl App {
+    /// Forwards `user`'s typing in `room` to the room's other members (all
+    /// their devices, on every node), within the limit of [`TypingLimiter`].
+    pub async fn typing(&self, user: UserId, room: RoomId) -> Result<(), TypingError> {
+        let now = self.clock.now();
+        // The limit is judged before the store is read, so a flood costs no queries.
+        if !self.typing.try_take(user, room, now) {
+            return Err(TypingError::Limited);
+        }
+        let members = match self.member_ids(room).await {
+            Ok(m) if m.contains(&user) => m,
+            other => {
+                self.typing.give_back(user, room, now);
+                return Err(match other {
+                    Err(e) => TypingError::Store(e),
+                    Ok(_) => TypingError::NotMember,
+                });
+            }
+        };
+        let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
+        if !recipients.is_empty() {
+            self.bus.publish(Envelope {
+                recipients,
+                event: Event::Typing { room, user },
+                origin: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every member of `room`: one query for any room within `max_group_members`
+    /// (pages of that size; a room can only outgrow it if the limit was lowered).
+    async fn member_ids(&self, room: RoomId) -> Result<Vec<UserId>, StoreError> {
+        let page = u32::try_from(self.settings.max_group_members.max(2)).unwrap_or(u32::MAX);
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let members = self.store.members(room, after, page).await?;
+            let full = members.len() >= page as usize;
+            ids.extend(members.into_iter().map(|m| m.user.id));
+            if !full {
+                return Ok(ids);
+            }
+            after = ids.last().copied();
+        }
+    }
+}
 
 /// How often one user's typing in one room is forwarded at most.
 pub const TYPING_WINDOW: Duration = Duration::seconds(2);
