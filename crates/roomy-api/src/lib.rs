@@ -9,9 +9,12 @@ pub mod error;
 mod errors;
 pub mod extract;
 pub mod gateway;
+pub mod guard;
+pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod pagination;
+pub mod protocol;
 mod range;
 pub mod routes;
 pub mod state;
@@ -161,7 +164,7 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_auth,
+            guard::require_auth,
         ));
     }
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{LoginLimiter, Tokens},
-    gateway::Hub,
+    hub::Hub,
     metrics::Metrics,
 };
 use roomy_app::{App, LocalPresence, Presence};

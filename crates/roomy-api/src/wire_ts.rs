@@ -4,7 +4,7 @@
 //! themselves, so a change to a body changes its type in the same commit;
 //! docs/wire-types.md says how serde's attributes map to TypeScript.
 
-use crate::{codes::ErrorCode, dto, error, gateway::protocol, pagination};
+use crate::{codes::ErrorCode, dto, error, pagination, protocol};
 use roomy_core::{
     FileId, MessageId, Role, RoomId, SessionId, UserId,
     chat_fields::{MemberRole, MessageKind, RoomKind},
@@ -169,7 +169,11 @@ fn sections(cfg: &Config) -> Vec<(&'static str, Vec<Decl>)> {
         ),
         (
             "WebSocket frames.",
-            vec![decl::<protocol::ClientFrame>(cfg)],
+            vec![
+                decl::<protocol::ClientFrame>(cfg),
+                decl::<protocol::ErrorDetail>(cfg),
+                decl::<protocol::ServerFrame>(cfg),
+            ],
         ),
     ]
 }

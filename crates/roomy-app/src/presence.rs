@@ -284,15 +284,6 @@ async fn announce(store: &dyn Store, bus: &dyn Bus, changes: Vec<(UserId, bool)>
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use roomy_bus::{InProcessBus, Subscription};
-    use roomy_core::{
-        Role,
-        chat_fields::RoomName,
-        config::SqliteSynchronous,
-        user_fields::{Nickname, Username},
-    };
-    use roomy_store::{NewGroup, NewUser};
-    use roomy_store_sqlite::{SqliteOptions, SqliteStore};
 
     fn book_after(steps: &[(&str, i64)], grace: Duration) -> LocalPresence {
         let p = LocalPresence::new(grace);
@@ -365,83 +356,5 @@ mod tests {
             p.lock().take_due(Instant::now()).0,
             vec![(UserId(3), false)]
         );
-    }
-
-    /// Two users sharing a group, in a fresh SQLite store in `dir`.
-    async fn two_in_a_group(dir: &tempfile::TempDir) -> (Arc<dyn Store>, UserId, UserId) {
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-        let options = SqliteOptions {
-            synchronous: SqliteSynchronous::Normal,
-            max_connections: 2,
-        };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, &options).await.unwrap());
-        let now = time::OffsetDateTime::now_utc();
-        let mut ids = Vec::new();
-        for name in ["alice_01", "bob_0001"] {
-            let new = NewUser {
-                username: Username::parse(name).unwrap(),
-                nickname: Nickname::parse(name).unwrap(),
-                password_hash: None,
-                role: Role::User,
-            };
-            ids.push(store.create_user(new, now).await.unwrap().id);
-        }
-        let group = NewGroup {
-            owner: ids[0],
-            name: RoomName::parse("both").unwrap(),
-            members: vec![ids[1]],
-            notice: "created".into(),
-            policy: roomy_core::social_fields::DirectPolicy::Anyone,
-        };
-        store.create_group(group, now).await.unwrap();
-        (store, ids[0], ids[1])
-    }
-
-    /// The next presence event on `sub`: its user, state, and when it came.
-    async fn next_presence(sub: &mut Box<dyn Subscription>) -> (UserId, bool, Instant) {
-        loop {
-            if let Event::Presence { user, online } = sub.recv().await.unwrap().event {
-                return (user, online, Instant::now());
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn the_announcer_tells_room_mates_after_the_grace_on_tokio_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, alice, bob) = two_in_a_group(&dir).await;
-        // Paused once the database is set up: the grace periods below take
-        // no wall time, the clock jumps to each deadline.
-        tokio::time::pause();
-        let bus = Arc::new(InProcessBus::new(64));
-        let mut sub = bus.subscribe();
-        let grace = Duration::from_secs(60);
-        let shutdown = CancellationToken::new();
-        let p = LocalPresence::start(store, bus, grace, shutdown.clone());
-
-        p.connected(alice);
-        let (user, online, _) = next_presence(&mut sub).await;
-        assert_eq!((user, online), (alice, true));
-
-        // A reconnect within the grace announces nothing; the offline comes
-        // a full grace after the last connection closed.
-        p.disconnected(alice);
-        tokio::time::advance(grace / 2).await;
-        p.connected(alice);
-        p.disconnected(alice);
-        let left = Instant::now();
-        p.connected(bob);
-        let (user, online, _) = next_presence(&mut sub).await;
-        assert_eq!(
-            (user, online),
-            (bob, true),
-            "nothing about alice in between"
-        );
-        let (user, online, at) = next_presence(&mut sub).await;
-        assert_eq!((user, online), (alice, false));
-        assert!(at >= left + grace, "offline only after the grace");
-        assert!(!p.is_online(alice));
-        assert!(p.is_online(bob));
-        shutdown.cancel();
     }
 }

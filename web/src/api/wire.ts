@@ -784,4 +784,36 @@ export type NoticeView = { "type": "friend_request", position: MessageId, reques
 /**
  * A frame from the client.
  */
-export type ClientFrame = { "type": "auth", id?: string | number | null, token: string, } | { "type": "send", id?: string | number | null, room_id: number, client_id: string, kind: string, body?: string | null, file_id?: number | null, } | { "type": "sync", id?: string | number | null, since?: number | null, limit?: number | null, } | { "type": "ping", id?: string | number | null, } | { "type": "typing", id?: string | number | null, room_id: number, } | { "type": "read", id?: string | number | null, room_id: number, seq: number, };
+export type ClientFrame = { "type": "auth", id?: string | number | null, 
+/**
+ * Never printed: `Debug` shows it redacted.
+ */
+token: string, } | { "type": "send", id?: string | number | null, room_id: number, client_id: string, kind: string, body?: string | null, file_id?: number | null, } | { "type": "sync", id?: string | number | null, since?: number | null, limit?: number | null, } | { "type": "ping", id?: string | number | null, } | { "type": "typing", id?: string | number | null, room_id: number, } | { "type": "read", id?: string | number | null, room_id: number, seq: number, };
+
+/**
+ * The `error` of an `error` frame.
+ */
+export type FrameErrorDetail = { code: ErrorCode, message: string, };
+
+/**
+ * A frame from the server. Each variant is one `type` on the wire, its
+ * fields those of docs/protocol.md; the connection and the hub build these
+ * and serialise each once ([`ServerFrame::encode`]).
+ */
+export type ServerFrame = { "type": "ready", user: Me, since: number, protocol: number, token: string | null, } | { "type": "ack", id: string | number | null, message: MessageView, } | { "type": "message", message: MessageView, } | { "type": "sync", id: string | number | null, 
+/**
+ * Pass as `since` next time.
+ */
+next: MessageId, 
+/**
+ * Room id → what was missed there.
+ */
+rooms: { [key in string]: SyncRoomView }, 
+/**
+ * Friend requests and acceptances missed, oldest first (the newest 500).
+ */
+notices: Array<NoticeView>, 
+/**
+ * More notices were missed than returned: list them with `GET /friend-requests`.
+ */
+notices_limited: boolean, } | { "type": "read", id: string | number | null, room_id: RoomId, user_id: UserId, seq: number, } | { "type": "revoked", room_id: RoomId, message_id: MessageId, message: MessageView, notice: MessageView, by_admin: boolean, } | { "type": "pong", id: string | number | null, } | { "type": "resync" } | { "type": "room_updated", room: RoomView, members: Array<MemberView>, } | { "type": "member_joined", room_id: RoomId, room: RoomView, members: Array<MemberView>, } | { "type": "member_left", room_id: RoomId, room: RoomView, user_id: UserId, } | { "type": "presence", user_id: UserId, online: boolean, } | { "type": "file_updated", file: AttachmentView, } | { "type": "typing", room_id: RoomId, user_id: UserId, } | { "type": "error", id: string | number | null, error: FrameErrorDetail, } | NoticeView | { "type": "notice_reply", id: string | number | null, } & ({ "type": "friend_request", position: MessageId, request: FriendRequestView, } | { "type": "friend_accepted", position: MessageId, request: FriendRequestView, room_id: RoomId, } | { "type": "read", position: MessageId, room_id: RoomId, user_id: UserId, seq: number, } | { "type": "messages_deleted", position: MessageId, message_ids: Array<MessageId>, } | { "type": "room_left", position: MessageId, room_id: RoomId, by: UserId, });

@@ -1,11 +1,9 @@
-//! Authentication: access tokens, the request guard, login rate limiting
-//! and client addresses.
+//! Authentication's parts that need no request state: access tokens, login
+//! rate limiting and client addresses. The request guard is the `guard` module.
 
 pub mod address;
-pub mod guard;
 pub mod limiter;
 pub mod token;
 
-pub use guard::{Auth, require_auth};
 pub use limiter::LoginLimiter;
 pub use token::{IssuedToken, Tokens};

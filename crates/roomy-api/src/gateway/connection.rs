@@ -14,18 +14,16 @@
 //! client frame type has one handler (`on_send`, `on_sync`, ...), the one
 //! place that maps it to the operation it asks for.
 
-use super::{
-    Socket, frames,
-    hub::{CloseReason, ConnHandle, Outbound},
-    protocol::{self, ClientFrame, ServerFrame},
-};
+use super::{Socket, frames};
 use crate::error::ErrorCode;
 use crate::limits::Action;
 use crate::{
-    auth::{Auth, guard::authenticate},
     dto::{MessageView, SyncView},
     error::ApiError,
+    guard::{Auth, authenticate},
+    hub::{CloseReason, ConnHandle, Outbound},
     pagination::{DEFAULT_LIMIT, MAX_LIMIT},
+    protocol::{self, ClientFrame, ServerFrame},
     state::AppState,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt, stream::FuturesOrdered};

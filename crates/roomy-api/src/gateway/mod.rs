@@ -6,13 +6,9 @@
 
 pub mod connection;
 pub mod frames;
-pub mod hub;
-pub mod protocol;
-
-pub use hub::Hub;
 
 use crate::error::ErrorCode;
-use crate::{error::ApiError, extract::Query, state::AppState};
+use crate::{error::ApiError, extract::Query, protocol, state::AppState};
 use axum::{
     body::Body,
     extract::{FromRequestParts, Request, State, WebSocketUpgrade},

@@ -4,10 +4,10 @@
 
 use super::ClientInfo;
 use crate::{
-    auth::Auth,
     dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
     error::{ApiError, ErrorBody},
     extract::Json,
+    guard::Auth,
     limits::Signup,
     state::AppState,
 };

@@ -3,10 +3,10 @@
 //! 403 to non-admins; the rules live in `roomy_app::moderation`.
 
 use crate::{
-    auth::Auth,
     dto::{AdminMessageQuery, AdminUser, AdminUserPatch, AuditView, MessageView, RemovalQuery},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, page_of},
     state::AppState,
 };

@@ -1,10 +1,10 @@
 //! Favorite messages (seed 004) over HTTP; the rules are `roomy_app`'s.
 
 use crate::{
-    auth::Auth,
     dto::FavoriteView,
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, after_pair, encode_pair_cursor, page_with},
     state::AppState,
 };

@@ -8,10 +8,10 @@
 
 use crate::error::ErrorCode;
 use crate::{
-    auth::Auth,
     dto::FileView,
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
+    guard::Auth,
     range::{RangeAnswer, parse_range},
     state::AppState,
 };

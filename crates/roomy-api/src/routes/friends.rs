@@ -3,13 +3,13 @@
 //! cursors are read here.
 
 use crate::{
-    auth::Auth,
     dto::{
         AnswerBody, DecisionBody, FriendRequestBody, FriendRequestView, FriendView, RemarkPatch,
         RequestListQuery,
     },
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, after_pair, encode_pair_cursor, page_of, page_with},
     state::AppState,
 };

@@ -5,10 +5,10 @@
 //! image says nothing the token in its path does not.
 
 use crate::{
-    auth::Auth,
     dto::{InvitePreview, InviteRequest, InviteView, RoomView},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, page_of},
     state::AppState,
 };

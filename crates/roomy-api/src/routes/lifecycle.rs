@@ -3,10 +3,10 @@
 //! events are `roomy_app`'s; this maps requests and answers.
 
 use crate::{
-    auth::Auth,
     dto::{DeleteRequest, DeletedView, MessageListQuery, MessageView, ReadRequest, ReadView},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, page_of},
     state::AppState,
 };

@@ -3,10 +3,10 @@
 //! changes here.
 
 use crate::{
-    auth::Auth,
     dto::{Me, PasswordChange, ProfilePatch, SessionView},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, page_of},
     state::AppState,
 };

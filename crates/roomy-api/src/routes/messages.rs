@@ -3,10 +3,10 @@
 //! [`App::submit`](roomy_app::App::submit) after the same admission.
 
 use crate::{
-    auth::Auth,
     dto::{HistoryQuery, MessageView, SendRequest, SyncQuery, SyncView},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     limits::Action,
     pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page, encode_cursor},
     state::AppState,

@@ -2,13 +2,13 @@
 //! [`App`](roomy_app::App)'s room operations, which hold the rules.
 
 use crate::{
-    auth::Auth,
     dto::{
         AddMembersRequest, BanView, DirectRequest, GroupRequest, MemberPatch, MemberView,
         RoomPatch, RoomView,
     },
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, page_of},
     state::AppState,
 };

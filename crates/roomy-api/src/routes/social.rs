@@ -2,10 +2,10 @@
 //! block. The rules live in `roomy_app::social`; cursors are read here.
 
 use crate::{
-    auth::Auth,
     dto::{BlockedUser, FollowedUser, TargetView},
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
+    guard::Auth,
     pagination::{Page, PageParams, after_pair, encode_pair_cursor, page_with},
     state::AppState,
 };

@@ -8,9 +8,9 @@
 
 use crate::error::ErrorCode;
 use crate::{
-    auth::Auth,
     error::{ApiError, ErrorBody},
     extract::Path,
+    guard::Auth,
     state::AppState,
 };
 use axum::{

@@ -19,7 +19,7 @@ use roomy_core::UserId;
     responses((status = 200, body = UserProfile), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     State(st): State<AppState>,
-    auth: crate::auth::Auth,
+    auth: crate::guard::Auth,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<UserProfile>, ApiError> {
     let profile = st.app.user_profile(&auth.user, UserId(id)).await?;
@@ -49,7 +49,7 @@ pub async fn get_user(
     ))]
 pub async fn search_users(
     State(st): State<AppState>,
-    auth: crate::auth::Auth,
+    auth: crate::guard::Auth,
     Query(search): Query<UserSearch>,
 ) -> Result<axum::Json<Page<PublicUser>>, ApiError> {
     // Checked before the rate limit, so refusals cost no search budget.

@@ -13,7 +13,7 @@ use axum::{
 use roomy_store::{Session, User};
 use time::Duration;
 
-use super::token::TokenError;
+use crate::auth::token::TokenError;
 
 /// Sessions record their last use at most this often, to keep reads read-only.
 const TOUCH_EVERY: Duration = Duration::minutes(1);

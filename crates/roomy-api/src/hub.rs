@@ -9,7 +9,7 @@
 //! The hub reports each connection's start and end to presence
 //! ([`roomy_app::Presence`]), which decides who is online and announces it.
 
-use super::protocol::ServerFrame;
+use crate::protocol::ServerFrame;
 use crate::{
     dto::{MessageView, NoticeView},
     metrics::Metrics,

@@ -149,7 +149,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
 /// A frame from the server. Each variant is one `type` on the wire, its
 /// fields those of docs/protocol.md; the connection and the hub build these
 /// and serialise each once ([`ServerFrame::encode`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Authenticated; `since` is the position live delivery starts after;
@@ -158,10 +158,12 @@ pub enum ServerFrame {
         user: Me,
         since: i64,
         protocol: u32,
+        #[ts(type = "string | null")]
         token: Option<Redacted>,
     },
     /// The client's `send` is committed; `id` is null when the send had none.
     Ack {
+        #[ts(type = "string | number | null")]
         id: Option<Value>,
         message: MessageView,
     },
@@ -169,6 +171,7 @@ pub enum ServerFrame {
     Message { message: MessageView },
     /// The answer to a `sync` frame.
     Sync {
+        #[ts(type = "string | number | null")]
         id: Option<Value>,
         #[serde(flatten)]
         sync: SyncView,
@@ -176,6 +179,7 @@ pub enum ServerFrame {
     /// The answer to a `read` frame that moved nothing: the position as it
     /// is, without a stream position.
     Read {
+        #[ts(type = "string | number | null")]
         id: Option<Value>,
         room_id: RoomId,
         user_id: UserId,
@@ -192,7 +196,10 @@ pub enum ServerFrame {
         by_admin: bool,
     },
     /// The answer to `ping`.
-    Pong { id: Option<Value> },
+    Pong {
+        #[ts(type = "string | number | null")]
+        id: Option<Value>,
+    },
     /// The connection fell behind and is being closed; call sync.
     Resync,
     /// A room changed (name, dissolution, roles...).
@@ -220,6 +227,7 @@ pub enum ServerFrame {
     Typing { room_id: RoomId, user_id: UserId },
     /// A refused frame; `id` is the request's, or null.
     Error {
+        #[ts(type = "string | number | null")]
         id: Option<Value>,
         error: ErrorDetail,
     },
@@ -231,6 +239,7 @@ pub enum ServerFrame {
     /// with the request id (null when the request had none).
     #[serde(untagged)]
     NoticeReply {
+        #[ts(type = "string | number | null")]
         id: Option<Value>,
         #[serde(flatten)]
         notice: NoticeView,
@@ -238,7 +247,8 @@ pub enum ServerFrame {
 }
 
 /// The `error` of an `error` frame.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(rename = "FrameErrorDetail")]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -457,7 +467,7 @@ mod tests {
         };
         assert_eq!(token.expose(), secret, "the token itself is kept");
         assert!(!format!("{frame:?}").contains("secret-part"), "{frame:?}");
-        let query: super::super::WsQuery =
+        let query: crate::gateway::WsQuery =
             serde_json::from_value(serde_json::json!({ "token": secret })).expect("a query");
         assert!(!format!("{query:?}").contains("secret-part"), "{query:?}");
         let ready = ServerFrame::ready(alice(), 0, Some(secret.to_owned()));
