@@ -1,4 +1,4 @@
-//! Shared request state: cheap handles only (STYLE habit 3).
+//! Shared request state: cheap handles only, cloned into every request.
 
 use crate::{
     auth::{LoginLimiter, Tokens},

@@ -1,4 +1,4 @@
-//! Favorite messages (seed 004). A favorite names a message; message rows
+//! Favorite messages, kept per user. A favorite names a message; message rows
 //! only ever change by revocation, so a favorite shows the message as it was
 //! favorited, or as revoked, even after its owner left the room.
 

@@ -1,4 +1,5 @@
-//! Friend requests and friends (seeds 002, 004).
+//! Friend requests and friends: a request, its answer (accept, refuse,
+//! ignore), the friends list with remarks, and unfriending.
 //!
 //! Sending and answering run on the writer task: they write notices (and, on
 //! agreement, a system message in the pair's direct room) that must be
@@ -16,7 +17,7 @@ use roomy_store::{
 };
 use std::{future::Future, sync::Arc};
 
-/// Text of the system message in the new friends' direct room (seed 002).
+/// Text of the system message that opens the new friends' direct room.
 const FRIENDS_NOW: &str = "You are friends now. Start chatting!";
 
 /// Why a friend operation failed.

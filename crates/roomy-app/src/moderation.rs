@@ -1,4 +1,4 @@
-//! Administration (seed 003's admin role): accounts, every message, and the
+//! Administration (accounts with the admin role): accounts, every message, and the
 //! audit log of what admins did. Every operation here refuses non-admins.
 
 use crate::{App, WriteError};

@@ -673,7 +673,7 @@ detail: JsonValue, created_at: string, };
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
 /**
- * The answer to follow, unfollow, block and unblock (seed 001's shape).
+ * The answer to follow, unfollow, block and unblock: how the two users stand now.
  */
 export type TargetView = { target: UserId, };
 
@@ -692,7 +692,7 @@ followed_at: string, id: UserId, username: string, nickname: string, avatar: str
 export type BlockedUser = { blocked_at: string, id: UserId, username: string, nickname: string, avatar: string | null, role: Role, created_at: string, };
 
 /**
- * How the caller stands with a user (seed 000's follow-relationship view).
+ * How the caller stands with a user: who follows whom, and blocks.
  */
 export type RelationshipView = { 
 /**

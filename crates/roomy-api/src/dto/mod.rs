@@ -1,4 +1,4 @@
-//! Wire types: the JSON shapes of API.md. Request types refuse unknown fields;
+//! Wire types: the JSON shapes of the HTTP API (`docs/openapi.json`). Request types refuse unknown fields;
 //! response types are built from domain records and never carry secrets.
 
 mod accounts;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-/// The answer to follow, unfollow, block and unblock (seed 001's shape).
+/// The answer to follow, unfollow, block and unblock: how the two users stand now.
 #[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct TargetView {
     pub target: UserId,
@@ -52,7 +52,7 @@ impl From<Related> for BlockedUser {
     }
 }
 
-/// How the caller stands with a user (seed 000's follow-relationship view).
+/// How the caller stands with a user: who follows whom, and blocks.
 #[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct RelationshipView {
     /// The caller follows them.

@@ -1,4 +1,4 @@
-//! Administration (seed 003's admin role) over HTTP: accounts, every
+//! Administration (accounts with the admin role) over HTTP: accounts, every
 //! message, and the audit log of what admins did. Every route here answers
 //! 403 to non-admins; the rules live in `roomy_app::moderation`.
 

@@ -1,4 +1,4 @@
-//! Favorite messages (seed 004) over HTTP; the rules are `roomy_app`'s.
+//! Favorite messages over HTTP; the rules are `roomy_app`'s.
 
 use crate::{
     dto::FavoriteView,

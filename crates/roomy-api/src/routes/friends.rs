@@ -1,4 +1,4 @@
-//! Friend requests and friends (seeds 002, 004), over HTTP: the rules live
+//! Friend requests and friends, over HTTP: the rules live
 //! in `roomy_app::friends`; the query's direction and status and the page
 //! cursors are read here.
 

@@ -1,5 +1,5 @@
 //! A message's life after sending, over HTTP: read positions, revocation,
-//! delete-for-me, and the sent/received lists (seed 003). The rules and
+//! delete-for-me, and the sent/received lists. The rules and
 //! events are `roomy_app`'s; this maps requests and answers.
 
 use crate::{
@@ -119,7 +119,7 @@ async fn list(
     Ok(axum::Json(page_of(rows, limit, |m| m.id.0, Into::into)))
 }
 
-/// Messages I sent (seed 003 `messages/sendeds`), newest first, in rooms I
+/// Messages I sent, newest first, in rooms I
 /// am in, without those I deleted for myself.
 #[utoipa::path(get, path = "/api/v1/messages/sent", tag = "messages", security(("bearer" = [])),
     params(MessageListQuery),
@@ -132,7 +132,7 @@ pub async fn sent(
     list(&st, auth.user.id, Which::Sent, q).await
 }
 
-/// Messages others sent in my rooms (seed 003 `messages/recevies`), newest
+/// Messages others sent in my rooms, newest
 /// first, without system notices and those I deleted for myself.
 #[utoipa::path(get, path = "/api/v1/messages/received", tag = "messages", security(("bearer" = [])),
     params(MessageListQuery),

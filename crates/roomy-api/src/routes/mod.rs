@@ -1,4 +1,4 @@
-//! HTTP handlers, one module per area of API.md. Handlers parse input into
+//! HTTP handlers, one module per area of the API. Handlers parse input into
 //! domain types, call the store, and shape the answer; they never see SQL.
 
 pub mod accounts;
