@@ -20,7 +20,7 @@ pub struct ApiSettings {
     /// Serve `/metrics` on the main router (false when a separate listener serves it).
     pub metrics_on_main: bool,
     /// Opens `/metrics` on the main listener to non-loopback clients that present it.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<roomy_core::config::Redacted>,
     /// Interval of WebSocket pings; silence for two intervals drops a connection.
     pub ws_heartbeat: StdDuration,
     /// Frames queued per WebSocket connection before it must resync.
@@ -41,7 +41,7 @@ impl From<&roomy_core::Config> for ApiSettings {
             token_ttl: Duration::seconds(c.token_ttl_secs as i64),
             max_json_bytes: c.max_json_bytes,
             metrics_on_main: c.metrics_listen.is_none(),
-            metrics_token: c.metrics_token.as_ref().map(|t| t.expose().to_owned()),
+            metrics_token: c.metrics_token.clone(),
             ws_heartbeat: StdDuration::from_secs(c.ws_heartbeat_secs),
             ws_send_queue: c.ws_send_queue,
             presence_grace: StdDuration::from_secs(c.presence_grace_secs),

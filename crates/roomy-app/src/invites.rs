@@ -12,7 +12,7 @@ use crate::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
-use roomy_core::{FieldErrors, RoomId};
+use roomy_core::{FieldErrors, RoomId, config::Redacted};
 use roomy_store::{
     Invite, InviteState, JoinOutcome, NewInvite, Room, RoomSummary, Store, StoreError, User,
 };
@@ -77,10 +77,10 @@ pub struct InviteInput {
 pub struct CreatedInvite {
     /// The stored invite.
     pub invite: Invite,
-    /// The secret that lets its holder join.
-    pub token: String,
-    /// The link: `<public_url>/invite/<token>`.
-    pub url: String,
+    /// The secret that lets its holder join (never printed by `Debug`).
+    pub token: Redacted,
+    /// The link: `<public_url>/invite/<token>`, as secret as the token.
+    pub url: Redacted,
 }
 
 /// What a live link leads to.
@@ -221,8 +221,8 @@ impl App {
             .await?;
         Ok(CreatedInvite {
             invite,
-            url: self.invite_url(&token),
-            token,
+            url: Redacted::new(self.invite_url(&token)),
+            token: Redacted::new(token),
         })
     }
 
@@ -341,5 +341,28 @@ mod tests {
         assert_eq!(hash_of(&token).len(), 64);
         assert_eq!(presented_hash("short"), None);
         assert_eq!(presented_hash("not base64 at all!"), None);
+    }
+
+    #[test]
+    fn a_created_invite_never_prints_its_token() {
+        let token = new_token();
+        let now = time::OffsetDateTime::now_utc();
+        let created = CreatedInvite {
+            invite: Invite {
+                id: 1,
+                room_id: RoomId(2),
+                created_by: roomy_core::UserId(3),
+                created_at: now,
+                expires_at: now,
+                max_uses: None,
+                uses: 0,
+                revoked_at: None,
+            },
+            url: Redacted::new(format!("https://chat.example/invite/{token}")),
+            token: Redacted::new(token.clone()),
+        };
+        let printed = format!("{created:?}");
+        assert!(!printed.contains(&token), "{printed}");
+        assert_eq!(created.token.expose(), token);
     }
 }

@@ -29,13 +29,14 @@ mod writer;
 
 pub use accounts::AccountError;
 pub use app::{App, AppSettings};
-pub use changes::{ChangeKind, change_envelopes};
+pub(crate) use changes::{ChangeKind, change_envelopes};
 pub use favorites::Favorited;
 pub use files::{FileError, FileSettings, Files};
 pub use friends::FriendError;
 pub use graph::{FollowGraph, GraphError, Relation};
 pub use invites::{CreatedInvite, InviteError, InviteInput, InviteLead};
-pub use lifecycle::{MAX_DELETE_BATCH, revocation_envelopes};
+pub use lifecycle::MAX_DELETE_BATCH;
+pub(crate) use lifecycle::revocation_envelopes;
 pub use messages::{
     HistoryWindow, ListFilter, MessageError, PendingSend, SendInput, Sent, SyncFrom,
 };

@@ -586,11 +586,6 @@ impl App {
         Ok(())
     }
 
-    /// The actor leaves a group.
-    pub async fn leave(&self, actor: &User, room: RoomId) -> Result<(), RoomError> {
-        self.remove_member(actor, room, actor.id).await
-    }
-
     /// Changes a member: their role (owner only; `Owner` hands the group
     /// over, the owner becoming an admin), or the actor's own group nickname
     /// and avatar. Returns the member as changed.

@@ -1,7 +1,7 @@
 //! The follow graph and blocks on the wire.
 
 use crate::error::{ApiError, ErrorCode, refusal};
-use roomy_app::{GraphError, SocialError};
+use roomy_app::SocialError;
 use roomy_store::Refusal;
 
 impl From<SocialError> for ApiError {
@@ -15,14 +15,6 @@ impl From<SocialError> for ApiError {
             SocialError::YouBlockedUser => refusal(Refusal::YouBlocked),
             SocialError::Refused(why) => refusal(why),
             SocialError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<GraphError> for ApiError {
-    fn from(e: GraphError) -> Self {
-        match e {
-            GraphError::Store(e) => e.into(),
         }
     }
 }

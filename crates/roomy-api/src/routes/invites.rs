@@ -41,8 +41,8 @@ pub async fn create_invite(
     };
     let created = st.app.create_invite(&auth.user, RoomId(id), input).await?;
     let view = InviteView {
-        url: Some(created.url.into()),
-        token: Some(created.token.into()),
+        url: Some(created.url),
+        token: Some(created.token),
         ..InviteView::at(created.invite, st.app.clock.now())
     };
     Ok((StatusCode::CREATED, axum::Json(view)))

@@ -14,9 +14,6 @@ use axum::{extract::State, http::StatusCode};
 use roomy_app::ListFilter;
 use roomy_core::{MessageId, RoomId, UserId};
 
-/// Most ids one batch delete takes.
-pub const MAX_DELETE_BATCH: usize = roomy_app::MAX_DELETE_BATCH;
-
 /// Mark a room read up to a seq; my other devices and (direct rooms, unless
 /// I hide read positions) the other member get a `read` event.
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/read", tag = "messages", security(("bearer" = [])),

@@ -47,17 +47,21 @@ pub async fn main_metrics(State(st): State<AppState>, req: axum::extract::Reques
                     .any(|n| n.contains(&ip))
         })
         && !FORWARDING.iter().any(|h| req.headers().contains_key(*h));
-    let token_ok = st.settings.metrics_token.as_deref().is_some_and(|want| {
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            // Digests compared, so the time taken says nothing of the token.
-            .is_some_and(|given| {
-                !want.is_empty()
-                    && Sha256::digest(given.as_bytes()) == Sha256::digest(want.as_bytes())
-            })
-    });
+    let token_ok = st
+        .settings
+        .metrics_token
+        .as_deref()
+        .is_some_and(|want: &str| {
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                // Digests compared, so the time taken says nothing of the token.
+                .is_some_and(|given| {
+                    !want.is_empty()
+                        && Sha256::digest(given.as_bytes()) == Sha256::digest(want.as_bytes())
+                })
+        });
     if direct_loopback || token_ok {
         metrics(State(st)).await
     } else {

@@ -312,19 +312,19 @@ pub enum FileError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// File storage failed.
-    #[error("file storage: {0}")]
+    #[error("file storage")]
     Blob(#[from] BlobError),
     /// The upload folder failed.
-    #[error("upload folder: {0}")]
+    #[error("upload folder")]
     Spool(#[from] spool::SpoolError),
     /// Local file i/o failed.
-    #[error("file i/o: {0}")]
+    #[error("file i/o")]
     Io(#[from] std::io::Error),
     /// Taking a frame failed for a reason that is not the client's.
-    #[error("media: {0}")]
+    #[error("media")]
     Media(#[source] MediaError),
     /// A task of the operation failed.
-    #[error("task: {0}")]
+    #[error("task")]
     Task(#[from] tokio::task::JoinError),
 }
 
