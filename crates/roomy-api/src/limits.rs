@@ -155,8 +155,6 @@ pub struct AbuseSettings {
     pub login_failures_per_hour: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Longest a session lives from its login.
-    pub session_max_age: time::Duration,
     /// Idle time after which a guest account is retired; `None`: never.
     pub guest_ttl: Option<time::Duration>,
 }
@@ -174,9 +172,6 @@ impl AbuseSettings {
             login_failures_per_minute: c.login_failures_per_minute.max(1) as usize,
             login_failures_per_hour: c.login_failures_per_hour.max(1) as usize,
             trusted_proxies: c.trusted_proxy_nets().unwrap_or_default(),
-            session_max_age: time::Duration::seconds(
-                i64::try_from(c.session_max_age_secs).unwrap_or(i64::MAX / 1000),
-            ),
             guest_ttl: (c.guest_ttl_secs > 0).then(|| {
                 time::Duration::seconds(i64::try_from(c.guest_ttl_secs).unwrap_or(i64::MAX / 1000))
             }),

@@ -317,13 +317,12 @@ impl App {
         limit: u32,
     ) -> Result<Vec<Session>, AccountError> {
         let now = self.clock.now();
-        let max_age = self.settings.session_max_age;
         Ok(self
             .store
             .active_sessions(me.id, now)
             .await?
             .into_iter()
-            .filter(|s| before.is_none_or(|b| s.id.0 < b.0) && s.created_at + max_age > now)
+            .filter(|s| before.is_none_or(|b| s.id.0 < b.0) && self.session_end(s) > now)
             .take(limit as usize)
             .collect())
     }
