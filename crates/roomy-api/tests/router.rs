@@ -19,7 +19,7 @@ async fn state(max_json_bytes: usize) -> (AppState, tempfile::TempDir) {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
     let store = SqliteStore::connect(
         &url,
-        &SqliteOptions {
+        SqliteOptions {
             synchronous: SqliteSynchronous::Normal,
             max_connections: 2,
         },

@@ -285,7 +285,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::connect(
                 &url,
-                &SqliteOptions {
+                SqliteOptions {
                     synchronous: SqliteSynchronous::Normal,
                     max_connections: 2,
                 },

@@ -25,7 +25,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, BackendError>
                 synchronous: config.sqlite_synchronous,
                 max_connections: config.db_max_connections,
             };
-            Ok(Arc::new(SqliteStore::connect(&url, &opts).await?))
+            Ok(Arc::new(SqliteStore::connect(&url, opts).await?))
         }
         "postgres" | "postgresql" => Ok(Arc::new(
             PgStore::connect(&url, config.db_max_connections).await?,

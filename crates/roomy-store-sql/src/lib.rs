@@ -5,17 +5,20 @@
 //!
 //! Architecture invariant: only backend crates depend on this one.
 
-mod accounts_impl;
+mod accounts;
+mod backend;
 pub mod chat;
-mod chat_impl;
+mod chat_store;
 pub mod files;
-mod files_impl;
+mod files_store;
 pub mod invites;
-mod invites_impl;
+mod invites_store;
 pub mod lifecycle;
-mod lifecycle_impl;
+mod lifecycle_store;
 pub mod social;
-mod social_impl;
+mod social_store;
+
+pub use backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
 
 use roomy_core::{Role, SessionId, UserId, clock::from_millis};
 use roomy_store::{Credentials, Session, StoreError, User};

@@ -1,17 +1,18 @@
 //! SQLite implementation of [`roomy_store::Store`]: the zero-configuration
 //! default. WAL journal, foreign keys on, `synchronous` chosen by configuration.
 
-mod chat;
-mod files;
+mod append;
+
+pub use append::LiteTx;
 
 use roomy_core::config::SqliteSynchronous;
 use roomy_store::{StoreError, StoreResult};
-use roomy_store_sql::db_err;
+use roomy_store_sql::{SqlStore, db_err};
 use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 /// How to open the database.
 #[derive(Debug, Clone)]
@@ -20,51 +21,48 @@ pub struct SqliteOptions {
     pub max_connections: u32,
 }
 
-/// A SQLite-backed store.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// One write transaction at a time (see `chat::WriteTx`).
-    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+/// The SQLite backend of [`SqlStore`].
+#[derive(Debug, Clone, Default)]
+pub struct Lite {
+    /// One write transaction at a time (see [`LiteTx`]).
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `url` and runs pending migrations.
-    pub async fn connect(url: &str, opts: &SqliteOptions) -> StoreResult<SqliteStore> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(db_err)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match opts.synchronous {
-                SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
-                SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-            })
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // A 16 MiB page cache per connection (default 2 MiB): with the
-            // default, a group commit spills dirty pages mid-transaction and
-            // re-reads index pages with pread.
-            .pragma("cache_size", "-16384")
-            // Statement journals of multi-row statements stay in memory.
-            .pragma("temp_store", "memory")
-            // Checkpoints run on their own task (see `checkpoint_wal`), not
-            // inside the commit of whichever writer crossed the threshold.
-            .pragma("wal_autocheckpoint", "0");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections)
-            .connect_with(connect)
-            .await
-            .map_err(db_err)?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
-        tokio::spawn(checkpoint_wal(pool.clone()));
-        Ok(SqliteStore {
-            pool,
-            write_turn: Default::default(),
+/// A SQLite-backed store.
+pub type SqliteStore = SqlStore<Lite>;
+
+/// Opens (creating if needed) the database at `url` and runs pending migrations.
+async fn connect(url: &str, opts: SqliteOptions) -> StoreResult<SqliteStore> {
+    let connect = SqliteConnectOptions::from_str(url)
+        .map_err(db_err)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match opts.synchronous {
+            SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+            SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
         })
-    }
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // A 16 MiB page cache per connection (default 2 MiB): with the
+        // default, a group commit spills dirty pages mid-transaction and
+        // re-reads index pages with pread.
+        .pragma("cache_size", "-16384")
+        // Statement journals of multi-row statements stay in memory.
+        .pragma("temp_store", "memory")
+        // Checkpoints run on their own task (see `checkpoint_wal`), not
+        // inside the commit of whichever writer crossed the threshold.
+        .pragma("wal_autocheckpoint", "0");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(opts.max_connections)
+        .connect_with(connect)
+        .await
+        .map_err(db_err)?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
+    tokio::spawn(checkpoint_wal(pool.clone()));
+    Ok(SqlStore::new(pool, Lite::default()))
 }
 
 /// WAL frames (4 KiB pages) past which a checkpoint may briefly block
@@ -103,4 +101,3 @@ async fn checkpoint_wal(pool: SqlitePool) {
     }
 }
 
-roomy_store_sql::account_store_impl!(SqliteStore);

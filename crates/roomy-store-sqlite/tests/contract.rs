@@ -12,7 +12,7 @@ async fn fresh() -> Option<SqliteStore> {
         max_connections: 4,
     };
     Some(
-        SqliteStore::connect(&url, &opts)
+        SqliteStore::connect(&url, opts)
             .await
             .expect("open sqlite"),
     )

@@ -631,7 +631,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display());
         let store = SqliteStore::connect(
             &url,
-            &SqliteOptions {
+            SqliteOptions {
                 synchronous: SqliteSynchronous::Normal,
                 max_connections: 2,
             },

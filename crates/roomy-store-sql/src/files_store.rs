@@ -1,114 +1,153 @@
-//! The file, upload and job methods both SQL backends share, as a macro.
-//!
-//! Expand it in a module of its own. `$lock` is appended to the statement
-//! that locks the uploading user's row, so two uploads of one user reserve
-//! quota one after the other (`" FOR UPDATE"` on PostgreSQL; SQLite's write
-//! transaction already holds the database lock); `$skip` to the claim's job
-//! pick, so runners on several nodes never take the same job
-//! (`" FOR UPDATE SKIP LOCKED"` on PostgreSQL).
+//! Files, uploads and jobs, shared by the SQL backends. The uploader's row
+//! is locked ([`Backend::FOR_UPDATE`]) so two uploads of one user reserve
+//! quota one after the other; job claims skip rows other runners hold
+//! ([`Backend::FOR_UPDATE_SKIP_LOCKED`]).
 
-/// Expands to the `roomy_store::FileStore` implementation of `$store`.
-#[macro_export]
-macro_rules! file_store_impl {
-    ($store:ty, $conn:ty, $lock:literal, $skip:literal) => {
-        use roomy_core::{
-            FileId, UserId,
-            clock::{from_millis, to_millis},
-        };
-        use roomy_store::{
-            Job, JobKind, MediaClass, NewFile, NewUpload, Prepared, StoreError, StoreResult,
-            StoredFile, Upload, UploadExpiry,
-        };
-        use sqlx::AssertSqlSafe;
-        use time::OffsetDateTime;
-        use $crate::db_err;
-        use $crate::files::{
-            ENQUEUE_JOB, FILE_COLUMNS, FILE_READABLE, FileRow, JobRow, NEXT_FILE_ID,
-            STORAGE_USED, UPLOAD_COLUMNS, UploadRow,
-        };
+use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
+use crate::db_err;
+use crate::files::{
+    ENQUEUE_JOB, FILE_COLUMNS, FILE_READABLE, FileRow, JobRow, NEXT_FILE_ID, STORAGE_USED,
+    UPLOAD_COLUMNS, UploadRow,
+};
+use roomy_core::{
+    FileId, UserId,
+    clock::{from_millis, to_millis},
+};
+use roomy_store::{
+    Job, JobKind, MediaClass, NewFile, NewUpload, Prepared, StoreError, StoreResult, StoredFile,
+    Upload, UploadExpiry,
+};
+use sqlx::AssertSqlSafe;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
 
-/// Locks `user`'s row and fails unless `extra` more bytes fit in `quota`.
-async fn reserve_in(conn: &mut $conn, user: UserId, extra: i64, quota: i64) -> StoreResult<()> {
-    let found: Option<i64> = sqlx::query_scalar(concat!("SELECT id FROM users WHERE id = $1", $lock))
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
+    /// Locks `user`'s row and fails unless `extra` more bytes fit in `quota`.
+    pub(crate) async fn reserve_in(
+        conn: &mut Conn<B>,
+        user: UserId,
+        extra: i64,
+        quota: i64,
+    ) -> StoreResult<()> {
+        let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM users WHERE id = $1{}",
+            B::FOR_UPDATE
+        )))
         .bind(user.0)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?;
-    if found.is_none() {
-        return Err(StoreError::NotFound);
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let used: i64 = sqlx::query_scalar(STORAGE_USED)
+            .bind(user.0)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if used.saturating_add(extra) > quota {
+            return Err(StoreError::QuotaExceeded { used, quota });
+        }
+        Ok(())
     }
-    let used: i64 = sqlx::query_scalar(STORAGE_USED)
-        .bind(user.0)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    if used.saturating_add(extra) > quota {
-        return Err(StoreError::QuotaExceeded { used, quota });
+
+    pub(crate) async fn next_file_id(conn: &mut Conn<B>) -> StoreResult<i64> {
+        sqlx::query_scalar(NEXT_FILE_ID)
+            .fetch_one(conn)
+            .await
+            .map_err(db_err)
     }
-    Ok(())
-}
 
-async fn next_file_id(conn: &mut $conn) -> StoreResult<i64> {
-    sqlx::query_scalar(NEXT_FILE_ID)
-        .fetch_one(conn)
-        .await
-        .map_err(db_err)
-}
-
-async fn enqueue_in(conn: &mut $conn, kind: JobKind, subject: i64, at: OffsetDateTime) -> StoreResult<()> {
-    sqlx::query(ENQUEUE_JOB)
-        .bind(kind.as_str())
-        .bind(subject)
-        .bind(to_millis(at))
-        .execute(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-async fn file_in(conn: &mut $conn, id: i64) -> StoreResult<Option<StoredFile>> {
-    sqlx::query_as::<_, FileRow>(AssertSqlSafe(format!(
-        "SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(FileRow::into_file)
-    .transpose()
-}
-
-/// Inserts file `id` and schedules the work its kind of media needs.
-async fn insert_file_in(
-    conn: &mut $conn,
-    id: i64,
-    new: &NewFile,
-    now: OffsetDateTime,
-) -> StoreResult<StoredFile> {
-    sqlx::query(
-        "INSERT INTO files (id, owner_id, storage_key, name, size, mime, sha256, media, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(new.owner.0)
-    .bind(&new.key)
-    .bind(&new.name)
-    .bind(new.size)
-    .bind(&new.mime)
-    .bind(&new.sha256)
-    .bind(new.media.as_str())
-    .bind(to_millis(now))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| $crate::conflict_or(e, "storage_key"))?;
-    if matches!(new.media, MediaClass::Image | MediaClass::Video) {
-        enqueue_in(conn, JobKind::Derive, id, now).await?;
+    pub(crate) async fn enqueue_in(
+        conn: &mut Conn<B>,
+        kind: JobKind,
+        subject: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(ENQUEUE_JOB)
+            .bind(kind.as_str())
+            .bind(subject)
+            .bind(to_millis(at))
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
-    file_in(conn, id).await?.ok_or(StoreError::NotFound)
+
+    pub(crate) async fn file_in(conn: &mut Conn<B>, id: i64) -> StoreResult<Option<StoredFile>> {
+        sqlx::query_as::<_, FileRow>(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .map(FileRow::into_file)
+        .transpose()
+    }
+
+    /// Inserts file `id` and schedules the work its kind of media needs.
+    pub(crate) async fn insert_file_in(
+        conn: &mut Conn<B>,
+        id: i64,
+        new: &NewFile,
+        now: OffsetDateTime,
+    ) -> StoreResult<StoredFile> {
+        sqlx::query(
+            "INSERT INTO files (id, owner_id, storage_key, name, size, mime, sha256, media, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(new.owner.0)
+        .bind(&new.key)
+        .bind(&new.name)
+        .bind(new.size)
+        .bind(&new.mime)
+        .bind(&new.sha256)
+        .bind(new.media.as_str())
+        .bind(to_millis(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| crate::conflict_or(e, "storage_key"))?;
+        if matches!(new.media, MediaClass::Image | MediaClass::Video) {
+            Self::enqueue_in(conn, JobKind::Derive, id, now).await?;
+        }
+        Self::file_in(conn, id).await?.ok_or(StoreError::NotFound)
+    }
 }
 
 #[::async_trait::async_trait]
-impl ::roomy_store::FileStore for $store {
+impl<B> ::roomy_store::FileStore for SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
     async fn storage_used(&self, user: UserId) -> StoreResult<i64> {
         sqlx::query_scalar(STORAGE_USED)
             .bind(user.0)
@@ -125,7 +164,7 @@ impl ::roomy_store::FileStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<Upload> {
         let mut tx = self.write_tx().await?;
-        reserve_in(&mut tx, new.owner, new.length, quota).await?;
+        Self::reserve_in(&mut tx, new.owner, new.length, quota).await?;
         let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE owner_id = $1")
             .bind(new.owner.0)
             .fetch_one(&mut *tx)
@@ -134,7 +173,7 @@ impl ::roomy_store::FileStore for $store {
         if open >= max_open {
             return Err(StoreError::TooManyUploads(max_open));
         }
-        let id = next_file_id(&mut tx).await?;
+        let id = Self::next_file_id(&mut tx).await?;
         let row = sqlx::query_as::<_, UploadRow>(AssertSqlSafe(format!(
             "INSERT INTO uploads (id, owner_id, length, name, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {UPLOAD_COLUMNS}"
@@ -148,7 +187,7 @@ impl ::roomy_store::FileStore for $store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        enqueue_in(&mut tx, JobKind::ExpireUpload, id, new.expires_at).await?;
+        Self::enqueue_in(&mut tx, JobKind::ExpireUpload, id, new.expires_at).await?;
         tx.commit().await.map_err(db_err)?;
         row.into_upload()
     }
@@ -178,8 +217,8 @@ impl ::roomy_store::FileStore for $store {
         .bind(id.0)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map(|done| B::rows_affected(&done))
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done == 1)
     }
@@ -202,8 +241,8 @@ impl ::roomy_store::FileStore for $store {
         .bind(from)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map(|done| B::rows_affected(&done))
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done == 1)
     }
@@ -222,12 +261,12 @@ impl ::roomy_store::FileStore for $store {
         .bind(file.owner.0)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map(|done| B::rows_affected(&done))
+        .map_err(db_err)?;
         if gone != 1 {
             return Err(StoreError::NotFound);
         }
-        let stored = insert_file_in(&mut tx, id.0, &file, now).await?;
+        let stored = Self::insert_file_in(&mut tx, id.0, &file, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
@@ -238,8 +277,8 @@ impl ::roomy_store::FileStore for $store {
             .bind(id.0)
             .execute(&mut *tx)
             .await
-            .map_err(db_err)?
-            .rows_affected();
+            .map(|done| B::rows_affected(&done))
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(gone == 1)
     }
@@ -275,16 +314,16 @@ impl ::roomy_store::FileStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<StoredFile> {
         let mut tx = self.write_tx().await?;
-        reserve_in(&mut tx, new.owner, new.size, quota).await?;
-        let id = next_file_id(&mut tx).await?;
-        let stored = insert_file_in(&mut tx, id, &new, now).await?;
+        Self::reserve_in(&mut tx, new.owner, new.size, quota).await?;
+        let id = Self::next_file_id(&mut tx).await?;
+        let stored = Self::insert_file_in(&mut tx, id, &new, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
 
     async fn file(&self, id: FileId) -> StoreResult<Option<StoredFile>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        file_in(&mut conn, id.0).await
+        Self::file_in(&mut conn, id.0).await
     }
 
     async fn file_readable(&self, id: FileId, user: UserId) -> StoreResult<bool> {
@@ -329,10 +368,14 @@ impl ::roomy_store::FileStore for $store {
             .bind(id.0)
             .execute(&mut *tx)
             .await
-            .map_err(db_err)?
-            .rows_affected();
+            .map(|done| B::rows_affected(&done))
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        if done == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+        if done == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     async fn claim_job(
@@ -341,16 +384,15 @@ impl ::roomy_store::FileStore for $store {
         lease_until: OffsetDateTime,
     ) -> StoreResult<Option<Job>> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query_as::<_, JobRow>(concat!(
+        let row = sqlx::query_as::<_, JobRow>(AssertSqlSafe(format!(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
              WHERE id = (SELECT id FROM jobs
                          WHERE dead_at IS NULL AND run_at <= $2
                            AND (locked_until IS NULL OR locked_until <= $2)
-                         ORDER BY run_at, id LIMIT 1",
-            $skip,
-            ")
-             RETURNING id, kind, subject, attempts"
-        ))
+                         ORDER BY run_at, id LIMIT 1{})
+             RETURNING id, kind, subject, attempts",
+            B::FOR_UPDATE_SKIP_LOCKED
+        )))
         .bind(to_millis(lease_until))
         .bind(to_millis(now))
         .fetch_optional(&mut *tx)
@@ -389,9 +431,11 @@ impl ::roomy_store::FileStore for $store {
                 "UPDATE jobs SET dead_at = run_at, locked_until = NULL, last_error = $1 WHERE id = $2",
             ),
         };
-        q.bind(error).bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        q.bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
-}
-    };
 }

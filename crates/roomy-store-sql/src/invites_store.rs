@@ -1,35 +1,71 @@
-//! The invite-link methods both SQL backends share, as a macro.
-//!
-//! Expand it in the same module as [`crate::chat_store_impl`], after it: a
-//! join adds its member with the chat half's helpers (`insert_member`,
-//! `refresh_member_count`, `notice_in`, ...), exactly as `add_members` does.
-//! `$lock` is appended to the statements that lock the invite and its room
-//! (`" FOR UPDATE"` on PostgreSQL; SQLite's write transaction already holds
-//! the database lock).
+//! Invite links, shared by the SQL backends. A join locks the invite and
+//! its room ([`Backend::FOR_NO_KEY_UPDATE`]) and adds its member exactly as
+//! `add_members` does.
 
-/// Expands to the `roomy_store::InviteStore` implementation of `$store`.
-#[macro_export]
-macro_rules! invite_store_impl {
-    ($store:ty, $conn:ty, $lock:literal) => {
-        use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite};
-        use $crate::invites::{INVITE_COLUMNS, InviteRow};
+use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
+use crate::invites::{INVITE_COLUMNS, InviteRow};
+use crate::{
+    chat::{ROOM_COLUMNS, RoomRow},
+    conflict_or, db_err,
+};
+use roomy_core::{RoomId, UserId, chat_fields::MemberRole, clock::to_millis};
+use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite};
+use roomy_store::{Room, StoreError, StoreResult};
+use sqlx::AssertSqlSafe;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
 
-async fn invite_by_id_in(conn: &mut $conn, id: i64) -> StoreResult<Option<Invite>> {
-    Ok(sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
-        "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(InviteRow::into_invite))
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
+    pub(crate) async fn invite_by_id_in(
+        conn: &mut Conn<B>,
+        id: i64,
+    ) -> StoreResult<Option<Invite>> {
+        Ok(sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
+            "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .map(InviteRow::into_invite))
+    }
 }
 
 #[::async_trait::async_trait]
-impl ::roomy_store::InviteStore for $store {
+impl<B> ::roomy_store::InviteStore for SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
     async fn create_invite(&self, new: NewInvite, now: OffsetDateTime) -> StoreResult<Invite> {
         let mut tx = self.write_tx().await?;
-        if room_in(&mut tx, new.room_id).await?.is_none() {
+        if Self::room_in(&mut tx, new.room_id).await?.is_none() {
             return Err(StoreError::NotFound);
         }
         let id: i64 = sqlx::query_scalar(
@@ -45,7 +81,9 @@ impl ::roomy_store::InviteStore for $store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, "invite"))?;
-        let invite = invite_by_id_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let invite = Self::invite_by_id_in(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
         Ok(invite)
     }
@@ -84,7 +122,7 @@ impl ::roomy_store::InviteStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(db_err)?;
@@ -104,7 +142,7 @@ impl ::roomy_store::InviteStore for $store {
         .map(InviteRow::into_invite);
         let found = match invite {
             None => None,
-            Some(invite) => room_in(&mut tx, invite.room_id)
+            Some(invite) => Self::room_in(&mut tx, invite.room_id)
                 .await?
                 .map(|room| (invite, room)),
         };
@@ -126,7 +164,7 @@ impl ::roomy_store::InviteStore for $store {
         // each sees the uses the previous one counted.
         let invite = sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
             "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.token_hash = $1{}",
-            $lock
+            B::FOR_NO_KEY_UPDATE
         )))
         .bind(token_hash)
         .fetch_optional(&mut *tx)
@@ -142,7 +180,7 @@ impl ::roomy_store::InviteStore for $store {
         // whichever node other joins or additions run on.
         let room = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
             "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
-            $lock
+            B::FOR_NO_KEY_UPDATE
         )))
         .bind(invite.room_id.0)
         .fetch_optional(&mut *tx)
@@ -151,7 +189,7 @@ impl ::roomy_store::InviteStore for $store {
         .map(RoomRow::into_room)
         .transpose()?
         .ok_or(StoreError::NotFound)?;
-        if member_in(&mut tx, room.id, user).await?.is_some() {
+        if Self::member_in(&mut tx, room.id, user).await?.is_some() {
             return Ok(JoinOutcome::AlreadyMember(room));
         }
         if room.dissolved_at.is_some() {
@@ -173,7 +211,7 @@ impl ::roomy_store::InviteStore for $store {
         if room.member_count >= max_members {
             return Ok(JoinOutcome::GroupFull);
         }
-        if !insert_member(&mut tx, room.id, user, MemberRole::Member, ms).await? {
+        if !Self::insert_member(&mut tx, room.id, user, MemberRole::Member, ms).await? {
             return Ok(JoinOutcome::AlreadyMember(room));
         }
         sqlx::query("UPDATE invites SET uses = uses + 1 WHERE id = $1")
@@ -181,13 +219,11 @@ impl ::roomy_store::InviteStore for $store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        refresh_member_count(&mut tx, room.id).await?;
-        touch_room(&mut tx, room.id, ms).await?;
-        let notice = notice_in(&mut tx, room.id, user, notice, now).await?;
-        let change = room_change_in(&mut tx, room.id, &[user], notice).await?;
+        Self::refresh_member_count(&mut tx, room.id).await?;
+        Self::touch_room(&mut tx, room.id, ms).await?;
+        let notice = Self::notice_in(&mut tx, room.id, user, notice, now).await?;
+        let change = Self::room_change_in(&mut tx, room.id, &[user], notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(JoinOutcome::Joined(Box::new(change)))
     }
-}
-    };
 }

@@ -4,54 +4,80 @@
 //! The group commit uses multi-row statements (`IN (...)`, `VALUES (...), ...`):
 //! each statement is a hop to the connection's worker thread.
 
-use crate::SqliteStore;
-use sqlx::SqliteConnection;
-
-roomy_store_sql::chat_store_impl!(SqliteStore, SqliteConnection);
-roomy_store_sql::social_store_impl!(SqliteStore, SqliteConnection, "");
-roomy_store_sql::lifecycle_store_impl!(SqliteStore, SqliteConnection);
-roomy_store_sql::invite_store_impl!(SqliteStore, SqliteConnection, "");
-
-use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
+use crate::{Lite, SqliteOptions, SqliteStore};
+use roomy_core::{clock::to_millis, social_fields::DirectPolicy};
+use roomy_store::{AppendOutcome, NewMessage, StoreResult};
+use roomy_store_sql::{
+    Backend, WriteTx,
+    chat::{BatchInputs, MESSAGE_COLUMNS, MESSAGE_FILE_JOIN, MessageRow, batch_ids, plan_batch},
+    db_err,
+};
+use sqlx::{AssertSqlSafe, SqliteConnection, SqlitePool};
+use std::future::Future;
+use time::OffsetDateTime;
 
 /// A write transaction holding the store's write turn: SQLite admits one
 /// writer at a time, and writers that collide wait in SQLite's busy handler,
 /// which sleeps in growing steps. Queueing on an async mutex first hands the
 /// lock over at once, in arrival order.
-pub(crate) struct WriteTx {
+pub struct LiteTx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
-impl WriteTx {
+impl WriteTx for LiteTx {
     /// Commits and gives the write turn to the next writer.
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        self.tx.commit()
     }
 }
 
-impl std::ops::Deref for WriteTx {
+impl std::ops::Deref for LiteTx {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
         &self.tx
     }
 }
 
-impl std::ops::DerefMut for WriteTx {
+impl std::ops::DerefMut for LiteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         &mut self.tx
     }
 }
 
-impl SqliteStore {
-    pub(crate) async fn write_tx(&self) -> StoreResult<WriteTx> {
+impl Backend for Lite {
+    type Db = sqlx::Sqlite;
+    type Options = SqliteOptions;
+    type Tx = LiteTx;
+    // The write transaction holds the whole database (`BEGIN IMMEDIATE`).
+    const FOR_UPDATE: &'static str = "";
+    const FOR_NO_KEY_UPDATE: &'static str = "";
+    const FOR_UPDATE_SKIP_LOCKED: &'static str = "";
+
+    fn connect(
+        url: &str,
+        options: SqliteOptions,
+    ) -> impl Future<Output = StoreResult<SqliteStore>> + Send {
+        crate::connect(url, options)
+    }
+
+    async fn begin_write(&self, pool: &SqlitePool) -> StoreResult<LiteTx> {
         let turn = self.write_turn.clone().lock_owned().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)?;
-        Ok(WriteTx { tx, _turn: turn })
+        let tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        Ok(LiteTx { tx, _turn: turn })
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn append_in<'a>(
+        conn: &'a mut SqliteConnection,
+        batch: &'a [NewMessage],
+        policy: DirectPolicy,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Vec<AppendOutcome>>> + Send + 'a {
+        append_in(conn, batch, policy, now)
     }
 }
 
@@ -143,7 +169,10 @@ async fn append_in(
             .originals
             .extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
     }
-    inputs.last_id = message_counter(conn).await?;
+    inputs.last_id = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'message_id'")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let plan = plan_batch(batch, inputs, policy, now)?;
     if plan.inserts.is_empty() {
         return Ok(plan.outcomes);

@@ -1,228 +1,337 @@
-//! The room and message methods both SQL backends share, as a macro: the SQL
-//! is identical (see [`crate::chat`]), only the connection type differs. The
-//! invoking module supplies `append_in` (the group commit, which each backend
-//! does its own way) and `write_tx` (how a write transaction starts).
+//! Rooms, members and messages, shared by the SQL backends: the SQL is
+//! identical (see [`crate::chat`]); the backend supplies the group commit
+//! ([`Backend::append_in`]) and how a write transaction starts.
 
-/// Expands to the shared helpers and the `roomy_store::ChatStore` implementation of `$store`.
-#[macro_export]
-macro_rules! chat_store_impl {
-    ($store:ty, $conn:ty) => {
-        use roomy_core::{
-            MessageId, RoomId, UserId,
-            chat_fields::{MemberRole, MessageKind},
-            clock::to_millis,
-            social_fields::DirectPolicy,
-        };
-        use roomy_store::{
-            AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage,
-            NoticeEvent, Room, RoomChange, RoomProfileChanges, RoomSummary, StoreError,
-            StoreResult, SyncBatch, SyncRoom, UserBrief,
-        };
-        use $crate::{
-            chat::{
-                GATE_DISSOLVED, HISTORY_AFTER, HISTORY_BEFORE, MEMBER_SELECT, MEMBERS_PAGE,
-                MESSAGE_COLUMNS, MESSAGE_FILE_JOIN, MESSAGE_FROM, MemberRow, MessageRow, ROOM_COLUMNS, RoomRow,
-                SUMMARY_FROM, SUMMARY_ONE, SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow,
-                direct_key,
-            },
-            conflict_or, db_err, UserRow,
-        };
-        use sqlx::AssertSqlSafe;
-        use std::collections::HashMap;
-        use time::OffsetDateTime;
+use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
+use crate::lifecycle::UserEvent;
+use crate::{
+    chat::{
+        GATE_DISSOLVED, HISTORY_AFTER, HISTORY_BEFORE, MEMBER_SELECT, MEMBERS_PAGE,
+        MESSAGE_COLUMNS, MESSAGE_FROM, MemberRow, MessageRow, ROOM_COLUMNS, RoomRow, SUMMARY_FROM,
+        SUMMARY_ONE, SUMMARY_PAGE, SYNC_ROOM, SYNC_ROOMS, SummaryRow, direct_key,
+    },
+    conflict_or, db_err,
+};
+use roomy_core::{
+    MessageId, RoomId, UserId,
+    chat_fields::{MemberRole, MessageKind},
+    clock::to_millis,
+    social_fields::DirectPolicy,
+};
+use roomy_store::{
+    AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage, NoticeEvent, Room,
+    RoomChange, RoomProfileChanges, RoomSummary, StoreError, StoreResult, SyncBatch, SyncRoom,
+    UserBrief,
+};
+use sqlx::AssertSqlSafe;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
 
-async fn room_in(conn: &mut $conn, id: RoomId) -> StoreResult<Option<Room>> {
-    sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
-        "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(RoomRow::into_room)
-    .transpose()
-}
-
-async fn member_ids(conn: &mut $conn, room: RoomId) -> StoreResult<Vec<UserId>> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT user_id FROM room_members WHERE room_id = $1")
-            .bind(room.0)
-            .fetch_all(conn)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(UserId)
-            .collect(),
-    )
-}
-
-async fn member_in(
-    conn: &mut $conn,
-    room: RoomId,
-    user: UserId,
-) -> StoreResult<Option<Member>> {
-    sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
-        "{MEMBER_SELECT} WHERE rm.room_id = $1 AND rm.user_id = $2"
-    )))
-    .bind(room.0)
-    .bind(user.0)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(MemberRow::into_member)
-    .transpose()
-}
-
-async fn brief(conn: &mut $conn, user: UserId) -> StoreResult<Option<UserBrief>> {
-    Ok(sqlx::query_as::<_, (String, Option<String>)>(
-        "SELECT nickname, avatar FROM users WHERE id = $1",
-    )
-    .bind(user.0)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(|(nickname, avatar)| UserBrief {
-        id: user,
-        nickname,
-        avatar,
-    }))
-}
-
-async fn insert_member(
-    conn: &mut $conn,
-    room: RoomId,
-    user: UserId,
-    role: MemberRole,
-    now: i64,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (room_id, user_id) DO NOTHING",
-    )
-    .bind(room.0)
-    .bind(user.0)
-    .bind(role.as_str())
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn refresh_member_count(conn: &mut $conn, room: RoomId) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE rooms SET member_count = (SELECT count(*) FROM room_members WHERE room_id = $1)
-         WHERE id = $1",
-    )
-    .bind(room.0)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
-async fn message_counter(conn: &mut $conn) -> StoreResult<i64> {
-    sqlx::query_scalar::<_, i64>("SELECT value FROM counters WHERE name = 'message_id'")
-        .fetch_one(conn)
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
+    pub(crate) async fn room_in(conn: &mut Conn<B>, id: RoomId) -> StoreResult<Option<Room>> {
+        sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(conn)
         .await
-        .map_err(db_err)
-}
-
-/// Writes one system notice by `actor` into `room`.
-async fn notice_in(
-    conn: &mut $conn,
-    room: RoomId,
-    actor: UserId,
-    text: String,
-    now: OffsetDateTime,
-) -> StoreResult<Option<Message>> {
-    event_notice_in(conn, room, actor, text, None, None, now).await
-}
-
-/// Writes one system notice that records a change (and the message it is
-/// about). The event columns are set after the append, so the group
-/// commit's hot insert stays as narrow as it is.
-async fn event_notice_in(
-    conn: &mut $conn,
-    room: RoomId,
-    actor: UserId,
-    text: String,
-    event: Option<NoticeEvent>,
-    ref_id: Option<MessageId>,
-    now: OffsetDateTime,
-) -> StoreResult<Option<Message>> {
-    let new = NewMessage {
-        room_id: room,
-        sender_id: actor,
-        client_id: None,
-        kind: MessageKind::System,
-        body: Some(roomy_core::chat_fields::MessageBody::system(text)),
-        file: None,
-    };
-    let mut message =
-        match append_in(&mut *conn, std::slice::from_ref(&new), DirectPolicy::Anyone, now)
-            .await?
-            .pop()
-        {
-            Some(AppendOutcome::Stored { message, .. }) => message,
-            _ => return Ok(None),
-        };
-    if event.is_some() {
-        sqlx::query("UPDATE messages SET event = $1, ref_id = $2 WHERE id = $3")
-            .bind(event.map(NoticeEvent::as_str))
-            .bind(ref_id.map(|r| r.0))
-            .bind(message.id.0)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-        message.event = event;
-        message.ref_id = ref_id;
+        .map_err(db_err)?
+        .map(RoomRow::into_room)
+        .transpose()
     }
-    Ok(Some(message))
-}
 
-/// One structural change to a room in the caller's transaction: its
-/// notice, the members it concerns, everyone to tell, and the room after.
-async fn room_change_in(
-    conn: &mut $conn,
-    room: RoomId,
-    changed: &[UserId],
-    notice: Option<Message>,
-) -> StoreResult<RoomChange> {
-    let members = members_of(&mut *conn, room, changed).await?;
-    let recipients = member_ids(&mut *conn, room).await?;
-    let room = room_in(conn, room).await?.ok_or(StoreError::NotFound)?;
-    Ok(RoomChange {
-        room,
-        members,
-        notice,
-        recipients,
-        notices: Vec::new(),
-    })
-}
+    pub(crate) async fn member_ids(conn: &mut Conn<B>, room: RoomId) -> StoreResult<Vec<UserId>> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT user_id FROM room_members WHERE room_id = $1")
+                .bind(room.0)
+                .fetch_all(conn)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(UserId)
+                .collect(),
+        )
+    }
 
-async fn touch_room(conn: &mut $conn, room: RoomId, ms: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
-        .bind(ms)
+    pub(crate) async fn member_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<Member>> {
+        sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
+            "{MEMBER_SELECT} WHERE rm.room_id = $1 AND rm.user_id = $2"
+        )))
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .map(MemberRow::into_member)
+        .transpose()
+    }
+
+    pub(crate) async fn insert_member(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        user: UserId,
+        role: MemberRole,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (room_id, user_id) DO NOTHING",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+        Ok(B::rows_affected(&done) == 1)
+    }
+
+    pub(crate) async fn refresh_member_count(conn: &mut Conn<B>, room: RoomId) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE rooms SET member_count = (SELECT count(*) FROM room_members WHERE room_id = $1)
+             WHERE id = $1",
+        )
         .bind(room.0)
         .execute(conn)
         .await
         .map_err(db_err)?;
-    Ok(())
-}
-
-async fn members_of(conn: &mut $conn, room: RoomId, ids: &[UserId]) -> StoreResult<Vec<Member>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(m) = member_in(conn, room, *id).await? {
-            out.push(m);
-        }
+        Ok(())
     }
-    Ok(out)
+
+    pub(crate) async fn message_counter(conn: &mut Conn<B>) -> StoreResult<i64> {
+        sqlx::query_scalar::<_, i64>("SELECT value FROM counters WHERE name = 'message_id'")
+            .fetch_one(conn)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Writes one system notice by `actor` into `room`.
+    pub(crate) async fn notice_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        actor: UserId,
+        text: String,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Message>> {
+        Self::event_notice_in(conn, room, actor, text, None, None, now).await
+    }
+
+    /// Writes one system notice that records a change (and the message it is
+    /// about). The event columns are set after the append, so the group
+    /// commit's hot insert stays as narrow as it is.
+    pub(crate) async fn event_notice_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        actor: UserId,
+        text: String,
+        event: Option<NoticeEvent>,
+        ref_id: Option<MessageId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Message>> {
+        let new = NewMessage {
+            room_id: room,
+            sender_id: actor,
+            client_id: None,
+            kind: MessageKind::System,
+            body: Some(roomy_core::chat_fields::MessageBody::system(text)),
+            file: None,
+        };
+        let mut message = match B::append_in(
+            &mut *conn,
+            std::slice::from_ref(&new),
+            DirectPolicy::Anyone,
+            now,
+        )
+        .await?
+        .pop()
+        {
+            Some(AppendOutcome::Stored { message, .. }) => message,
+            _ => return Ok(None),
+        };
+        if event.is_some() {
+            sqlx::query("UPDATE messages SET event = $1, ref_id = $2 WHERE id = $3")
+                .bind(event.map(NoticeEvent::as_str))
+                .bind(ref_id.map(|r| r.0))
+                .bind(message.id.0)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            message.event = event;
+            message.ref_id = ref_id;
+        }
+        Ok(Some(message))
+    }
+
+    /// One structural change to a room in the caller's transaction: its
+    /// notice, the members it concerns, everyone to tell, and the room after.
+    pub(crate) async fn room_change_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        changed: &[UserId],
+        notice: Option<Message>,
+    ) -> StoreResult<RoomChange> {
+        let members = Self::members_of(&mut *conn, room, changed).await?;
+        let recipients = Self::member_ids(&mut *conn, room).await?;
+        let room = Self::room_in(conn, room)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(RoomChange {
+            room,
+            members,
+            notice,
+            recipients,
+            notices: Vec::new(),
+        })
+    }
+
+    pub(crate) async fn touch_room(conn: &mut Conn<B>, room: RoomId, ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE rooms SET updated_at = $1 WHERE id = $2")
+            .bind(ms)
+            .bind(room.0)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn members_of(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        ids: &[UserId],
+    ) -> StoreResult<Vec<Member>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = Self::member_in(conn, room, *id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn try_find_or_create_direct(
+        &self,
+        a: UserId,
+        b: UserId,
+        policy: DirectPolicy,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        let mut tx = self.write_tx().await?;
+        // The pair's lock, as every writer of their gate takes it: the gate
+        // computed below cannot miss a block or unfriending committing now.
+        Self::lock_pair(&mut tx, a, b).await?;
+        let facts = Self::pair_facts_in(&mut tx, a, b).await?;
+        if facts.blocked_by {
+            return Err(StoreError::Refused(roomy_store::Refusal::Blocked));
+        }
+        if facts.blocked {
+            return Err(StoreError::Refused(roomy_store::Refusal::YouBlocked));
+        }
+        if policy.requires_friendship() && !facts.friend {
+            return Err(StoreError::Refused(roomy_store::Refusal::NotFriends));
+        }
+        let found = Self::direct_room_in(&mut tx, a, b, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(found)
+    }
+
+    /// The direct room of `a` and `b` inside the caller's transaction, created
+    /// (with its gate computed) if needed; `Conflict` when another transaction
+    /// created it first.
+    pub(crate) async fn direct_room_in(
+        conn: &mut Conn<B>,
+        a: UserId,
+        b: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Room, bool)> {
+        let key = direct_key(a, b);
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        if let Some(id) = existing {
+            // Callers change the pair's friendship or blocks before asking.
+            Self::refresh_gate(conn, a, b).await?;
+            let room = Self::room_in(conn, RoomId(id))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            return Ok((room, false));
+        }
+        let ms = to_millis(now);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
+             VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
+        )
+        .bind(&key)
+        .bind(a.0)
+        .bind(ms)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| conflict_or(e, "direct room"))?;
+        for user in [a, b] {
+            Self::insert_member(conn, RoomId(id), user, MemberRole::Member, ms).await?;
+        }
+        Self::refresh_gate(conn, a, b).await?;
+        let room = Self::room_in(conn, RoomId(id))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((room, true))
+    }
+
+    /// [`ChatStore::co_members`](roomy_store::ChatStore::co_members): one statement, read on the pool.
+    pub(crate) async fn co_members_of(
+        pool: &sqlx::Pool<B::Db>,
+        user: UserId,
+    ) -> StoreResult<Vec<UserId>> {
+        Ok(sqlx::query_scalar::<_, i64>(crate::chat::CO_MEMBERS)
+            .bind(user.0)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(UserId)
+            .collect())
+    }
 }
 
 #[::async_trait::async_trait]
-impl ::roomy_store::ChatStore for $store {
+impl<B> ::roomy_store::ChatStore for SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
     async fn find_or_create_direct(
         &self,
         a: UserId,
@@ -242,14 +351,10 @@ impl ::roomy_store::ChatStore for $store {
         }
     }
 
-    async fn create_group(
-        &self,
-        new: NewGroup,
-        now: OffsetDateTime,
-    ) -> StoreResult<RoomChange> {
+    async fn create_group(&self, new: NewGroup, now: OffsetDateTime) -> StoreResult<RoomChange> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        let refused = group_refusals_in(&mut tx, new.owner, &new.members, new.policy).await?;
+        let refused = Self::group_refusals_in(&mut tx, new.owner, &new.members, new.policy).await?;
         if !refused.is_empty() {
             return Err(StoreError::MembersRefused(refused));
         }
@@ -264,47 +369,38 @@ impl ::roomy_store::ChatStore for $store {
         .await
         .map_err(db_err)?;
         let room = RoomId(id);
-        insert_member(&mut tx, room, new.owner, MemberRole::Owner, ms).await?;
+        Self::insert_member(&mut tx, room, new.owner, MemberRole::Owner, ms).await?;
         for user in &new.members {
-            insert_member(&mut tx, room, *user, MemberRole::Member, ms).await?;
+            Self::insert_member(&mut tx, room, *user, MemberRole::Member, ms).await?;
         }
-        refresh_member_count(&mut tx, room).await?;
-        let notice = notice_in(&mut tx, room, new.owner, new.notice, now).await?;
-        let everyone = member_ids(&mut tx, room).await?;
-        let change = room_change_in(&mut tx, room, &everyone, notice).await?;
+        Self::refresh_member_count(&mut tx, room).await?;
+        let notice = Self::notice_in(&mut tx, room, new.owner, new.notice, now).await?;
+        let everyone = Self::member_ids(&mut tx, room).await?;
+        let change = Self::room_change_in(&mut tx, room, &everyone, notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
 
     async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        room_in(&mut conn, id).await
+        Self::room_in(&mut conn, id).await
     }
 
-    async fn member_role(
-        &self,
-        room: RoomId,
-        user: UserId,
-    ) -> StoreResult<Option<MemberRole>> {
-        let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+    async fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<MemberRole>> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2")
+                .bind(room.0)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         role.map(|r| {
             MemberRole::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("role {r:?}")))
         })
         .transpose()
     }
 
-    async fn room_summary(
-        &self,
-        room: RoomId,
-        user: UserId,
-    ) -> StoreResult<Option<RoomSummary>> {
+    async fn room_summary(&self, room: RoomId, user: UserId) -> StoreResult<Option<RoomSummary>> {
         sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!("{SUMMARY_FROM} {SUMMARY_ONE}")))
             .bind(room.0)
             .bind(user.0)
@@ -364,20 +460,23 @@ impl ::roomy_store::ChatStore for $store {
     ) -> StoreResult<RoomChange> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        if room_in(&mut tx, room).await?.is_none() {
+        if Self::room_in(&mut tx, room).await?.is_none() {
             return Err(StoreError::NotFound);
         }
         // Current members are skipped, so only newcomers are judged.
-        let current = member_ids(&mut tx, room).await?;
-        let newcomers: Vec<UserId> =
-            users.iter().copied().filter(|u| !current.contains(u)).collect();
-        let refused = group_refusals_in(&mut tx, actor, &newcomers, policy).await?;
+        let current = Self::member_ids(&mut tx, room).await?;
+        let newcomers: Vec<UserId> = users
+            .iter()
+            .copied()
+            .filter(|u| !current.contains(u))
+            .collect();
+        let refused = Self::group_refusals_in(&mut tx, actor, &newcomers, policy).await?;
         if !refused.is_empty() {
             return Err(StoreError::MembersRefused(refused));
         }
         let mut added = Vec::new();
         for user in &newcomers {
-            if insert_member(&mut tx, room, *user, MemberRole::Member, ms).await? {
+            if Self::insert_member(&mut tx, room, *user, MemberRole::Member, ms).await? {
                 added.push(*user);
             }
             // Adding someone back on purpose is the other way a ban ends.
@@ -391,11 +490,11 @@ impl ::roomy_store::ChatStore for $store {
         let notice = if added.is_empty() {
             None
         } else {
-            refresh_member_count(&mut tx, room).await?;
-            touch_room(&mut tx, room, ms).await?;
-            notice_in(&mut tx, room, actor, notice, now).await?
+            Self::refresh_member_count(&mut tx, room).await?;
+            Self::touch_room(&mut tx, room, ms).await?;
+            Self::notice_in(&mut tx, room, actor, notice, now).await?
         };
-        let change = room_change_in(&mut tx, room, &added, notice).await?;
+        let change = Self::room_change_in(&mut tx, room, &added, notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -409,11 +508,13 @@ impl ::roomy_store::ChatStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let mut tx = self.write_tx().await?;
-        let member = member_in(&mut tx, room, user).await?.ok_or(StoreError::NotFound)?;
+        let member = Self::member_in(&mut tx, room, user)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         // The notice is written while the leaver is still a member, so it is
         // the last thing of the room they are told about.
-        let notice = notice_in(&mut tx, room, actor, notice, now).await?;
-        let mut recipients = member_ids(&mut tx, room).await?;
+        let notice = Self::notice_in(&mut tx, room, actor, notice, now).await?;
+        let mut recipients = Self::member_ids(&mut tx, room).await?;
         let done = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
@@ -424,10 +525,10 @@ impl ::roomy_store::ChatStore for $store {
         // may have committed since (it held the room while we waited for the
         // notice). Then this one is `NotFound` and its notice is rolled back,
         // instead of a second notice and a second `left` event.
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        refresh_member_count(&mut tx, room).await?;
+        Self::refresh_member_count(&mut tx, room).await?;
         if actor != user {
             // Removed, not left: a live invite link must not bring them back.
             sqlx::query(
@@ -445,14 +546,16 @@ impl ::roomy_store::ChatStore for $store {
             .map_err(db_err)?;
         }
         // Their devices that are offline learn it from sync.
-        let left = insert_event(
+        let left = Self::insert_event(
             &mut tx,
             UserEvent::Left { room, by: actor },
             user,
             to_millis(now),
         )
         .await?;
-        let room = room_in(&mut tx, room).await?.ok_or(StoreError::NotFound)?;
+        let room = Self::room_in(&mut tx, room)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
         recipients.sort();
         Ok(RoomChange {
@@ -480,11 +583,11 @@ impl ::roomy_store::ChatStore for $store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        touch_room(&mut tx, room, to_millis(now)).await?;
-        let change = room_change_in(&mut tx, room, &[user], None).await?;
+        Self::touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = Self::room_change_in(&mut tx, room, &[user], None).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -515,18 +618,18 @@ impl ::roomy_store::ChatStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        let notice = notice_in(&mut tx, room, actor, notice, now).await?;
-        let change = room_change_in(&mut tx, room, &[], notice).await?;
+        let notice = Self::notice_in(&mut tx, room, actor, notice, now).await?;
+        let change = Self::room_change_in(&mut tx, room, &[], notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
 
     async fn member(&self, room: RoomId, user: UserId) -> StoreResult<Option<Member>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        member_in(&mut conn, room, user).await
+        Self::member_in(&mut conn, room, user).await
     }
 
     async fn room_bans(
@@ -570,7 +673,7 @@ impl ::roomy_store::ChatStore for $store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(db_err)?;
@@ -587,7 +690,7 @@ impl ::roomy_store::ChatStore for $store {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
         // The notice goes first: once the gate is set, the room takes only notices.
-        let notice = event_notice_in(
+        let notice = Self::event_notice_in(
             &mut tx,
             room,
             actor,
@@ -608,10 +711,10 @@ impl ::roomy_store::ChatStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        let change = room_change_in(&mut tx, room, &[], notice).await?;
+        let change = Self::room_change_in(&mut tx, room, &[], notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -625,11 +728,11 @@ impl ::roomy_store::ChatStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let mut tx = self.write_tx().await?;
-        if member_in(&mut tx, room, to).await?.is_none() {
+        if Self::member_in(&mut tx, room, to).await?.is_none() {
             return Err(StoreError::NotFound);
         }
         // The notice (position) before member rows: the lock order `mark_read` keeps too.
-        let notice = notice_in(&mut tx, room, from, notice, now).await?;
+        let notice = Self::notice_in(&mut tx, room, from, notice, now).await?;
         let done = sqlx::query(
             "UPDATE room_members SET role = 'owner' WHERE room_id = $1 AND user_id = $2",
         )
@@ -638,7 +741,7 @@ impl ::roomy_store::ChatStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         // Only the owner hands over: a second hand-over racing this one
@@ -652,11 +755,11 @@ impl ::roomy_store::ChatStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if demoted.rows_affected() == 0 {
+        if B::rows_affected(&demoted) == 0 {
             return Err(StoreError::NotFound);
         }
-        touch_room(&mut tx, room, to_millis(now)).await?;
-        let change = room_change_in(&mut tx, room, &[to, from], notice).await?;
+        Self::touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = Self::room_change_in(&mut tx, room, &[to, from], notice).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -691,11 +794,11 @@ impl ::roomy_store::ChatStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        touch_room(&mut tx, room, to_millis(now)).await?;
-        let change = room_change_in(&mut tx, room, &[user], None).await?;
+        Self::touch_room(&mut tx, room, to_millis(now)).await?;
+        let change = Self::room_change_in(&mut tx, room, &[user], None).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -707,7 +810,7 @@ impl ::roomy_store::ChatStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<AppendOutcome>> {
         let mut tx = self.write_tx().await?;
-        let outcomes = append_in(&mut tx, batch, policy, now).await?;
+        let outcomes = B::append_in(&mut tx, batch, policy, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(outcomes)
     }
@@ -741,7 +844,7 @@ impl ::roomy_store::ChatStore for $store {
 
     async fn stream_position(&self) -> StoreResult<MessageId> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        message_counter(&mut conn).await.map(MessageId)
+        Self::message_counter(&mut conn).await.map(MessageId)
     }
 
     async fn sync(
@@ -755,7 +858,7 @@ impl ::roomy_store::ChatStore for $store {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let next = match upto {
             Some(u) => u,
-            None => MessageId(message_counter(&mut tx).await?),
+            None => MessageId(Self::message_counter(&mut tx).await?),
         };
         let room_ids: Vec<i64> = sqlx::query_scalar(SYNC_ROOMS)
             .bind(user.0)
@@ -791,9 +894,9 @@ impl ::roomy_store::ChatStore for $store {
             });
         }
         let (mut notices, friend_limited) =
-            notices_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
+            Self::notices_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
         let (events, events_limited) =
-            events_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
+            Self::events_in(&mut tx, user, since, next, SYNC_NOTICES_MAX).await?;
         notices.extend(events);
         notices.sort_by_key(|n| n.id);
         let cut = notices.len().saturating_sub(SYNC_NOTICES_MAX as usize);
@@ -809,94 +912,9 @@ impl ::roomy_store::ChatStore for $store {
     }
 
     async fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>> {
-        co_members_of(&self.pool, user).await
-    }
-}
-
-impl $store {
-    async fn try_find_or_create_direct(
-        &self,
-        a: UserId,
-        b: UserId,
-        policy: DirectPolicy,
-        now: OffsetDateTime,
-    ) -> StoreResult<(Room, bool)> {
-        let mut tx = self.write_tx().await?;
-        // The pair's lock, as every writer of their gate takes it: the gate
-        // computed below cannot miss a block or unfriending committing now.
-        lock_pair(&mut tx, a, b).await?;
-        let facts = pair_facts_in(&mut tx, a, b).await?;
-        if facts.blocked_by {
-            return Err(StoreError::Refused(roomy_store::Refusal::Blocked));
-        }
-        if facts.blocked {
-            return Err(StoreError::Refused(roomy_store::Refusal::YouBlocked));
-        }
-        if policy.requires_friendship() && !facts.friend {
-            return Err(StoreError::Refused(roomy_store::Refusal::NotFriends));
-        }
-        let found = direct_room_in(&mut tx, a, b, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(found)
+        Self::co_members_of(&self.pool, user).await
     }
 }
 
 /// Most notices one sync returns (the newest); `notices_limited` says when cut.
 const SYNC_NOTICES_MAX: u32 = 500;
-
-/// The direct room of `a` and `b` inside the caller's transaction, created
-/// (with its gate computed) if needed; `Conflict` when another transaction
-/// created it first.
-async fn direct_room_in(
-    conn: &mut $conn,
-    a: UserId,
-    b: UserId,
-    now: OffsetDateTime,
-) -> StoreResult<(Room, bool)> {
-    let key = direct_key(a, b);
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM rooms WHERE direct_key = $1")
-        .bind(&key)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    if let Some(id) = existing {
-        // Callers change the pair's friendship or blocks before asking.
-        refresh_gate(conn, a, b).await?;
-        let room = room_in(conn, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
-        return Ok((room, false));
-    }
-    let ms = to_millis(now);
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO rooms (kind, direct_key, created_by, created_at, updated_at, member_count)
-         VALUES ('direct', $1, $2, $3, $3, 2) RETURNING id",
-    )
-    .bind(&key)
-    .bind(a.0)
-    .bind(ms)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| conflict_or(e, "direct room"))?;
-    for user in [a, b] {
-        insert_member(conn, RoomId(id), user, MemberRole::Member, ms).await?;
-    }
-    refresh_gate(conn, a, b).await?;
-    let room = room_in(conn, RoomId(id)).await?.ok_or(StoreError::NotFound)?;
-    Ok((room, true))
-}
-
-/// [`ChatStore::co_members`](roomy_store::ChatStore::co_members): one statement, read on the pool.
-async fn co_members_of(
-    pool: &sqlx::Pool<<$conn as sqlx::Connection>::Database>,
-    user: UserId,
-) -> StoreResult<Vec<UserId>> {
-    Ok(sqlx::query_scalar::<_, i64>($crate::chat::CO_MEMBERS)
-        .bind(user.0)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(UserId)
-        .collect())
-}
-    };
-}

@@ -1,8 +1,5 @@
-//! The `LifecycleStore` methods both SQL backends share, as a macro expanded
-//! in the same module as `chat_store_impl!` and `social_store_impl!`: it
-//! uses their helpers (`member_ids`, `event_notice_in`, `next_position`,
-//! `write_tx`) and defines `insert_event`/`events_in`, which the chat half
-//! uses for `left` events and sync.
+//! Read positions, revocation, delete-for-me, favorites, the sent and
+//! received lists and moderation, shared by the SQL backends.
 //!
 //! Lock order on PostgreSQL: the position counter before any member row.
 //! Writers that append (group commit, notices) lock rooms, then the counter,
@@ -10,162 +7,257 @@
 //! updates its member row, so the two can never wait on each other in a
 //! circle.
 
-/// Expands to the `roomy_store::LifecycleStore` implementation of `$store`.
-#[macro_export]
-macro_rules! lifecycle_store_impl {
-    ($store:ty, $conn:ty) => {
-        use roomy_store::{
-            AdminMessageFilter, AuditEntry, Favorite, MessageFilter, MessageList, NewAudit,
-            ReadMark, Revocation, Revoker,
-        };
-        use $crate::lifecycle::{
-            AuditRow, Conditions, EVENTS_RANGE, FAVORITE_FROM, FavoriteRow, INSERT_AUDIT,
-            UNREAD_COUNT, UserEvent, UserEventRow, VISIBLE,
-        };
+use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
+use crate::lifecycle::{
+    AuditRow, Conditions, EVENTS_RANGE, FAVORITE_FROM, FavoriteRow, INSERT_AUDIT, UNREAD_COUNT,
+    UserEvent, UserEventRow, VISIBLE,
+};
+use crate::{
+    chat::{MESSAGE_COLUMNS, MESSAGE_FROM, MessageRow},
+    db_err,
+};
+use roomy_core::{MessageId, RoomId, UserId, clock::to_millis};
+use roomy_store::Notice;
+use roomy_store::{
+    AdminMessageFilter, AuditEntry, Favorite, MessageFilter, MessageList, NewAudit, ReadMark,
+    Revocation, Revoker,
+};
+use roomy_store::{Message, NoticeEvent, StoreError, StoreResult};
+use sqlx::AssertSqlSafe;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
 
-/// Writes a per-user event at the next stream position.
-async fn insert_event(
-    conn: &mut $conn,
-    event: UserEvent,
-    user: UserId,
-    ms: i64,
-) -> StoreResult<Notice> {
-    if let UserEvent::Read { room, reader, .. } = &event {
-        // Only the newest read position matters: it supersedes the older row.
-        sqlx::query(
-            "DELETE FROM user_events WHERE user_id = $1 AND kind = 'read'
-             AND room_id = $2 AND actor_id = $3",
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
+    /// Writes a per-user event at the next stream position.
+    pub(crate) async fn insert_event(
+        conn: &mut Conn<B>,
+        event: UserEvent,
+        user: UserId,
+        ms: i64,
+    ) -> StoreResult<Notice> {
+        if let UserEvent::Read { room, reader, .. } = &event {
+            // Only the newest read position matters: it supersedes the older row.
+            sqlx::query(
+                "DELETE FROM user_events WHERE user_id = $1 AND kind = 'read'
+                 AND room_id = $2 AND actor_id = $3",
+            )
+            .bind(user.0)
+            .bind(room.0)
+            .bind(reader.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        }
+        let id = Self::next_position(&mut *conn).await?;
+        let (room, actor, seq, data) = event.columns();
+        let row: UserEventRow = sqlx::query_as(
+            "INSERT INTO user_events (id, user_id, kind, room_id, actor_id, seq, data, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             RETURNING id, user_id, kind, room_id, actor_id, seq, data, created_at",
         )
+        .bind(id)
         .bind(user.0)
-        .bind(room.0)
-        .bind(reader.0)
-        .execute(&mut *conn)
+        .bind(event.kind())
+        .bind(room)
+        .bind(actor)
+        .bind(seq)
+        .bind(data)
+        .bind(ms)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db_err)?;
+        row.into_notice()
     }
-    let id = next_position(&mut *conn).await?;
-    let (room, actor, seq, data) = event.columns();
-    let row: UserEventRow = sqlx::query_as(
-        "INSERT INTO user_events (id, user_id, kind, room_id, actor_id, seq, data, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         RETURNING id, user_id, kind, room_id, actor_id, seq, data, created_at",
-    )
-    .bind(id)
-    .bind(user.0)
-    .bind(event.kind())
-    .bind(room)
-    .bind(actor)
-    .bind(seq)
-    .bind(data)
-    .bind(ms)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    row.into_notice()
-}
 
-/// The user's events in `(since, upto]`, oldest first: the newest `limit`,
-/// and whether there were more.
-async fn events_in(
-    conn: &mut $conn,
-    user: UserId,
-    since: MessageId,
-    upto: MessageId,
-    limit: u32,
-) -> StoreResult<(Vec<Notice>, bool)> {
-    let mut rows: Vec<UserEventRow> = sqlx::query_as(EVENTS_RANGE)
-        .bind(user.0)
-        .bind(since.0)
-        .bind(upto.0)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    let limited = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    rows.reverse();
-    Ok((
-        rows.into_iter()
-            .map(UserEventRow::into_notice)
-            .collect::<Result<_, _>>()?,
-        limited,
-    ))
-}
+    /// The user's events in `(since, upto]`, oldest first: the newest `limit`,
+    /// and whether there were more.
+    pub(crate) async fn events_in(
+        conn: &mut Conn<B>,
+        user: UserId,
+        since: MessageId,
+        upto: MessageId,
+        limit: u32,
+    ) -> StoreResult<(Vec<Notice>, bool)> {
+        let mut rows: Vec<UserEventRow> = sqlx::query_as(EVENTS_RANGE)
+            .bind(user.0)
+            .bind(since.0)
+            .bind(upto.0)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        let limited = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        rows.reverse();
+        Ok((
+            rows.into_iter()
+                .map(UserEventRow::into_notice)
+                .collect::<Result<_, _>>()?,
+            limited,
+        ))
+    }
 
-async fn unread_in(conn: &mut $conn, room: RoomId, user: UserId, read_seq: i64) -> StoreResult<i64> {
-    sqlx::query_scalar(UNREAD_COUNT)
-        .bind(room.0)
-        .bind(read_seq)
-        .bind(user.0)
-        .fetch_one(conn)
-        .await
-        .map_err(db_err)
-}
+    pub(crate) async fn unread_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        user: UserId,
+        read_seq: i64,
+    ) -> StoreResult<i64> {
+        sqlx::query_scalar(UNREAD_COUNT)
+            .bind(room.0)
+            .bind(read_seq)
+            .bind(user.0)
+            .fetch_one(conn)
+            .await
+            .map_err(db_err)
+    }
 
-async fn message_in(conn: &mut $conn, id: MessageId) -> StoreResult<Option<Message>> {
-    sqlx::query_as::<_, MessageRow>(AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} WHERE m.id = $1"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(MessageRow::into_message)
-    .transpose()
-}
-
-/// The room of message `id` if `user` can see it now.
-async fn visible_in(conn: &mut $conn, user: UserId, id: MessageId) -> StoreResult<Option<RoomId>> {
-    Ok(sqlx::query_scalar::<_, i64>(VISIBLE)
-        .bind(user.0)
+    pub(crate) async fn message_in(
+        conn: &mut Conn<B>,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>> {
+        sqlx::query_as::<_, MessageRow>(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} WHERE m.id = $1"
+        )))
         .bind(id.0)
         .fetch_optional(conn)
         .await
         .map_err(db_err)?
-        .map(RoomId))
-}
-
-/// Messages matching `conditions` (placeholders from `$1`, bound by
-/// `bind`), newest first, at most `limit`.
-async fn messages_where(
-    pool: &sqlx::Pool<<$conn as sqlx::Connection>::Database>,
-    joins: &str,
-    conditions: Conditions,
-    binds: Vec<Bound>,
-    limit: u32,
-) -> StoreResult<Vec<Message>> {
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {joins} WHERE TRUE{} ORDER BY m.id DESC LIMIT ${}",
-        conditions.and_clause(),
-        conditions.next()
-    );
-    let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
-    for b in binds {
-        q = match b {
-            Bound::Int(i) => q.bind(i),
-            Bound::Text(t) => q.bind(t),
-        };
+        .map(MessageRow::into_message)
+        .transpose()
     }
-    q.bind(i64::from(limit))
-        .fetch_all(pool)
+
+    /// The room of message `id` if `user` can see it now.
+    pub(crate) async fn visible_in(
+        conn: &mut Conn<B>,
+        user: UserId,
+        id: MessageId,
+    ) -> StoreResult<Option<RoomId>> {
+        Ok(sqlx::query_scalar::<_, i64>(VISIBLE)
+            .bind(user.0)
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await
+            .map_err(db_err)?
+            .map(RoomId))
+    }
+
+    /// Messages matching `conditions` (placeholders from `$1`, bound by
+    /// `bind`), newest first, at most `limit`.
+    pub(crate) async fn messages_where(
+        pool: &sqlx::Pool<B::Db>,
+        joins: &str,
+        conditions: Conditions,
+        binds: Vec<Bound>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {joins} WHERE TRUE{} ORDER BY m.id DESC LIMIT ${}",
+            conditions.and_clause(),
+            conditions.next()
+        );
+        let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bound::Int(i) => q.bind(i),
+                Bound::Text(t) => q.bind(t),
+            };
+        }
+        q.bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(MessageRow::into_message)
+            .collect()
+    }
+
+    /// Disables or re-enables an account; disabling revokes every session.
+    pub(crate) async fn set_disabled_in(
+        conn: &mut Conn<B>,
+        id: UserId,
+        disabled: bool,
+        ms: i64,
+    ) -> StoreResult<::roomy_store::User> {
+        let row = sqlx::query_as::<_, crate::UserRow>(crate::SET_DISABLED)
+            .bind(disabled)
+            .bind(ms)
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        if disabled {
+            sqlx::query(crate::REVOKE_SESSIONS)
+                .bind(ms)
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        row.into_user()
+    }
+
+    pub(crate) async fn favorite_in(
+        conn: &mut Conn<B>,
+        user: UserId,
+        message: MessageId,
+    ) -> StoreResult<Option<Favorite>> {
+        sqlx::query_as::<_, FavoriteRow>(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS}, f.created_at AS favorited_at {FAVORITE_FROM}
+             WHERE f.user_id = $1 AND f.message_id = $2"
+        )))
+        .bind(user.0)
+        .bind(message.0)
+        .fetch_optional(conn)
         .await
         .map_err(db_err)?
-        .into_iter()
-        .map(MessageRow::into_message)
-        .collect()
+        .map(FavoriteRow::into_favorite)
+        .transpose()
+    }
 }
 
 /// A value bound to an optional filter.
-enum Bound {
+pub(crate) enum Bound {
     Int(i64),
     Text(String),
 }
 
 #[::async_trait::async_trait]
-impl ::roomy_store::LifecycleStore for $store {
+impl<B> ::roomy_store::LifecycleStore for SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        message_in(&mut conn, id).await
+        Self::message_in(&mut conn, id).await
     }
 
     async fn mark_read(
@@ -202,7 +294,7 @@ impl ::roomy_store::LifecycleStore for $store {
         let (current, last_seq, kind, shares) = found.ok_or(StoreError::NotFound)?;
         let target = seq.min(last_seq);
         if target <= current {
-            let unread = unread_in(&mut tx, room, user, current).await?;
+            let unread = Self::unread_in(&mut tx, room, user, current).await?;
             tx.commit().await.map_err(db_err)?;
             return Ok(ReadMark {
                 room_id: room,
@@ -218,7 +310,7 @@ impl ::roomy_store::LifecycleStore for $store {
             seq: target,
         };
         // The position first (see the lock order above).
-        let mut events = vec![insert_event(&mut tx, read.clone(), user, ms).await?];
+        let mut events = vec![Self::insert_event(&mut tx, read.clone(), user, ms).await?];
         sqlx::query(
             "UPDATE room_members SET read_seq = $1
              WHERE room_id = $2 AND user_id = $3 AND read_seq < $1",
@@ -230,15 +322,15 @@ impl ::roomy_store::LifecycleStore for $store {
         .await
         .map_err(db_err)?;
         if kind == "direct" && shares {
-            let peer = member_ids(&mut tx, room)
+            let peer = Self::member_ids(&mut tx, room)
                 .await?
                 .into_iter()
                 .find(|m| *m != user);
             if let Some(peer) = peer {
-                events.push(insert_event(&mut tx, read, peer, ms).await?);
+                events.push(Self::insert_event(&mut tx, read, peer, ms).await?);
             }
         }
-        let unread = unread_in(&mut tx, room, user, target).await?;
+        let unread = Self::unread_in(&mut tx, room, user, target).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(ReadMark {
             room_id: room,
@@ -270,10 +362,12 @@ impl ::roomy_store::LifecycleStore for $store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let original = message_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let original = Self::message_in(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let room = original.room_id;
         if original.revoked {
-            let recipients = member_ids(&mut tx, room).await?;
+            let recipients = Self::member_ids(&mut tx, room).await?;
             tx.commit().await.map_err(db_err)?;
             return Ok(Revocation {
                 message: original,
@@ -286,7 +380,7 @@ impl ::roomy_store::LifecycleStore for $store {
             Revoker::Admin { admin, reason } => (NoticeEvent::Removed, admin, Some(reason)),
         };
         let notice =
-            event_notice_in(&mut tx, room, actor, notice, Some(event), Some(id), now).await?;
+            Self::event_notice_in(&mut tx, room, actor, notice, Some(event), Some(id), now).await?;
         sqlx::query(
             "UPDATE messages SET body = NULL, revoked_at = $1, revoked_by = $2
              WHERE id = $3 AND revoked_at IS NULL",
@@ -319,8 +413,10 @@ impl ::roomy_store::LifecycleStore for $store {
                 .await
                 .map_err(db_err)?;
         }
-        let recipients = member_ids(&mut tx, room).await?;
-        let message = message_in(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let recipients = Self::member_ids(&mut tx, room).await?;
+        let message = Self::message_in(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Revocation {
             message,
@@ -369,14 +465,14 @@ impl ::roomy_store::LifecycleStore for $store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            if done.rows_affected() == 1 {
+            if B::rows_affected(&done) == 1 {
                 hidden.push(*id);
             }
         }
         let event = if hidden.is_empty() {
             None
         } else {
-            Some(insert_event(&mut tx, UserEvent::Hidden(hidden), user, ms).await?)
+            Some(Self::insert_event(&mut tx, UserEvent::Hidden(hidden), user, ms).await?)
         };
         tx.commit().await.map_err(db_err)?;
         Ok(Ok(event))
@@ -428,7 +524,7 @@ impl ::roomy_store::LifecycleStore for $store {
             )),
         }
         let joins = "JOIN room_members rm ON rm.room_id = m.room_id";
-        messages_where(&self.pool, joins, c, binds, limit).await
+        Self::messages_where(&self.pool, joins, c, binds, limit).await
     }
 
     async fn add_favorite(
@@ -438,7 +534,7 @@ impl ::roomy_store::LifecycleStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<(Favorite, bool)>> {
         let mut tx = self.write_tx().await?;
-        let existing = favorite_in(&mut tx, user, message).await?;
+        let existing = Self::favorite_in(&mut tx, user, message).await?;
         // A favorite outlives membership, not the user's own deletion.
         if let Some(f) = existing {
             let hidden: Option<i64> = sqlx::query_scalar(
@@ -452,7 +548,7 @@ impl ::roomy_store::LifecycleStore for $store {
             tx.commit().await.map_err(db_err)?;
             return Ok(hidden.is_none().then_some((f, false)));
         }
-        if visible_in(&mut tx, user, message).await?.is_none() {
+        if Self::visible_in(&mut tx, user, message).await?.is_none() {
             return Ok(None);
         }
         // A concurrent call (another device) may have inserted it since the
@@ -467,11 +563,11 @@ impl ::roomy_store::LifecycleStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let favorite = favorite_in(&mut tx, user, message)
+        let favorite = Self::favorite_in(&mut tx, user, message)
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Some((favorite, done.rows_affected() == 1)))
+        Ok(Some((favorite, B::rows_affected(&done) == 1)))
     }
 
     async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool> {
@@ -483,7 +579,7 @@ impl ::roomy_store::LifecycleStore for $store {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        Ok(B::rows_affected(&done) == 1)
     }
 
     async fn favorites(
@@ -534,7 +630,7 @@ impl ::roomy_store::LifecycleStore for $store {
         }
         if let Some(text) = filter.text {
             c.push("lower(m.body) LIKE lower(?) ESCAPE '\\'");
-            binds.push(Bound::Text(format!("%{}%", $crate::escape_like(&text))));
+            binds.push(Bound::Text(format!("%{}%", crate::escape_like(&text))));
         }
         if let Some(from) = filter.from {
             c.push("m.created_at >= ?");
@@ -548,7 +644,7 @@ impl ::roomy_store::LifecycleStore for $store {
             c.push("m.id < ?");
             binds.push(Bound::Int(before.0));
         }
-        messages_where(&self.pool, "", c, binds, limit).await
+        Self::messages_where(&self.pool, "", c, binds, limit).await
     }
 
     async fn moderate_user(
@@ -559,7 +655,7 @@ impl ::roomy_store::LifecycleStore for $store {
     ) -> StoreResult<::roomy_store::User> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        let user = set_disabled_in(&mut tx, UserId(entry.target_id), disabled, ms).await?;
+        let user = Self::set_disabled_in(&mut tx, UserId(entry.target_id), disabled, ms).await?;
         sqlx::query(INSERT_AUDIT)
             .bind(entry.actor.0)
             .bind(entry.action)
@@ -589,50 +685,4 @@ impl ::roomy_store::LifecycleStore for $store {
         .map(AuditRow::into_entry)
         .collect())
     }
-}
-
-/// Disables or re-enables an account; disabling revokes every session.
-async fn set_disabled_in(
-    conn: &mut $conn,
-    id: UserId,
-    disabled: bool,
-    ms: i64,
-) -> StoreResult<::roomy_store::User> {
-    let row = sqlx::query_as::<_, $crate::UserRow>($crate::SET_DISABLED)
-        .bind(disabled)
-        .bind(ms)
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .ok_or(StoreError::NotFound)?;
-    if disabled {
-        sqlx::query($crate::REVOKE_SESSIONS)
-            .bind(ms)
-            .bind(id.0)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    row.into_user()
-}
-
-async fn favorite_in(
-    conn: &mut $conn,
-    user: UserId,
-    message: MessageId,
-) -> StoreResult<Option<Favorite>> {
-    sqlx::query_as::<_, FavoriteRow>(AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS}, f.created_at AS favorited_at {FAVORITE_FROM}
-         WHERE f.user_id = $1 AND f.message_id = $2"
-    )))
-    .bind(user.0)
-    .bind(message.0)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?
-    .map(FavoriteRow::into_favorite)
-    .transpose()
-}
-    };
 }

@@ -1,30 +1,37 @@
-//! The account and session methods both SQL backends share, as a macro over
-//! the store type: the SQL is the same for SQLite and PostgreSQL. The
-//! invoking crate supplies `self.pool` and `self.write_tx()`. Every write,
-//! even a single statement, goes through `write_tx`: on SQLite that is the
-//! one queue writers wait in (see the backend's `WriteTx`).
+//! Accounts and sessions, shared by the SQL backends.
 
-/// Implements `roomy_store::AccountStore` for `$store`.
-#[macro_export]
-macro_rules! account_store_impl {
-    ($store:ty) => {
-        const _: () = {
-            use roomy_core::{SessionId, UserId, clock::to_millis};
-            use roomy_store::{
-                Credentials, NewSession, NewUser, ProfileChanges, RetiredGuest, Session,
-                StoreError, StoreResult, User,
-            };
-            use $crate::{
-                SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err,
-                escape_like,
-            };
-            use time::OffsetDateTime;
+use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
+use crate::{
+    SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err, escape_like,
+};
+use roomy_core::{SessionId, UserId, clock::to_millis};
+use roomy_store::{
+    Credentials, NewSession, NewUser, ProfileChanges, RetiredGuest, Session, StoreError,
+    StoreResult, User,
+};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
 
-            /// Sessions that ended this long ago are deleted when their user logs in again.
-            const SESSION_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Sessions that ended this long ago are deleted when their user logs in again.
+const SESSION_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 #[::async_trait::async_trait]
-impl ::roomy_store::AccountStore for $store {
+impl<B> ::roomy_store::AccountStore for SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    Args<B>: IntoArguments<B::Db>,
+    for<'n> &'n str: ColumnIndex<DbRow<B>>,
+    usize: ColumnIndex<DbRow<B>>,
+    i64: Col<B::Db>,
+    bool: Col<B::Db>,
+    String: Col<B::Db>,
+    Option<i64>: Col<B::Db>,
+    Option<bool>: Col<B::Db>,
+    Option<String>: Col<B::Db>,
+    for<'q> &'q str: Encode<'q, B::Db> + Type<B::Db>,
+    for<'q> Option<&'q str>: Encode<'q, B::Db>,
+{
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -132,7 +139,7 @@ impl ::roomy_store::AccountStore for $store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        if updated.rows_affected() == 0 {
+        if B::rows_affected(&updated) == 0 {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
@@ -155,7 +162,7 @@ impl ::roomy_store::AccountStore for $store {
         now: OffsetDateTime,
     ) -> StoreResult<User> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query_as::<_, UserRow>($crate::SET_DISABLED)
+        let row = sqlx::query_as::<_, UserRow>(crate::SET_DISABLED)
             .bind(disabled)
             .bind(to_millis(now))
             .bind(id.0)
@@ -164,7 +171,7 @@ impl ::roomy_store::AccountStore for $store {
             .map_err(db_err)?
             .ok_or(StoreError::NotFound)?;
         if disabled {
-            sqlx::query($crate::REVOKE_SESSIONS)
+            sqlx::query(crate::REVOKE_SESSIONS)
                 .bind(to_millis(now))
                 .bind(id.0)
                 .execute(&mut *tx)
@@ -299,7 +306,7 @@ impl ::roomy_store::AccountStore for $store {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+        Ok(B::rows_affected(&done) == 1)
     }
 
     async fn idle_guests(
@@ -308,7 +315,7 @@ impl ::roomy_store::AccountStore for $store {
         limit: u32,
     ) -> StoreResult<Vec<UserId>> {
         // A scan of users, made once per sweep (hourly): no index to keep up.
-        let ids: Vec<(i64,)> = sqlx::query_as($crate::IDLE_GUESTS)
+        let ids: Vec<(i64,)> = sqlx::query_as(crate::IDLE_GUESTS)
             .bind(to_millis(idle_since))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -341,7 +348,7 @@ impl ::roomy_store::AccountStore for $store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if retired.rows_affected() == 0 {
+        if B::rows_affected(&retired) == 0 {
             return Ok(None);
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
@@ -398,7 +405,4 @@ impl ::roomy_store::AccountStore for $store {
         }
         Ok(out)
     }
-}
-        };
-    };
 }

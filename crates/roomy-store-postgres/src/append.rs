@@ -4,25 +4,48 @@
 //! locked until commit, so writers on several nodes neither deadlock nor
 //! commit ids out of order.
 
-use crate::PgStore;
-use sqlx::PgConnection;
+use crate::{Pg, PgStore};
+use roomy_core::{clock::to_millis, social_fields::DirectPolicy};
+use roomy_store::{AppendOutcome, NewMessage, StoreResult};
+use roomy_store_sql::{
+    Backend,
+    chat::{BatchInputs, MESSAGE_COLUMNS, MESSAGE_FILE_JOIN, MessageRow, batch_ids, plan_batch},
+    db_err,
+};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use std::future::Future;
+use time::OffsetDateTime;
 
-roomy_store_sql::chat_store_impl!(PgStore, PgConnection);
-// NO KEY UPDATE: serialises changes to a pair without blocking the
-// foreign-key checks (KEY SHARE) of inserts that reference the users.
-roomy_store_sql::social_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
-roomy_store_sql::lifecycle_store_impl!(PgStore, PgConnection);
-// NO KEY UPDATE again: joins queue on the invite and the room, while inserts
-// that only reference them (members, messages) pass.
-roomy_store_sql::invite_store_impl!(PgStore, PgConnection, " FOR NO KEY UPDATE");
+impl Backend for Pg {
+    type Db = sqlx::Postgres;
+    type Options = u32;
+    type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    // NO KEY UPDATE: serialises changes to a row without blocking the
+    // foreign-key checks (KEY SHARE) of inserts that reference it (members
+    // and messages of a locked room, relations of a locked user).
+    const FOR_NO_KEY_UPDATE: &'static str = " FOR NO KEY UPDATE";
+    const FOR_UPDATE_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
-use roomy_store_sql::chat::{BatchInputs, batch_ids, plan_batch};
+    fn connect(url: &str, max_connections: u32) -> impl Future<Output = StoreResult<PgStore>> + Send {
+        crate::connect(url, max_connections)
+    }
 
-type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+    async fn begin_write(&self, pool: &PgPool) -> StoreResult<Self::Tx> {
+        pool.begin().await.map_err(db_err)
+    }
 
-impl PgStore {
-    pub(crate) async fn write_tx(&self) -> StoreResult<Tx> {
-        self.pool.begin().await.map_err(db_err)
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn append_in<'a>(
+        conn: &'a mut PgConnection,
+        batch: &'a [NewMessage],
+        policy: DirectPolicy,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Vec<AppendOutcome>>> + Send + 'a {
+        append_in(conn, batch, policy, now)
     }
 }
 
