@@ -14,10 +14,9 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use roomy_core::{FieldErrors, RoomId, config::Redacted};
 use roomy_store::{
-    Invite, InviteState, JoinOutcome, NewInvite, Room, RoomSummary, Store, StoreError, User,
+    Invite, InviteState, JoinOutcome, NewInvite, Room, RoomSummary, StoreError, User,
 };
 use sha2::{Digest, Sha256};
-use std::{future::Future, sync::Arc};
 
 /// Default lifetime of a link: 7 days.
 const DEFAULT_EXPIRES_IN: i64 = 7 * 24 * 3600;
@@ -57,10 +56,19 @@ pub enum InviteError {
     Invalid(FieldErrors),
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The writer could not run the change.
     #[error(transparent)]
     Write(#[from] WriteError),
+}
+
+impl From<StoreError> for InviteError {
+    fn from(e: StoreError) -> InviteError {
+        match e {
+            StoreError::RoomDenied(denial) => InviteError::Room(denial.into()),
+            other => InviteError::Store(other),
+        }
+    }
 }
 
 /// A new invite link.
@@ -141,33 +149,6 @@ impl App {
         Ok((invite, room))
     }
 
-    /// Runs `f` on the writer task once it has checked that `actor` manages
-    /// the group: every role change runs there too, so the check still
-    /// holds when the write is made.
-    async fn as_manager<T, F, Fut>(
-        &self,
-        room: RoomId,
-        actor: &User,
-        f: F,
-    ) -> Result<T, InviteError>
-    where
-        T: Send + 'static,
-        F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, InviteError>> + Send + 'static,
-    {
-        let by = actor.id;
-        self.writer
-            .exclusive(move |store| async move {
-                let result = match group_role(&*store, room, by).await {
-                    Ok((role, _)) if role.manages() => f(store).await,
-                    Ok(_) => Err(RoomError::NotManager.into()),
-                    Err(e) => Err(e.into()),
-                };
-                (result, Vec::new())
-            })
-            .await?
-    }
-
     /// Creates an invite link to a group (owner and admins).
     pub async fn create_invite(
         &self,
@@ -207,18 +188,8 @@ impl App {
             expires_at: now + time::Duration::seconds(expires_in),
             max_uses: input.max_uses,
         };
-        let invite = self
-            .as_manager(room, actor, move |store| async move {
-                if store
-                    .room(room)
-                    .await?
-                    .is_some_and(|r| r.dissolved_at.is_some())
-                {
-                    return Err(RoomError::Dissolved.into());
-                }
-                Ok(store.create_invite(new, now).await?)
-            })
-            .await?;
+        // The store judges the right under the room's lock.
+        let invite = self.store.create_invite(new, now).await?;
         Ok(CreatedInvite {
             invite,
             url: Redacted::new(self.invite_url(&token)),
@@ -248,17 +219,14 @@ impl App {
         room: RoomId,
         invite: i64,
     ) -> Result<(), InviteError> {
-        let now = self.clock.now();
-        self.as_manager(room, actor, move |store| async move {
-            store
-                .revoke_invite(room, invite, now)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => InviteError::NotFound,
-                    other => other.into(),
-                })
-        })
-        .await
+        // The store judges the right under the room's lock.
+        self.store
+            .revoke_invite(room, actor.id, invite, self.clock.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => InviteError::NotFound,
+                other => other.into(),
+            })
     }
 
     /// What a live link leads to, for the actor holding it.

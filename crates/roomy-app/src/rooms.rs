@@ -22,8 +22,8 @@ use roomy_core::{
     user_fields::{AvatarUrl, Nickname},
 };
 use roomy_store::{
-    Ban, Member, MemberProfileChanges, NewGroup, Refusal, Room, RoomChange, RoomProfileChanges,
-    RoomSummary, Store, StoreError, User,
+    Ban, Member, MemberProfileChanges, NewGroup, Refusal, Room, RoomChange, RoomDenial,
+    RoomProfileChanges, RoomSummary, Store, StoreError, User,
 };
 use std::{future::Future, sync::Arc};
 
@@ -108,10 +108,41 @@ pub enum RoomError {
     Invalid(FieldErrors),
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The writer could not run the change.
     #[error(transparent)]
     Write(#[from] WriteError),
+}
+
+impl From<StoreError> for RoomError {
+    fn from(e: StoreError) -> RoomError {
+        match e {
+            StoreError::RoomDenied(denial) => denial.into(),
+            other => RoomError::Store(other),
+        }
+    }
+}
+
+impl From<RoomDenial> for RoomError {
+    fn from(denial: RoomDenial) -> RoomError {
+        match denial {
+            RoomDenial::RoomNotFound => RoomError::NotFound,
+            RoomDenial::NotAGroup => RoomError::NotAGroup,
+            RoomDenial::NotManager => RoomError::NotManager,
+            RoomDenial::NotOwner => RoomError::NotOwner,
+            RoomDenial::Dissolved => RoomError::Dissolved,
+            RoomDenial::GroupFull { max } => RoomError::GroupFull {
+                max: usize::try_from(max).unwrap_or(usize::MAX),
+            },
+            RoomDenial::MemberNotFound => RoomError::MemberNotFound,
+            RoomDenial::OwnerCannotLeave => RoomError::OwnerCannotLeave,
+            RoomDenial::CannotRemoveMember => RoomError::CannotRemoveMember,
+            RoomDenial::OwnRole => invalid(
+                "role",
+                "the owner's role changes by handing the group to another member",
+            ),
+        }
+    }
 }
 
 /// The one rule on a group's size, whichever way members come in
@@ -203,15 +234,6 @@ pub(crate) async fn group_role(
         return Err(RoomError::NotAGroup);
     }
     Ok((role, room))
-}
-
-/// `Dissolved` unless the group is still open to changes.
-fn writable(room: &Room) -> Result<(), RoomError> {
-    if room.dissolved_at.is_some() {
-        Err(RoomError::Dissolved)
-    } else {
-        Ok(())
-    }
 }
 
 /// Parses an optional clearable text: absent, null or "" (clear), or a value.
@@ -474,11 +496,6 @@ impl App {
         let now = self.clock.now();
         let by = actor.id;
         self.change(ChangeKind::Updated, move |store| async move {
-            let (role, current) = group_role(&*store, room, by).await?;
-            if !role.manages() {
-                return Err(RoomError::NotManager);
-            }
-            writable(&current)?;
             let changes = RoomProfileChanges { name, avatar };
             Ok(store.update_room(room, by, changes, notice, now).await?)
         })
@@ -525,17 +542,9 @@ impl App {
         let by = actor.id;
         let added = self
             .change(ChangeKind::Joined, move |store| async move {
-                let (role, current) = group_role(&*store, room, by).await?;
-                if !role.manages() {
-                    return Err(RoomError::NotManager);
-                }
-                writable(&current)?;
-                // Judged on the count read in this job: every membership
-                // change runs on the writer task, so it is still the count
-                // when the members are added.
-                capacity.admit(current.member_count, ids.len())?;
+                // The store judges rights and capacity under the room's lock.
                 store
-                    .add_members(room, by, &ids, policy, notice, now)
+                    .add_members(room, by, &ids, policy, notice, capacity.full_at(), now)
                     .await
                     .map_err(refused_as("user_ids"))
             })
@@ -556,21 +565,9 @@ impl App {
         let by_name = actor.nickname.clone();
         let now = self.clock.now();
         self.change(ChangeKind::Left(target), move |store| async move {
-            let (mine, current) = group_role(&*store, room, by).await?;
-            let theirs = store
-                .member_role(room, target)
-                .await?
-                .ok_or(RoomError::MemberNotFound)?;
             let leaving = target == by;
-            if !leaving {
-                writable(&current)?;
-            }
-            if leaving && mine == MemberRole::Owner && current.dissolved_at.is_none() {
-                return Err(RoomError::OwnerCannotLeave);
-            }
-            if !leaving && (!mine.manages() || theirs >= mine) {
-                return Err(RoomError::CannotRemoveMember);
-            }
+            // The store judges the rights under the room's lock; the names
+            // of the notice need none.
             let notice = if leaving {
                 format!("{by_name} left the group")
             } else {
@@ -631,39 +628,18 @@ impl App {
         let by = actor.id;
         let by_name = actor.nickname.clone();
         self.change(ChangeKind::Updated, move |store| async move {
-            let (mine, current) = group_role(&*store, room, by).await?;
-            if mine != MemberRole::Owner {
-                return Err(RoomError::NotOwner);
-            }
-            writable(&current)?;
-            if target == by {
-                return Err(invalid(
-                    "role",
-                    "the owner's role changes by handing the group to another member",
-                ));
-            }
-            let not_found = |e| match e {
-                StoreError::NotFound => RoomError::MemberNotFound,
-                other => other.into(),
-            };
+            // The store judges the rights under the room's lock.
             if role == MemberRole::Owner {
-                let heir = store
-                    .member(room, target)
-                    .await?
-                    .ok_or(RoomError::MemberNotFound)?;
+                let heir = store.member(room, target).await?;
                 let notice = format!(
                     "{by_name} made {} the owner of the group",
-                    heir.display_name()
+                    heir.as_ref().map_or("a member", |h| h.display_name())
                 );
-                return store
+                return Ok(store
                     .transfer_ownership(room, by, target, notice, now)
-                    .await
-                    .map_err(not_found);
+                    .await?);
             }
-            store
-                .set_member_role(room, target, role, now)
-                .await
-                .map_err(not_found)
+            Ok(store.set_member_role(room, by, target, role, now).await?)
         })
         .await
     }
@@ -692,8 +668,6 @@ impl App {
         errors.into_result().map_err(RoomError::Invalid)?;
         let now = self.clock.now();
         self.change(ChangeKind::Updated, move |store| async move {
-            let (_, current) = group_role(&*store, room, target).await?;
-            writable(&current)?;
             let changes = MemberProfileChanges { nickname, avatar };
             Ok(store
                 .update_member_profile(room, target, changes, now)
@@ -709,11 +683,6 @@ impl App {
         let notice = format!("{} dissolved the group", actor.nickname);
         let now = self.clock.now();
         self.change(ChangeKind::Updated, move |store| async move {
-            let (mine, current) = group_role(&*store, room, by).await?;
-            if mine != MemberRole::Owner {
-                return Err(RoomError::NotOwner);
-            }
-            writable(&current)?;
             Ok(store.dissolve_room(room, by, notice, now).await?)
         })
         .await?;
@@ -742,24 +711,14 @@ impl App {
         room: RoomId,
         user: UserId,
     ) -> Result<(), RoomError> {
-        let by = actor.id;
-        // On the writer task, where every role change runs: the check still
-        // holds when the ban is lifted.
-        self.writer
-            .exclusive(move |store| async move {
-                let lifted = async {
-                    if !group_role(&*store, room, by).await?.0.manages() {
-                        return Err(RoomError::NotManager);
-                    }
-                    store.lift_ban(room, user).await.map_err(|e| match e {
-                        StoreError::NotFound => RoomError::BanNotFound,
-                        other => other.into(),
-                    })
-                }
-                .await;
-                (lifted, Vec::new())
+        // The store judges the right under the room's lock.
+        self.store
+            .lift_ban(room, actor.id, user)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => RoomError::BanNotFound,
+                other => other.into(),
             })
-            .await?
     }
 }
 

@@ -27,7 +27,10 @@ impl Backend for Pg {
     const FOR_NO_KEY_UPDATE: &'static str = " FOR NO KEY UPDATE";
     const FOR_UPDATE_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
-    fn connect(url: &str, max_connections: u32) -> impl Future<Output = StoreResult<PgStore>> + Send {
+    fn connect(
+        url: &str,
+        max_connections: u32,
+    ) -> impl Future<Output = StoreResult<PgStore>> + Send {
         crate::connect(url, max_connections)
     }
 

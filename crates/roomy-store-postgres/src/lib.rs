@@ -7,9 +7,7 @@ pub mod testing;
 
 use roomy_store::{StoreError, StoreResult};
 use roomy_store_sql::{SqlStore, db_err};
-use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::{str::FromStr, time::Duration};
 
 /// The PostgreSQL backend of [`SqlStore`].

@@ -20,8 +20,8 @@ use roomy_core::{
 };
 use roomy_store::{
     AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage, NoticeEvent, Room,
-    RoomChange, RoomProfileChanges, RoomSummary, StoreError, StoreResult, SyncBatch, SyncRoom,
-    UserBrief,
+    RoomChange, RoomDenial, RoomFacts, RoomProfileChanges, RoomSummary, StoreError, StoreResult,
+    SyncBatch, SyncRoom, UserBrief,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -52,6 +52,49 @@ where
         .await
         .map_err(db_err)?
         .map(RoomRow::into_room)
+        .transpose()
+    }
+
+    /// Locks `room`'s row until commit and reads what a change to it is
+    /// judged on. Every writer of a room's membership or profile starts
+    /// here, so the facts hold until this transaction commits, whichever
+    /// node the others run on.
+    pub(crate) async fn room_facts_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        actor: UserId,
+    ) -> StoreResult<RoomFacts> {
+        let locked = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
+            B::FOR_NO_KEY_UPDATE
+        )))
+        .bind(room.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .map(RoomRow::into_room)
+        .transpose()?
+        .ok_or(RoomDenial::RoomNotFound)?;
+        let role = Self::role_in(conn, room, actor).await?;
+        Ok(RoomFacts::of(&locked, role))
+    }
+
+    /// `user`'s role in `room`, `None` when not a member.
+    pub(crate) async fn role_in(
+        conn: &mut Conn<B>,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<MemberRole>> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2")
+                .bind(room.0)
+                .bind(user.0)
+                .fetch_optional(conn)
+                .await
+                .map_err(db_err)?;
+        role.map(|r| {
+            MemberRole::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("unknown role {r:?}")))
+        })
         .transpose()
     }
 
@@ -387,17 +430,8 @@ where
     }
 
     async fn member_role(&self, room: RoomId, user: UserId) -> StoreResult<Option<MemberRole>> {
-        let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2")
-                .bind(room.0)
-                .bind(user.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        role.map(|r| {
-            MemberRole::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("role {r:?}")))
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        Self::role_in(&mut conn, room, user).await
     }
 
     async fn room_summary(&self, room: RoomId, user: UserId) -> StoreResult<Option<RoomSummary>> {
@@ -456,13 +490,12 @@ where
         users: &[UserId],
         policy: DirectPolicy,
         notice: String,
+        max_members: i64,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        if Self::room_in(&mut tx, room).await?.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        let facts = Self::room_facts_in(&mut tx, room, actor).await?;
         // Current members are skipped, so only newcomers are judged.
         let current = Self::member_ids(&mut tx, room).await?;
         let newcomers: Vec<UserId> = users
@@ -470,6 +503,7 @@ where
             .copied()
             .filter(|u| !current.contains(u))
             .collect();
+        facts.may_add(newcomers.len(), max_members)?;
         let refused = Self::group_refusals_in(&mut tx, actor, &newcomers, policy).await?;
         if !refused.is_empty() {
             return Err(StoreError::MembersRefused(refused));
@@ -508,9 +542,10 @@ where
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let mut tx = self.write_tx().await?;
-        let member = Self::member_in(&mut tx, room, user)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let facts = Self::room_facts_in(&mut tx, room, actor).await?;
+        let member = Self::member_in(&mut tx, room, user).await?;
+        facts.may_remove(member.as_ref().map(|m| m.role), user == actor)?;
+        let member = member.ok_or(RoomDenial::MemberNotFound)?;
         // The notice is written while the leaver is still a member, so it is
         // the last thing of the room they are told about.
         let notice = Self::notice_in(&mut tx, room, actor, notice, now).await?;
@@ -521,12 +556,10 @@ where
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        // The member check above reads without a lock: a concurrent removal
-        // may have committed since (it held the room while we waited for the
-        // notice). Then this one is `NotFound` and its notice is rolled back,
-        // instead of a second notice and a second `left` event.
+        // The room's lock is held since the member was read: no other
+        // removal can have taken them since.
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(RoomDenial::MemberNotFound.into());
         }
         Self::refresh_member_count(&mut tx, room).await?;
         if actor != user {
@@ -570,11 +603,15 @@ where
     async fn set_member_role(
         &self,
         room: RoomId,
+        actor: UserId,
         user: UserId,
         role: MemberRole,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let mut tx = self.write_tx().await?;
+        let facts = Self::room_facts_in(&mut tx, room, actor).await?;
+        let target = Self::role_in(&mut tx, room, user).await?;
+        facts.may_set_role(target, user == actor)?;
         let done =
             sqlx::query("UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3")
                 .bind(role.as_str())
@@ -605,6 +642,9 @@ where
             Some(a) => (true, a.clone()),
         };
         let mut tx = self.write_tx().await?;
+        Self::room_facts_in(&mut tx, room, actor)
+            .await?
+            .may_edit_group()?;
         let done = sqlx::query(
             "UPDATE rooms SET name = COALESCE($1, name),
                  avatar = CASE WHEN $2 THEN $3 ELSE avatar END, updated_at = $4
@@ -665,8 +705,11 @@ where
             .collect())
     }
 
-    async fn lift_ban(&self, room: RoomId, user: UserId) -> StoreResult<()> {
+    async fn lift_ban(&self, room: RoomId, actor: UserId, user: UserId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        Self::room_facts_in(&mut tx, room, actor)
+            .await?
+            .may_manage()?;
         let done = sqlx::query("DELETE FROM room_bans WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
@@ -689,6 +732,9 @@ where
     ) -> StoreResult<RoomChange> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
+        Self::room_facts_in(&mut tx, room, actor)
+            .await?
+            .may_dissolve()?;
         // The notice goes first: once the gate is set, the room takes only notices.
         let notice = Self::event_notice_in(
             &mut tx,
@@ -728,9 +774,9 @@ where
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange> {
         let mut tx = self.write_tx().await?;
-        if Self::member_in(&mut tx, room, to).await?.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        let facts = Self::room_facts_in(&mut tx, room, from).await?;
+        let heir = Self::role_in(&mut tx, room, to).await?;
+        facts.may_set_role(heir, to == from)?;
         // The notice (position) before member rows: the lock order `mark_read` keeps too.
         let notice = Self::notice_in(&mut tx, room, from, notice, now).await?;
         let done = sqlx::query(
@@ -744,8 +790,8 @@ where
         if B::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        // Only the owner hands over: a second hand-over racing this one
-        // (another node) finds no owner row and rolls back.
+        // The room's lock makes hand-overs take turns: the second one
+        // finds `from` no longer the owner above and is refused.
         let demoted = sqlx::query(
             "UPDATE room_members SET role = 'admin'
              WHERE room_id = $1 AND user_id = $2 AND role = 'owner'",
@@ -780,6 +826,9 @@ where
             Some(a) => (true, a),
         };
         let mut tx = self.write_tx().await?;
+        Self::room_facts_in(&mut tx, room, user)
+            .await?
+            .may_edit_own_profile()?;
         let done = sqlx::query(
             "UPDATE room_members SET nickname = CASE WHEN $1 THEN $2 ELSE nickname END,
                  avatar = CASE WHEN $3 THEN $4 ELSE avatar END

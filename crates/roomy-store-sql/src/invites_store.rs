@@ -65,9 +65,9 @@ where
 {
     async fn create_invite(&self, new: NewInvite, now: OffsetDateTime) -> StoreResult<Invite> {
         let mut tx = self.write_tx().await?;
-        if Self::room_in(&mut tx, new.room_id).await?.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        Self::room_facts_in(&mut tx, new.room_id, new.created_by)
+            .await?
+            .may_edit_group()?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO invites (room_id, token_hash, created_by, created_at, expires_at, max_uses)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -110,8 +110,17 @@ where
         .collect())
     }
 
-    async fn revoke_invite(&self, room: RoomId, id: i64, now: OffsetDateTime) -> StoreResult<()> {
+    async fn revoke_invite(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        Self::room_facts_in(&mut tx, room, actor)
+            .await?
+            .may_manage()?;
         let done = sqlx::query(
             "UPDATE invites SET revoked_at = COALESCE(revoked_at, $1)
              WHERE room_id = $2 AND id = $3",

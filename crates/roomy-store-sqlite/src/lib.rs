@@ -100,4 +100,3 @@ async fn checkpoint_wal(pool: SqlitePool) {
         }
     }
 }
-

@@ -11,11 +11,7 @@ async fn fresh() -> Option<SqliteStore> {
         synchronous: SqliteSynchronous::Normal,
         max_connections: 4,
     };
-    Some(
-        SqliteStore::connect(&url, opts)
-            .await
-            .expect("open sqlite"),
-    )
+    Some(SqliteStore::connect(&url, opts).await.expect("open sqlite"))
 }
 
 roomy_store::contract_tests!(fresh());

@@ -34,6 +34,10 @@ pub enum StoreError {
     /// same write without that row would pass.
     #[error("the database refused a value: {0}")]
     Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The rights or rules of a group refuse the change, judged under the
+    /// room's lock; nothing was written.
+    #[error("refused: {0}")]
+    RoomDenied(#[from] crate::RoomDenial),
     /// Users who may not be put in a group by the actor, each with why;
     /// nothing was written.
     #[error("members refused: {0:?}")]

@@ -83,8 +83,9 @@ pub enum JoinOutcome {
 /// Invite links. Every method is one transaction.
 #[async_trait]
 pub trait InviteStore: Send + Sync + 'static {
-    /// Stores a new invite; `NotFound` when the room does not exist,
-    /// `Conflict("invite")` when the token hash is taken.
+    /// Stores a new invite by `new.created_by`; `RoomDenied` unless
+    /// [`crate::RoomFacts::may_edit_group`], `Conflict("invite")` when the
+    /// token hash is taken.
     async fn create_invite(&self, new: NewInvite, now: OffsetDateTime) -> StoreResult<Invite>;
 
     /// The room's invites that are not revoked, newest first, ids below `before`.
@@ -95,9 +96,16 @@ pub trait InviteStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Invite>>;
 
-    /// Revokes invite `id` of `room`; revoking again keeps the first time.
+    /// Revokes invite `id` of `room` by `actor`; revoking again keeps the
+    /// first time. `RoomDenied` unless [`crate::RoomFacts::may_manage`];
     /// `NotFound` when the room has no such invite.
-    async fn revoke_invite(&self, room: RoomId, id: i64, now: OffsetDateTime) -> StoreResult<()>;
+    async fn revoke_invite(
+        &self,
+        room: RoomId,
+        actor: UserId,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
 
     /// The invite whose token hashes to `token_hash`, and its room.
     async fn invite_by_hash(&self, token_hash: &str) -> StoreResult<Option<(Invite, Room)>>;

@@ -8,6 +8,7 @@
 mod chat;
 mod error;
 mod files;
+mod guards;
 mod invites;
 mod records;
 mod social;
@@ -26,6 +27,7 @@ mod contract_social;
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
 pub use files::*;
+pub use guards::{RoomDenial, RoomFacts};
 pub use invites::*;
 pub use records::*;
 pub use social::*;
@@ -200,7 +202,10 @@ pub trait ChatStore: Send + Sync + 'static {
     /// nothing written) when any of them blocked `actor` or was blocked by
     /// them, is a guest, or, when `policy` wants friendship, is not
     /// `actor`'s friend; judged under `actor`'s row lock, which every change
-    /// to those facts takes too.
+    /// to those facts takes too. `RoomDenied` unless [`RoomFacts::may_add`]
+    /// lets `actor` add the newcomers within `max_members`, judged under
+    /// the room's lock.
+    #[allow(clippy::too_many_arguments)]
     async fn add_members(
         &self,
         room: RoomId,
@@ -208,12 +213,14 @@ pub trait ChatStore: Send + Sync + 'static {
         users: &[UserId],
         policy: DirectPolicy,
         notice: String,
+        max_members: i64,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Removes `user` from `room` with a notice by `actor`; `NotFound` when
-    /// not a member. When `actor` is someone else (an admin's removal), `user`
-    /// is banned from rejoining by invite link, in the same transaction.
+    /// Removes `user` from `room` with a notice by `actor` (who leaves when
+    /// `user` is `actor`); `RoomDenied` unless [`RoomFacts::may_remove`].
+    /// When `actor` is someone else (an admin's removal), `user` is banned
+    /// from rejoining by invite link, in the same transaction.
     async fn remove_member(
         &self,
         room: RoomId,
@@ -223,16 +230,19 @@ pub trait ChatStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Sets a member's role; `NotFound` when not a member.
+    /// Sets a member's role by `actor`; `RoomDenied` unless
+    /// [`RoomFacts::may_set_role`].
     async fn set_member_role(
         &self,
         room: RoomId,
+        actor: UserId,
         user: UserId,
         role: MemberRole,
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Changes a group's name or avatar, with a notice by `actor`.
+    /// Changes a group's name or avatar, with a notice by `actor`;
+    /// `RoomDenied` unless [`RoomFacts::may_edit_group`].
     async fn update_room(
         &self,
         room: RoomId,
@@ -253,11 +263,13 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Ban>>;
 
-    /// Lifts `user`'s ban from `room`; `NotFound` when there is none.
-    async fn lift_ban(&self, room: RoomId, user: UserId) -> StoreResult<()>;
+    /// Lifts `user`'s ban from `room` by `actor`; `RoomDenied` unless
+    /// [`RoomFacts::may_manage`], `NotFound` when there is no ban.
+    async fn lift_ban(&self, room: RoomId, actor: UserId, user: UserId) -> StoreResult<()>;
 
     /// Dissolves a group with a notice (event `dissolved`) by `actor`: it
-    /// stays readable, refuses new messages, and its members stay.
+    /// stays readable, refuses new messages, and its members stay;
+    /// `RoomDenied` unless [`RoomFacts::may_dissolve`].
     async fn dissolve_room(
         &self,
         room: RoomId,
@@ -266,8 +278,9 @@ pub trait ChatStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Makes `to` the owner and the owner `from` an admin, with a notice.
-    /// `NotFound` when `to` is not a member.
+    /// Makes `to` the owner and the owner `from` an admin, with a notice;
+    /// `RoomDenied` unless [`RoomFacts::may_set_role`] lets `from` change
+    /// `to`'s role.
     async fn transfer_ownership(
         &self,
         room: RoomId,
@@ -277,7 +290,8 @@ pub trait ChatStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<RoomChange>;
 
-    /// Changes a member's own group nickname or avatar; `NotFound` when not a member.
+    /// Changes a member's own group nickname or avatar; `RoomDenied` unless
+    /// [`RoomFacts::may_edit_own_profile`].
     async fn update_member_profile(
         &self,
         room: RoomId,
