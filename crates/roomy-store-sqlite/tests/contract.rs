@@ -1,7 +1,8 @@
-//! The store contract, run against a fresh SQLite file per test.
+//! The store contract, run against a fresh SQLite file per check.
 
 use roomy_core::config::SqliteSynchronous;
 use roomy_store_sqlite::{SqliteOptions, SqliteStore};
+use std::process::ExitCode;
 
 async fn fresh() -> Option<SqliteStore> {
     // Leaked on purpose: the folder must outlive the pool; the OS cleans /tmp.
@@ -18,4 +19,6 @@ async fn fresh() -> Option<SqliteStore> {
     )
 }
 
-roomy_store::contract_tests!(fresh());
+fn main() -> ExitCode {
+    roomy_store_testkit::run(fresh)
+}
