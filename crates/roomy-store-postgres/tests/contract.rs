@@ -1,10 +1,13 @@
-//! The store contract, run against a fresh PostgreSQL database per test.
+//! The store contract, run against a fresh PostgreSQL database per check.
 
 use roomy_store_postgres::{PgStore, testing::fresh_database_url};
+use std::process::ExitCode;
 
 async fn fresh() -> Option<PgStore> {
     let url = fresh_database_url().await?;
     Some(PgStore::connect(&url, 4).await.expect("connect postgres"))
 }
 
-roomy_store::contract_tests!(fresh());
+fn main() -> ExitCode {
+    roomy_store_testkit::run(fresh)
+}

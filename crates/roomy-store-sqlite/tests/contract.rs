@@ -1,7 +1,8 @@
-//! The store contract, run against a fresh SQLite file per test.
+//! The store contract, run against a fresh SQLite file per check.
 
 use roomy_core::config::SqliteSynchronous;
 use roomy_store_sqlite::{SqliteOptions, SqliteStore};
+use std::process::ExitCode;
 
 async fn fresh() -> Option<SqliteStore> {
     // Leaked on purpose: the folder must outlive the pool; the OS cleans /tmp.
@@ -14,4 +15,6 @@ async fn fresh() -> Option<SqliteStore> {
     Some(SqliteStore::connect(&url, opts).await.expect("open sqlite"))
 }
 
-roomy_store::contract_tests!(fresh());
+fn main() -> ExitCode {
+    roomy_store_testkit::run(fresh)
+}

@@ -13,17 +13,6 @@ mod invites;
 mod records;
 mod social;
 
-#[cfg(feature = "contract")]
-pub mod contract;
-#[cfg(feature = "contract")]
-mod contract_files;
-#[cfg(feature = "contract")]
-mod contract_invites;
-#[cfg(feature = "contract")]
-mod contract_lifecycle;
-#[cfg(feature = "contract")]
-mod contract_social;
-
 pub use chat::*;
 pub use error::{StoreError, StoreResult};
 pub use files::*;

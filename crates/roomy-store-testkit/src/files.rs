@@ -1,15 +1,20 @@
-//! The file half of the store contract (see [`crate::contract`]): uploads
+//! The file half of the store contract (see [`crate::chat`] for the rest): uploads
 //! and their quota reservations, files and who may read them, and the job
 //! queue. The `concurrent_*` checks race calls that must not both win.
+//!
+//! Each check is private and named in [`checks`] below: one missing from that
+//! list is dead code, which the workspace's `clippy -D warnings` rejects, so
+//! a check cannot be written and silently never run.
 
 #![allow(clippy::unwrap_used)]
 
-use crate::{
+use crate::Check;
+use crate::chat::{ANYONE, group, stored, t0, text, users};
+use roomy_core::{FileId, UserId, chat_fields::MessageKind};
+use roomy_store::{
     JobKind, MediaClass, NewFile, NewMessage, NewUpload, Prepared, Revoker, Store, StoreError,
     UploadExpiry,
-    contract::{ANYONE, group, stored, t0, text, users},
 };
-use roomy_core::{FileId, UserId, chat_fields::MessageKind};
 use time::Duration;
 
 fn new_upload(owner: UserId, length: i64) -> NewUpload {
@@ -35,7 +40,7 @@ fn new_file(owner: UserId, key: &str, size: i64, media: MediaClass) -> NewFile {
 
 /// An upload reserves its length; its offset moves only from where it is;
 /// only a complete upload becomes a file, with the upload's id.
-pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
+async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
     let u = users(store, &["up_owner", "up_other"]).await;
     let up = store
         .create_upload(new_upload(u[0], 60), 100, 10, t0())
@@ -140,7 +145,7 @@ pub async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
 
 /// Expiry checks find an upload extended, expired (then removed, naming
 /// the key its bytes were prepared for) or gone; open uploads are capped.
-pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
+async fn expiry_checks_extend_or_remove(store: &impl Store) {
     let u = users(store, &["exp_owner"]).await;
     let a = store
         .create_upload(new_upload(u[0], 0), 100, 2, t0())
@@ -192,7 +197,7 @@ pub async fn expiry_checks_extend_or_remove(store: &impl Store) {
 
 /// Jobs come due at their time, are leased to one runner, return when a
 /// lease runs out, can be deferred or given up on, and go when completed.
-pub async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
+async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
     let u = users(store, &["job_owner"]).await;
     let up = store
         .create_upload(new_upload(u[0], 10), 100, 10, t0())
@@ -254,7 +259,7 @@ pub async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
 }
 
 /// Runners racing for jobs each get a different one.
-pub async fn concurrent_claims_take_each_job_once(store: &impl Store) {
+async fn concurrent_claims_take_each_job_once(store: &impl Store) {
     let u = users(store, &["claim_owner"]).await;
     for i in 0..3 {
         store
@@ -286,7 +291,7 @@ pub async fn concurrent_claims_take_each_job_once(store: &impl Store) {
 }
 
 /// Uploads racing for the last of a quota: only what fits is reserved.
-pub async fn concurrent_uploads_respect_the_quota(store: &impl Store) {
+async fn concurrent_uploads_respect_the_quota(store: &impl Store) {
     let u = users(store, &["race_owner"]).await;
     let (a, b, c, d) = tokio::join!(
         store.create_upload(new_upload(u[0], 40), 100, 10, t0()),
@@ -301,7 +306,7 @@ pub async fn concurrent_uploads_respect_the_quota(store: &impl Store) {
 
 /// A file is readable by its owner and by members of a room where a live
 /// message carries it; messages show it; a revocation hides it.
-pub async fn files_are_shared_through_messages(store: &impl Store) {
+async fn files_are_shared_through_messages(store: &impl Store) {
     let u = users(store, &["fs_owner", "fs_member", "fs_stranger"]).await;
     let file = store
         .create_file(new_file(u[0], "files/s", 5, MediaClass::Image), 100, t0())
@@ -338,4 +343,34 @@ pub async fn files_are_shared_through_messages(store: &impl Store) {
     assert!(!store.file_readable(file.id, u[1]).await.unwrap());
     let history = store.history(room, u[1], None, None, 10).await.unwrap();
     assert_eq!(history.iter().find(|m| m.id == sent.id).unwrap().file, None);
+}
+
+/// Every check of this module, each to run against a fresh store.
+pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
+    vec![
+        Check::new(
+            "uploads_reserve_quota_and_become_files",
+            uploads_reserve_quota_and_become_files,
+        ),
+        Check::new(
+            "expiry_checks_extend_or_remove",
+            expiry_checks_extend_or_remove,
+        ),
+        Check::new(
+            "jobs_are_leased_deferred_and_completed",
+            jobs_are_leased_deferred_and_completed,
+        ),
+        Check::new(
+            "concurrent_claims_take_each_job_once",
+            concurrent_claims_take_each_job_once,
+        ),
+        Check::new(
+            "concurrent_uploads_respect_the_quota",
+            concurrent_uploads_respect_the_quota,
+        ),
+        Check::new(
+            "files_are_shared_through_messages",
+            files_are_shared_through_messages,
+        ),
+    ]
 }
