@@ -537,3 +537,7 @@ pub fn direct_key(a: UserId, b: UserId) -> String {
 pub const CO_MEMBERS: &str = "SELECT DISTINCT other.user_id FROM room_members mine \
      JOIN room_members other ON other.room_id = mine.room_id \
      WHERE mine.user_id = $1 AND other.user_id <> $1 ORDER BY other.user_id";
+
+#[cfg(test)]
+#[path = "plan_batch_tests.rs"]
+mod plan_batch_tests;
