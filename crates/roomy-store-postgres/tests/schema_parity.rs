@@ -430,7 +430,7 @@ async fn schemas_match() {
         synchronous: SqliteSynchronous::Normal,
         max_connections: 2,
     };
-    SqliteStore::connect(&sqlite_url, &opts)
+    SqliteStore::connect(&sqlite_url, opts)
         .await
         .expect("migrate sqlite");
     let mut lite = SqliteConnection::connect(&sqlite_url).await.unwrap();
@@ -465,7 +465,7 @@ async fn sqlite_types_are_all_mapped() {
         synchronous: SqliteSynchronous::Normal,
         max_connections: 2,
     };
-    SqliteStore::connect(&url, &opts)
+    SqliteStore::connect(&url, opts)
         .await
         .expect("migrate sqlite");
     let mut lite = SqliteConnection::connect(&url).await.unwrap();

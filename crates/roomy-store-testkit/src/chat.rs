@@ -24,6 +24,9 @@ use time::{Duration, OffsetDateTime};
 /// Direct rooms open to anyone: the chat checks predate friendship rules.
 pub(crate) const ANYONE: DirectPolicy = DirectPolicy::Anyone;
 
+/// A group size no check reaches unless it means to.
+pub(crate) const CAPACITY: i64 = 500;
+
 pub(crate) fn t0() -> OffsetDateTime {
     // Whole milliseconds: both backends store instants at millisecond precision.
     OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
@@ -673,6 +676,7 @@ async fn membership_changes_reach_the_right_people(store: &impl Store) {
             &[u[2], u[1]],
             ANYONE,
             "vic added xia".into(),
+            CAPACITY,
             t0(),
         )
         .await
@@ -708,7 +712,7 @@ async fn membership_changes_reach_the_right_people(store: &impl Store) {
         Err(StoreError::NotFound)
     ));
     let nobody = store
-        .add_members(room, u[0], &[u[2]], ANYONE, "noop".into(), t0())
+        .add_members(room, u[0], &[u[2]], ANYONE, "noop".into(), CAPACITY, t0())
         .await
         .unwrap();
     assert!(nobody.notice.is_none() && nobody.members.is_empty());
@@ -762,7 +766,7 @@ async fn roles_and_profiles_change(store: &impl Store) {
     let u = users(store, &["bea_0001", "cal_0001"]).await;
     let room = group(store, u[0], &[u[1]]).await;
     let c = store
-        .set_member_role(room, u[1], MemberRole::Admin, t0())
+        .set_member_role(room, u[0], u[1], MemberRole::Admin, t0())
         .await
         .unwrap();
     assert_eq!(c.members[0].role, MemberRole::Admin);
@@ -772,7 +776,7 @@ async fn roles_and_profiles_change(store: &impl Store) {
     );
     assert!(matches!(
         store
-            .set_member_role(room, UserId(777_777), MemberRole::Admin, t0())
+            .set_member_role(room, u[0], UserId(777_777), MemberRole::Admin, t0())
             .await,
         Err(StoreError::NotFound)
     ));

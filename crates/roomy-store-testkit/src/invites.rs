@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::Check;
-use crate::chat::{ANYONE, group, t0, users};
+use crate::chat::{ANYONE, CAPACITY, group, t0, users};
 use roomy_core::{
     RoomId, UserId,
     chat_fields::{MemberRole, MessageKind},
@@ -82,9 +82,12 @@ async fn invites_are_created_listed_and_revoked(store: &impl Store) {
     assert_eq!(ids(rest), vec![first.id]);
 
     let later = t0() + Duration::minutes(5);
-    store.revoke_invite(room, second.id, later).await.unwrap();
     store
-        .revoke_invite(room, second.id, later + Duration::minutes(1))
+        .revoke_invite(room, u[0], second.id, later)
+        .await
+        .unwrap();
+    store
+        .revoke_invite(room, u[0], second.id, later + Duration::minutes(1))
         .await
         .unwrap();
     let all = store.room_invites(room, None, 10).await.unwrap();
@@ -99,11 +102,13 @@ async fn invites_are_created_listed_and_revoked(store: &impl Store) {
     assert_eq!(in_room.id, room);
     assert_eq!(in_room.member_count, 2);
     assert!(matches!(
-        store.revoke_invite(RoomId(999_999), first.id, t0()).await,
+        store
+            .revoke_invite(RoomId(999_999), u[0], first.id, t0())
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.revoke_invite(room, 999_999, t0()).await,
+        store.revoke_invite(room, u[0], 999_999, t0()).await,
         Err(StoreError::NotFound)
     ));
     assert!(store.invite_by_hash("hash-none").await.unwrap().is_none());
@@ -205,7 +210,10 @@ async fn joining_counts_uses_and_adds_the_member(store: &impl Store) {
             .unwrap(),
         JoinOutcome::Unusable(InviteState::Expired)
     );
-    store.revoke_invite(room, open.id, t0()).await.unwrap();
+    store
+        .revoke_invite(room, u[0], open.id, t0())
+        .await
+        .unwrap();
     assert_eq!(
         store
             .join_by_invite("join-open", u[3], "cat".into(), 100, t0())
@@ -261,7 +269,7 @@ async fn removal_bans_rejoining_until_lifted(store: &impl Store) {
     let u = users(store, &["ban_owner", "ban_admin", "ban_memb1", "ban_leave"]).await;
     let room = group(store, u[0], &[u[1], u[2], u[3]]).await;
     store
-        .set_member_role(room, u[1], MemberRole::Admin, t0())
+        .set_member_role(room, u[0], u[1], MemberRole::Admin, t0())
         .await
         .unwrap();
     store
@@ -303,9 +311,9 @@ async fn removal_bans_rejoining_until_lifted(store: &impl Store) {
     assert_eq!(invite.uses, 1, "the refused join used nothing");
     assert_eq!(store.member_role(room, u[2]).await.unwrap(), None);
 
-    store.lift_ban(room, u[2]).await.unwrap();
+    store.lift_ban(room, u[0], u[2]).await.unwrap();
     assert!(matches!(
-        store.lift_ban(room, u[2]).await,
+        store.lift_ban(room, u[0], u[2]).await,
         Err(StoreError::NotFound)
     ));
     joined(
@@ -329,7 +337,7 @@ async fn removal_bans_rejoining_until_lifted(store: &impl Store) {
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].user.id, u[3]);
     store
-        .add_members(room, u[1], &[u[2]], ANYONE, "added".into(), later)
+        .add_members(room, u[1], &[u[2]], ANYONE, "added".into(), CAPACITY, later)
         .await
         .unwrap();
     let left: Vec<UserId> = store

@@ -1081,7 +1081,7 @@ async fn concurrent_removals_remove_once(store: &impl Store) {
     members.extend(&targets);
     let g = group(store, u[0], &members).await;
     store
-        .set_member_role(g, u[1], MemberRole::Admin, t0())
+        .set_member_role(g, u[0], u[1], MemberRole::Admin, t0())
         .await
         .unwrap();
     // Open pooled connections first, so the removals below overlap.

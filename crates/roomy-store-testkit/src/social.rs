@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::Check;
-use crate::chat::{ANYONE, group, new_user, stored, t0, text, users};
+use crate::chat::{ANYONE, CAPACITY, group, new_user, stored, t0, text, users};
 use roomy_core::{
     MessageId, Role, UserId,
     chat_fields::{MessageKind, RoomKind, RoomName},
@@ -609,7 +609,15 @@ async fn groups_take_only_whom_the_actor_may_add(store: &impl Store) {
         .id;
     let list = refused(
         store
-            .add_members(g, u[0], &[u[4], u[1]], FRIENDS, "added".into(), t0())
+            .add_members(
+                g,
+                u[0],
+                &[u[4], u[1]],
+                FRIENDS,
+                "added".into(),
+                CAPACITY,
+                t0(),
+            )
             .await,
     );
     assert_eq!(
@@ -621,13 +629,13 @@ async fn groups_take_only_whom_the_actor_may_add(store: &impl Store) {
     assert_eq!(
         refused(
             store
-                .add_members(g, u[0], &[guest], ANYONE, "added".into(), t0())
+                .add_members(g, u[0], &[guest], ANYONE, "added".into(), CAPACITY, t0())
                 .await
         ),
         vec![(guest, Refusal::Guest)]
     );
     let added = store
-        .add_members(g, u[0], &[u[4]], ANYONE, "added".into(), t0())
+        .add_members(g, u[0], &[u[4]], ANYONE, "added".into(), CAPACITY, t0())
         .await
         .unwrap();
     assert_eq!(added.members.len(), 1, "strangers under `anyone`");
@@ -635,7 +643,7 @@ async fn groups_take_only_whom_the_actor_may_add(store: &impl Store) {
     // A member who blocks the owner later stays; naming them again adds nothing.
     store.block(u[3], u[0], t0()).await.unwrap();
     let nothing = store
-        .add_members(g, u[0], &[u[3]], FRIENDS, "added".into(), t0())
+        .add_members(g, u[0], &[u[3]], FRIENDS, "added".into(), CAPACITY, t0())
         .await
         .unwrap();
     assert!(nothing.members.is_empty() && nothing.notice.is_none());
