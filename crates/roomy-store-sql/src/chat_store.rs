@@ -64,9 +64,13 @@ where
         room: RoomId,
         actor: UserId,
     ) -> StoreResult<RoomFacts> {
+        // FOR UPDATE, not NO KEY UPDATE: the notice this transaction
+        // appends locks the row FOR UPDATE, and upgrading a weaker lock
+        // there could wait on a foreign-key check (KEY SHARE) of another
+        // transaction that waits on us.
         let locked = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
             "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
-            B::FOR_NO_KEY_UPDATE
+            B::FOR_UPDATE
         )))
         .bind(room.0)
         .fetch_optional(&mut *conn)

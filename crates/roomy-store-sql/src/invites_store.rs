@@ -186,10 +186,11 @@ where
             return Ok(JoinOutcome::Unusable(state));
         }
         // The room too: the member count checked is the one this join changes,
-        // whichever node other joins or additions run on.
+        // whichever node other joins or additions run on. FOR UPDATE, as
+        // every membership writer takes it (see `room_facts_in`).
         let room = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
             "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
-            B::FOR_NO_KEY_UPDATE
+            B::FOR_UPDATE
         )))
         .bind(invite.room_id.0)
         .fetch_optional(&mut *tx)

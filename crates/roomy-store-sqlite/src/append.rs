@@ -12,7 +12,7 @@ use roomy_store_sql::{
     chat::{BatchInputs, MESSAGE_COLUMNS, MESSAGE_FILE_JOIN, MessageRow, batch_ids, plan_batch},
     db_err,
 };
-use sqlx::{AssertSqlSafe, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::future::Future;
 use time::OffsetDateTime;
 
@@ -81,34 +81,30 @@ impl Backend for Lite {
     }
 }
 
-/// `?, ?, ...` with `n` placeholders.
-fn marks(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-/// `(?, ?), (?, ?), ...`: `rows` tuples of `width` placeholders.
-fn tuples(rows: usize, width: usize) -> String {
-    let one = format!("({})", marks(width));
-    vec![one; rows].join(", ")
-}
-
 /// Rows per multi-row statement: well under SQLite's variable limit.
 const CHUNK: usize = 128;
 
-/// Runs `sql` (with one `?` per id) binding `ids`.
+/// Runs `head` followed by `(?, ?, ...)`, one placeholder per id, and `tail`.
 async fn fetch_by_ids<T>(
     conn: &mut SqliteConnection,
-    sql: String,
+    head: &str,
     ids: &[i64],
+    tail: &str,
 ) -> StoreResult<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
 {
-    let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+    let mut q = QueryBuilder::<Sqlite>::new(head);
+    q.push("(");
+    let mut list = q.separated(", ");
     for id in ids {
-        q = q.bind(id);
+        list.push_bind(*id);
     }
-    q.fetch_all(conn).await.map_err(db_err)
+    q.push(")").push(tail);
+    q.build_query_as::<T>()
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)
 }
 
 /// Appends a batch inside an open transaction (also used for system notices).
@@ -125,49 +121,41 @@ async fn append_in(
     let (room_ids, sender_ids) = batch_ids(batch);
     let mut inputs = BatchInputs::default();
     for chunk in room_ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT id, last_seq, direct_gate FROM rooms WHERE id IN ({})",
-            marks(chunk.len())
-        );
+        let rooms = "SELECT id, last_seq, direct_gate FROM rooms WHERE id IN ";
         inputs
             .rooms
-            .extend(fetch_by_ids::<(i64, i64, i64)>(conn, sql, chunk).await?);
-        let sql = format!(
-            "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
-            marks(chunk.len())
-        );
+            .extend(fetch_by_ids::<(i64, i64, i64)>(conn, rooms, chunk, "").await?);
+        let members = "SELECT room_id, user_id FROM room_members WHERE room_id IN ";
         inputs
             .members
-            .extend(fetch_by_ids::<(i64, i64)>(conn, sql, chunk).await?);
+            .extend(fetch_by_ids::<(i64, i64)>(conn, members, chunk, "").await?);
     }
     for chunk in sender_ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT id, nickname, avatar FROM users WHERE id IN ({})",
-            marks(chunk.len())
-        );
+        let senders = "SELECT id, nickname, avatar FROM users WHERE id IN ";
         inputs
             .senders
-            .extend(fetch_by_ids::<(i64, String, Option<String>)>(conn, sql, chunk).await?);
+            .extend(fetch_by_ids::<(i64, String, Option<String>)>(conn, senders, chunk, "").await?);
     }
     let keyed: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
     for chunk in keyed.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM (VALUES {}) AS k
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM ("));
+        q.push_values(chunk, |mut row, m| {
+            row.push_bind(m.room_id.0)
+                .push_bind(m.sender_id.0)
+                .push_bind(m.client_id.as_ref().map(|c| c.as_str().to_owned()));
+        });
+        q.push(format!(
+            ") AS k
              JOIN messages m ON m.room_id = k.column1 AND m.sender_id = k.column2
                             AND m.client_id = k.column3
-             JOIN users u ON u.id = m.sender_id {MESSAGE_FILE_JOIN}",
-            tuples(chunk.len(), 3)
+             JOIN users u ON u.id = m.sender_id {MESSAGE_FILE_JOIN}"
+        ));
+        inputs.originals.extend(
+            q.build_query_as::<MessageRow>()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?,
         );
-        let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
-        for m in chunk {
-            q = q
-                .bind(m.room_id.0)
-                .bind(m.sender_id.0)
-                .bind(m.client_id.as_ref().map(|c| c.as_str().to_owned()));
-        }
-        inputs
-            .originals
-            .extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
     }
     inputs.last_id = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'message_id'")
         .fetch_one(&mut *conn)
@@ -178,38 +166,34 @@ async fn append_in(
         return Ok(plan.outcomes);
     }
     for chunk in plan.inserts.chunks(CHUNK) {
-        let sql = format!(
+        let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages (id, room_id, seq, sender_id, client_id, kind, body, created_at,
-                                   file_id)
-             VALUES {}",
-            tuples(chunk.len(), 9)
+                                   file_id) ",
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for m in chunk {
-            q = q
-                .bind(m.id.0)
-                .bind(m.room_id.0)
-                .bind(m.seq)
-                .bind(m.sender.id.0)
-                .bind(m.client_id.clone())
-                .bind(m.kind.as_str())
-                .bind(m.body.clone())
-                .bind(to_millis(m.created_at))
-                .bind(m.file.as_ref().map(|f| f.id.0));
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
+        q.push_values(chunk, |mut row, m| {
+            row.push_bind(m.id.0)
+                .push_bind(m.room_id.0)
+                .push_bind(m.seq)
+                .push_bind(m.sender.id.0)
+                .push_bind(m.client_id.clone())
+                .push_bind(m.kind.as_str())
+                .push_bind(m.body.clone())
+                .push_bind(to_millis(m.created_at))
+                .push_bind(m.file.as_ref().map(|f| f.id.0));
+        });
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     for chunk in plan.room_updates.chunks(CHUNK) {
-        let sql = format!(
-            "UPDATE rooms SET last_seq = v.column2, last_message_id = v.column3
-             FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-            tuples(chunk.len(), 3)
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE rooms SET last_seq = v.column2, last_message_id = v.column3 FROM (",
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (room, last_seq, last_message) in chunk {
-            q = q.bind(room.0).bind(*last_seq).bind(last_message.0);
-        }
-        q.execute(&mut *conn).await.map_err(db_err)?;
+        q.push_values(chunk, |mut row, (room, last_seq, last_message)| {
+            row.push_bind(room.0)
+                .push_bind(*last_seq)
+                .push_bind(last_message.0);
+        });
+        q.push(") AS v WHERE rooms.id = v.column1");
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     sqlx::query("UPDATE counters SET value = $1 WHERE name = 'message_id'")
         .bind(plan.last_id)

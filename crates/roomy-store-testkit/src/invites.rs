@@ -51,6 +51,11 @@ async fn invites_are_created_listed_and_revoked(store: &impl Store) {
         (None, 0, None)
     );
     assert_eq!(first.state(t0()), InviteState::Active);
+    // Admins make links too.
+    store
+        .set_member_role(room, u[0], u[1], MemberRole::Admin, t0())
+        .await
+        .unwrap();
     let second = store
         .create_invite(new_invite(room, u[1], "hash-2", Some(3)), t0())
         .await

@@ -636,6 +636,10 @@ async fn sent_and_received_lists_filter_and_page(store: &impl Store) {
     let (ga1, gb1, gc1, ga2, db1, da1) = (m[0].id, m[1].id, m[2].id, m[3].id, m[4].id, m[5].id);
     // Another's notice in a room A is still in, and a room A left.
     store
+        .set_member_role(g, u[0], u[1], MemberRole::Admin, t0())
+        .await
+        .unwrap();
+    store
         .update_room(
             g,
             u[1],
