@@ -419,7 +419,6 @@ async fn global_rules(db: &PgPool, rounds: &HashMap<i64, usize>, f: &mut Finding
 /// Case 1: the owner on node A and an admin on node B each add two users
 /// to a group of two; either add fits alone, both together exceed it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the store enforces it: issue 14"]
 async fn capacity_holds_when_both_nodes_add() {
     let Some(c) = Cluster::start().await else {
         return;
@@ -477,7 +476,6 @@ async fn capacity_holds_when_both_nodes_add() {
 /// Case 2: the owner dissolves on node A while, on node B, an admin adds a
 /// user and a member sends a message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the store enforces it: issue 14"]
 async fn nothing_joins_or_is_said_after_a_dissolve() {
     let Some(c) = Cluster::start().await else {
         return;

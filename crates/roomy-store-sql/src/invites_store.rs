@@ -1,6 +1,6 @@
-//! Invite links, shared by the SQL backends. A join locks the invite and
-//! its room ([`Backend::FOR_NO_KEY_UPDATE`]) and adds its member exactly as
-//! `add_members` does.
+//! Invite links, shared by the SQL backends. A join locks the invite
+//! ([`Backend::FOR_NO_KEY_UPDATE`]) and its room ([`Backend::FOR_UPDATE`])
+//! and adds its member exactly as `add_members` does.
 
 use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
 use crate::invites::{INVITE_COLUMNS, InviteRow};
