@@ -11,8 +11,10 @@
 //! admin lifts the ban or adds them back; leaving bans nobody.
 //!
 //! Changes that write a notice run on the writer task, so notices and
-//! messages reach clients in seq order; every membership change runs there,
-//! so a rights check made in the job still holds when its write is made.
+//! messages reach clients in seq order. The rights and rules of a change
+//! are judged by the store in the transaction that writes it, under the
+//! room's lock ([`RoomDenial`] maps to [`RoomError`]): several nodes, each
+//! with its own writer task, may change one group at once.
 
 use crate::{App, ChangeKind, WriteError, change_envelopes};
 use roomy_bus::{Envelope, Event};

@@ -444,6 +444,19 @@ pub fn plan_batch(
                 continue;
             }
         };
+        // A retry of a stored message gets it back before any rule is
+        // judged again: it was stored, and a sender whose first answer was
+        // lost must not be told otherwise because they were removed,
+        // blocked or the group dissolved since.
+        let key = new
+            .client_id
+            .as_ref()
+            .map(|c| (new.room_id, new.sender_id, c.as_str().to_owned()));
+        if let Some(original) = key.as_ref().and_then(|k| originals.get(k)) {
+            plan.outcomes
+                .push(AppendOutcome::Duplicate(original.clone()));
+            continue;
+        }
         // Server notices may come from outside the room (an admin's removal).
         if new.kind != MessageKind::System && !state.members.contains(&new.sender_id) {
             plan.outcomes
@@ -467,15 +480,6 @@ pub fn plan_batch(
                     .push(AppendOutcome::Rejected(AppendRejection::NotFriends));
                 continue;
             }
-        }
-        let key = new
-            .client_id
-            .as_ref()
-            .map(|c| (new.room_id, new.sender_id, c.as_str().to_owned()));
-        if let Some(original) = key.as_ref().and_then(|k| originals.get(k)) {
-            plan.outcomes
-                .push(AppendOutcome::Duplicate(original.clone()));
-            continue;
         }
         let Some(sender) = senders.get(&new.sender_id) else {
             plan.outcomes

@@ -292,7 +292,9 @@ pub trait ChatStore: Send + Sync + 'static {
     // --- messages ---
 
     /// Stores a batch in ONE transaction (the group commit): seqs are gap-free
-    /// per room in batch order, repeated client ids return the original, and
+    /// per room in batch order, repeated client ids return the original
+    /// (even when its sender could no longer send it, so a retry never
+    /// denies a stored message), and
     /// non-members (and, in direct rooms, blocked pairs and, under the
     /// `friends` policy, non-friends) are refused, each message on its own.
     async fn append_messages(
