@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use roomy_core::FieldErrors;
-use roomy_store::StoreError;
+use roomy_store::{Conflict, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -203,8 +203,10 @@ impl From<roomy_app::WriteError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::not_found(ErrorCode::NotFound, "not found"),
-            StoreError::Conflict("username") => {
+            // Whatever kind is missing, clients hear the generic 404: the
+            // app layer names the kinds a route can miss before this.
+            StoreError::NotFound(_) => ApiError::not_found(ErrorCode::NotFound, "not found"),
+            StoreError::Conflict(Conflict::Username) => {
                 let mut fields = FieldErrors::new();
                 fields.add("username", "is already taken");
                 ApiError::Conflict {

@@ -11,7 +11,7 @@ use roomy_core::{
     FieldErrors, Role, SessionId, UserId,
     user_fields::{AvatarUrl, Nickname, Password, Username},
 };
-use roomy_store::{NewSession, NewUser, ProfileChanges, Session, StoreError, User};
+use roomy_store::{Conflict, NewSession, NewUser, ProfileChanges, Session, StoreError, User};
 use time::{Duration, OffsetDateTime};
 
 /// Why an account operation failed.
@@ -177,7 +177,7 @@ impl App {
             )
             .await
             .map_err(|e| match e {
-                StoreError::Conflict("username") => AccountError::UsernameTaken,
+                StoreError::Conflict(Conflict::Username) => AccountError::UsernameTaken,
                 other => other.into(),
             })
     }
@@ -231,7 +231,7 @@ impl App {
                 .await;
             match created {
                 Ok(user) => return self.start_session(user, client).await,
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(Conflict::Username)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

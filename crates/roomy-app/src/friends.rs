@@ -12,8 +12,8 @@ use roomy_core::{
     social_fields::{FriendNote, Remark, RequestStatus},
 };
 use roomy_store::{
-    Decision, Direction, Friend, FriendChange, FriendRequest, Member, NewFriendRequest, Refusal,
-    Store, StoreError, User,
+    Decision, Direction, Friend, FriendChange, FriendRequest, Member, Missing, NewFriendRequest,
+    Refusal, Store, StoreError, User,
 };
 use std::{future::Future, sync::Arc};
 
@@ -92,10 +92,10 @@ impl From<StoreError> for FriendError {
     }
 }
 
-/// Maps the store's "no such row" to `missing`, everything else as usual.
-fn or_missing(missing: FriendError) -> impl FnOnce(StoreError) -> FriendError {
+/// Maps the store's missing `kind` of row to `missing`, everything else as usual.
+fn or_missing(kind: Missing, missing: FriendError) -> impl FnOnce(StoreError) -> FriendError {
     move |e| match e {
-        StoreError::NotFound => missing,
+        StoreError::NotFound(k) if k == kind => missing,
         other => other.into(),
     }
 }
@@ -266,7 +266,7 @@ impl App {
                     .await
             })
             .await?
-            .map_err(or_missing(FriendError::UserNotFound))?;
+            .map_err(or_missing(Missing::User, FriendError::UserNotFound))?;
         Ok(change.request)
     }
 
@@ -289,7 +289,10 @@ impl App {
                     .await
             })
             .await?
-            .map_err(or_missing(FriendError::RequestNotFound))?;
+            .map_err(or_missing(
+                Missing::FriendRequest,
+                FriendError::RequestNotFound,
+            ))?;
         Ok(change.request)
     }
 
@@ -331,7 +334,7 @@ impl App {
         self.store
             .set_remark(me.id, friend, remark)
             .await
-            .map_err(or_missing(FriendError::FriendNotFound))
+            .map_err(or_missing(Missing::Friend, FriendError::FriendNotFound))
     }
 
     /// Ends a friendship both ways. The old requests are forgotten, so either
@@ -340,6 +343,6 @@ impl App {
         self.store
             .unfriend(me.id, friend, self.clock.now())
             .await
-            .map_err(or_missing(FriendError::FriendNotFound))
+            .map_err(or_missing(Missing::Friend, FriendError::FriendNotFound))
     }
 }

@@ -14,7 +14,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use roomy_core::{FieldErrors, RoomId, config::Redacted};
 use roomy_store::{
-    Invite, InviteState, JoinOutcome, NewInvite, Room, RoomSummary, StoreError, User,
+    Invite, InviteState, JoinOutcome, Missing, NewInvite, Room, RoomSummary, StoreError, User,
 };
 use sha2::{Digest, Sha256};
 
@@ -224,7 +224,7 @@ impl App {
             .revoke_invite(room, actor.id, invite, self.clock.now())
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => InviteError::NotFound,
+                StoreError::NotFound(Missing::Invite) => InviteError::NotFound,
                 other => other.into(),
             })
     }
@@ -276,7 +276,7 @@ impl App {
             })
             .await?
             .map_err(|e| match e {
-                StoreError::NotFound => InviteError::NotFound,
+                StoreError::NotFound(Missing::Invite | Missing::Room) => InviteError::NotFound,
                 other => other.into(),
             })?;
         let room = match outcome {

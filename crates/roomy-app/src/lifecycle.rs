@@ -9,7 +9,7 @@ use crate::{App, MessageError, messages::invalid};
 use roomy_bus::{Envelope, Event, Origin};
 use roomy_core::{MessageId, RoomId, UserId, chat_fields::MessageKind, clock::to_millis};
 use roomy_store::{
-    Member, Message, Notice, ReadMark, Revocation, Revoker, Store, StoreError, User,
+    Member, Message, Missing, Notice, ReadMark, Revocation, Revoker, Store, StoreError, User,
 };
 
 /// Most ids one batch delete takes.
@@ -86,7 +86,7 @@ impl App {
             .mark_read(room, me, seq, self.clock.now())
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => MessageError::RoomNotFound,
+                StoreError::NotFound(Missing::Member) => MessageError::RoomNotFound,
                 other => other.into(),
             })?;
         self.publish_notices(mark.events.clone(), origin);

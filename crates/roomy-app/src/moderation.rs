@@ -3,7 +3,9 @@
 
 use crate::{App, WriteError};
 use roomy_core::{MessageId, Role, RoomId, UserId, chat_fields::MessageKind};
-use roomy_store::{AdminMessageFilter, AuditEntry, Message, NewAudit, Revoker, StoreError, User};
+use roomy_store::{
+    AdminMessageFilter, AuditEntry, Message, Missing, NewAudit, Revoker, StoreError, User,
+};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// Longest reason kept in the audit log, in characters.
@@ -142,7 +144,7 @@ impl App {
         require_admin(admin)?;
         let why = reason(change.reason)?;
         let not_found = |e| match e {
-            StoreError::NotFound => ModerationError::UserNotFound,
+            StoreError::NotFound(Missing::User) => ModerationError::UserNotFound,
             other => other.into(),
         };
         let user = match change.disabled {
@@ -241,7 +243,7 @@ impl App {
             })
             .await?
             .map_err(|e| match e {
-                StoreError::NotFound => ModerationError::MessageNotFound,
+                StoreError::NotFound(Missing::Message) => ModerationError::MessageNotFound,
                 other => other.into(),
             })?;
         Ok(removed.message)

@@ -24,7 +24,7 @@ use roomy_core::{
     user_fields::{AvatarUrl, Nickname},
 };
 use roomy_store::{
-    Ban, Member, MemberProfileChanges, NewGroup, Refusal, Room, RoomChange, RoomDenial,
+    Ban, Member, MemberProfileChanges, Missing, NewGroup, Refusal, Room, RoomChange, RoomDenial,
     RoomProfileChanges, RoomSummary, Store, StoreError, User,
 };
 use std::{future::Future, sync::Arc};
@@ -718,7 +718,7 @@ impl App {
             .lift_ban(room, actor.id, user)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => RoomError::BanNotFound,
+                StoreError::NotFound(Missing::Ban) => RoomError::BanNotFound,
                 other => other.into(),
             })
     }

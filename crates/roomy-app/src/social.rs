@@ -3,7 +3,7 @@
 
 use crate::{App, GraphError};
 use roomy_core::{UserId, clock::from_millis};
-use roomy_store::{Refusal, Related, StoreError, User};
+use roomy_store::{Missing, Refusal, Related, StoreError, User};
 use std::collections::HashMap;
 
 /// Why a follow-graph operation failed.
@@ -48,10 +48,10 @@ impl From<GraphError> for SocialError {
     }
 }
 
-/// Maps the store's "no such row" to "no such user".
+/// Maps the store's missing user (the target) to "no such user".
 fn missing_user(e: StoreError) -> SocialError {
     match e {
-        StoreError::NotFound => SocialError::UserNotFound,
+        StoreError::NotFound(Missing::User) => SocialError::UserNotFound,
         other => other.into(),
     }
 }

@@ -5,6 +5,7 @@ use crate::{
     SESSION_WITH_USER_SELECT, SessionRow, SessionUserRow, UserRow, conflict_or, db_err, escape_like,
 };
 use roomy_core::{SessionId, UserId, clock::to_millis};
+use roomy_store::{Conflict, Missing};
 use roomy_store::{
     Credentials, NewSession, NewUser, ProfileChanges, RetiredGuest, Session, StoreError,
     StoreResult, User,
@@ -53,7 +54,7 @@ where
         .bind(to_millis(now))
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| conflict_or(e, "username"))?;
+        .map_err(|e| conflict_or(e, Conflict::Username))?;
         tx.commit().await.map_err(db_err)?;
         row.into_user()
     }
@@ -118,7 +119,7 @@ where
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Missing::User))?;
         tx.commit().await.map_err(db_err)?;
         row.into_user()
     }
@@ -140,7 +141,7 @@ where
                 .await
                 .map_err(db_err)?;
         if B::rows_affected(&updated) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         }
         sqlx::query(
             "UPDATE sessions SET revoked_at = $1
@@ -169,7 +170,7 @@ where
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::User))?;
         if disabled {
             sqlx::query(crate::REVOKE_SESSIONS)
                 .bind(to_millis(now))

@@ -23,6 +23,7 @@ use roomy_store::{
     RoomChange, RoomDenial, RoomFacts, RoomProfileChanges, RoomSummary, StoreError, StoreResult,
     SyncBatch, SyncRoom, UserBrief,
 };
+use roomy_store::{Conflict, Missing};
 use sqlx::AssertSqlSafe;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
@@ -241,7 +242,7 @@ where
         let recipients = Self::member_ids(&mut *conn, room).await?;
         let room = Self::room_in(conn, room)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Room))?;
         Ok(RoomChange {
             room,
             members,
@@ -322,7 +323,7 @@ where
             Self::refresh_gate(conn, a, b).await?;
             let room = Self::room_in(conn, RoomId(id))
                 .await?
-                .ok_or(StoreError::NotFound)?;
+                .ok_or(StoreError::NotFound(Missing::Room))?;
             return Ok((room, false));
         }
         let ms = to_millis(now);
@@ -335,14 +336,14 @@ where
         .bind(ms)
         .fetch_one(&mut *conn)
         .await
-        .map_err(|e| conflict_or(e, "direct room"))?;
+        .map_err(|e| conflict_or(e, Conflict::DirectRoom))?;
         for user in [a, b] {
             Self::insert_member(conn, RoomId(id), user, MemberRole::Member, ms).await?;
         }
         Self::refresh_gate(conn, a, b).await?;
         let room = Self::room_in(conn, RoomId(id))
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Room))?;
         Ok((room, true))
     }
 
@@ -392,7 +393,7 @@ where
         loop {
             attempts += 1;
             match self.try_find_or_create_direct(a, b, policy, now).await {
-                Err(StoreError::Conflict(_)) if attempts < 3 => continue,
+                Err(StoreError::Conflict(Conflict::DirectRoom)) if attempts < 3 => continue,
                 other => return other,
             }
         }
@@ -592,7 +593,7 @@ where
         .await?;
         let room = Self::room_in(&mut tx, room)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Room))?;
         tx.commit().await.map_err(db_err)?;
         recipients.sort();
         Ok(RoomChange {
@@ -625,7 +626,7 @@ where
                 .await
                 .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Member));
         }
         Self::touch_room(&mut tx, room, to_millis(now)).await?;
         let change = Self::room_change_in(&mut tx, room, &[user], None).await?;
@@ -663,7 +664,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Room));
         }
         let notice = Self::notice_in(&mut tx, room, actor, notice, now).await?;
         let change = Self::room_change_in(&mut tx, room, &[], notice).await?;
@@ -721,7 +722,7 @@ where
             .await
             .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Ban));
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())
@@ -762,7 +763,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Room));
         }
         let change = Self::room_change_in(&mut tx, room, &[], notice).await?;
         tx.commit().await.map_err(db_err)?;
@@ -792,7 +793,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Member));
         }
         // The room's lock makes hand-overs take turns: the second one
         // finds `from` no longer the owner above and is refused.
@@ -806,7 +807,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&demoted) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Member));
         }
         Self::touch_room(&mut tx, room, to_millis(now)).await?;
         let change = Self::room_change_in(&mut tx, room, &[to, from], notice).await?;
@@ -848,7 +849,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Member));
         }
         Self::touch_room(&mut tx, room, to_millis(now)).await?;
         let change = Self::room_change_in(&mut tx, room, &[user], None).await?;

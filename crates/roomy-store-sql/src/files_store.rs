@@ -13,6 +13,7 @@ use roomy_core::{
     FileId, UserId,
     clock::{from_millis, to_millis},
 };
+use roomy_store::{Conflict, Missing};
 use roomy_store::{
     Job, JobKind, MediaClass, NewFile, NewUpload, Prepared, StoreError, StoreResult, StoredFile,
     Upload, UploadExpiry,
@@ -53,7 +54,7 @@ where
         .await
         .map_err(db_err)?;
         if found.is_none() {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         }
         let used: i64 = sqlx::query_scalar(STORAGE_USED)
             .bind(user.0)
@@ -123,11 +124,13 @@ where
         .bind(to_millis(now))
         .execute(&mut *conn)
         .await
-        .map_err(|e| crate::conflict_or(e, "storage_key"))?;
+        .map_err(|e| crate::conflict_or(e, Conflict::StorageKey))?;
         if matches!(new.media, MediaClass::Image | MediaClass::Video) {
             Self::enqueue_in(conn, JobKind::Derive, id, now).await?;
         }
-        Self::file_in(conn, id).await?.ok_or(StoreError::NotFound)
+        Self::file_in(conn, id)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::File))
     }
 }
 
@@ -264,7 +267,7 @@ where
         .map(|done| B::rows_affected(&done))
         .map_err(db_err)?;
         if gone != 1 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Upload));
         }
         let stored = Self::insert_file_in(&mut tx, id.0, &file, now).await?;
         tx.commit().await.map_err(db_err)?;
@@ -374,7 +377,7 @@ where
         if done == 1 {
             Ok(())
         } else {
-            Err(StoreError::NotFound)
+            Err(StoreError::NotFound(Missing::File))
         }
     }
 

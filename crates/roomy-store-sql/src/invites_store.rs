@@ -9,6 +9,7 @@ use crate::{
     conflict_or, db_err,
 };
 use roomy_core::{RoomId, UserId, chat_fields::MemberRole, clock::to_millis};
+use roomy_store::{Conflict, Missing};
 use roomy_store::{Invite, InviteState, JoinOutcome, NewInvite};
 use roomy_store::{Room, StoreError, StoreResult};
 use sqlx::AssertSqlSafe;
@@ -80,10 +81,10 @@ where
         .bind(new.max_uses)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| conflict_or(e, "invite"))?;
+        .map_err(|e| conflict_or(e, Conflict::Invite))?;
         let invite = Self::invite_by_id_in(&mut tx, id)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
         tx.commit().await.map_err(db_err)?;
         Ok(invite)
     }
@@ -132,7 +133,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Invite));
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())
@@ -180,7 +181,7 @@ where
         .await
         .map_err(db_err)?
         .map(InviteRow::into_invite)
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Missing::Invite))?;
         let state = invite.state(now);
         if state != InviteState::Active {
             return Ok(JoinOutcome::Unusable(state));
@@ -198,7 +199,7 @@ where
         .map_err(db_err)?
         .map(RoomRow::into_room)
         .transpose()?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Missing::Room))?;
         if Self::member_in(&mut tx, room.id, user).await?.is_some() {
             return Ok(JoinOutcome::AlreadyMember(room));
         }

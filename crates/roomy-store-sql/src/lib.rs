@@ -21,7 +21,7 @@ mod social_store;
 pub use backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
 
 use roomy_core::{Role, SessionId, UserId, clock::from_millis};
-use roomy_store::{Credentials, Session, StoreError, User};
+use roomy_store::{Conflict, Credentials, Session, StoreError, User};
 
 /// A `users` row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -175,7 +175,7 @@ fn refuses_a_value(code: Option<&str>) -> bool {
 }
 
 /// A unique violation becomes `Conflict(what)`; anything else a database error.
-pub fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
+pub fn conflict_or(e: sqlx::Error, what: Conflict) -> StoreError {
     match e.as_database_error() {
         Some(d) if d.is_unique_violation() => StoreError::Conflict(what),
         _ => db_err(e),

@@ -22,7 +22,7 @@ use roomy_store::{
     AdminMessageFilter, AuditEntry, Favorite, MessageFilter, MessageList, NewAudit, ReadMark,
     Revocation, Revoker,
 };
-use roomy_store::{Message, NoticeEvent, StoreError, StoreResult};
+use roomy_store::{Message, Missing, NoticeEvent, StoreError, StoreResult};
 use sqlx::AssertSqlSafe;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
@@ -201,7 +201,7 @@ where
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::User))?;
         if disabled {
             sqlx::query(crate::REVOKE_SESSIONS)
                 .bind(ms)
@@ -291,7 +291,8 @@ where
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let (current, last_seq, kind, shares) = found.ok_or(StoreError::NotFound)?;
+        let (current, last_seq, kind, shares) =
+            found.ok_or(StoreError::NotFound(Missing::Member))?;
         let target = seq.min(last_seq);
         if target <= current {
             let unread = Self::unread_in(&mut tx, room, user, current).await?;
@@ -364,7 +365,7 @@ where
             .map_err(db_err)?;
         let original = Self::message_in(&mut tx, id)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Message))?;
         let room = original.room_id;
         if original.revoked {
             let recipients = Self::member_ids(&mut tx, room).await?;
@@ -416,7 +417,7 @@ where
         let recipients = Self::member_ids(&mut tx, room).await?;
         let message = Self::message_in(&mut tx, id)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Message))?;
         tx.commit().await.map_err(db_err)?;
         Ok(Revocation {
             message,
@@ -565,7 +566,7 @@ where
         .map_err(db_err)?;
         let favorite = Self::favorite_in(&mut tx, user, message)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::Favorite))?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some((favorite, B::rows_affected(&done) == 1)))
     }

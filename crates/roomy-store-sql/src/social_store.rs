@@ -11,6 +11,7 @@ use crate::social::{
 use crate::{UserRow, conflict_or, db_err};
 use roomy_core::social_fields::{RelationState, Remark, RequestStatus};
 use roomy_core::{MessageId, RoomId, UserId, clock::to_millis, social_fields::DirectPolicy};
+use roomy_store::{Conflict, Missing};
 use roomy_store::{
     Decision, Direction, Friend, FriendChange, FriendRequest, GraphDelta, GraphEdit, GraphSnapshot,
     NewFriendRequest, Notice, PairFacts, Refusal, Related, User,
@@ -185,7 +186,7 @@ where
         .await
         .map_err(db_err)?;
         if locked.is_none() {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         }
         let mut refused = Vec::new();
         for user in users {
@@ -194,7 +195,7 @@ where
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?
-                .ok_or(StoreError::NotFound)?;
+                .ok_or(StoreError::NotFound(Missing::User))?;
             let PairFacts {
                 friend,
                 blocked,
@@ -347,7 +348,7 @@ where
             .bind(ms)
             .execute(&mut *conn)
             .await
-            .map_err(|e| conflict_or(e, "friendship"))?;
+            .map_err(|e| conflict_or(e, Conflict::Friendship))?;
         }
         let (room, created) = Self::direct_room_in(conn, from, to, now).await?;
         let message = Self::notice_in(conn, room.id, to, notice, now).await?;
@@ -394,7 +395,7 @@ where
         let mut tx = self.write_tx().await?;
         let locked = Self::lock_pair(&mut tx, from, to).await?;
         let (Some(_), Some(target)) = (locked.get(&from), locked.get(&to)) else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         };
         let target = *target;
         if target.disabled {
@@ -437,7 +438,7 @@ where
         .bind(ms)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| conflict_or(e, "friend request"))?;
+        .map_err(|e| conflict_or(e, Conflict::FriendRequest))?;
         // Agreeing first (when the target does not confirm) takes the room
         // lock before the position counter, the order every batch takes them.
         let (mut positions, mut room, mut message) = (Vec::new(), None, None);
@@ -452,7 +453,7 @@ where
         let notices = Self::notices_by_ids(&mut tx, &positions).await?;
         let request = Self::request_in(&mut tx, id)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::FriendRequest))?;
         tx.commit().await.map_err(db_err)?;
         Ok(FriendChange {
             request,
@@ -480,14 +481,14 @@ where
         .await
         .map_err(db_err)?
         else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::FriendRequest));
         };
         let (from, to) = (UserId(from), UserId(to));
         if answerer != to {
             return Err(if answerer == from {
                 StoreError::Refused(Refusal::NotRequestTarget)
             } else {
-                StoreError::NotFound
+                StoreError::NotFound(Missing::FriendRequest)
             });
         }
         Self::lock_pair(&mut tx, from, to).await?;
@@ -539,7 +540,7 @@ where
         let notices = Self::notices_by_ids(&mut tx, &positions).await?;
         let request = Self::request_in(&mut tx, id)
             .await?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Missing::FriendRequest))?;
         tx.commit().await.map_err(db_err)?;
         Ok(FriendChange {
             request,
@@ -592,10 +593,10 @@ where
         let mut tx = self.write_tx().await?;
         let locked = Self::lock_pair(&mut tx, user, target).await?;
         let (Some(me), Some(them)) = (locked.get(&user), locked.get(&target)) else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         };
         if them.disabled {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         }
         if Self::relation_of(&mut tx, target, user).await? == RelationState::Blacklist {
             return Err(StoreError::Refused(Refusal::Blocked));
@@ -627,7 +628,7 @@ where
         let mut tx = self.write_tx().await?;
         let locked = Self::lock_pair(&mut tx, user, target).await?;
         let (Some(me), Some(them)) = (locked.get(&user), locked.get(&target)) else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         };
         if Self::relation_of(&mut tx, user, target).await? != RelationState::Follow {
             return Ok(Vec::new());
@@ -662,7 +663,7 @@ where
         let mut tx = self.write_tx().await?;
         let locked = Self::lock_pair(&mut tx, user, target).await?;
         let (Some(me), Some(them)) = (locked.get(&user), locked.get(&target)) else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         };
         let mine = Self::relation_of(&mut tx, user, target).await?;
         if mine == RelationState::Blacklist {
@@ -709,7 +710,7 @@ where
         let mut tx = self.write_tx().await?;
         let locked = Self::lock_pair(&mut tx, user, target).await?;
         if !locked.contains_key(&target) {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::User));
         }
         if Self::relation_of(&mut tx, user, target).await? == RelationState::Blacklist {
             Self::set_relation(
@@ -830,7 +831,7 @@ where
                 .await
             {
                 // A direct room created concurrently by another node: retry finds it.
-                Err(StoreError::Conflict("direct room")) if attempts < 3 => continue,
+                Err(StoreError::Conflict(Conflict::DirectRoom)) if attempts < 3 => continue,
                 other => return other,
             }
         }
@@ -859,7 +860,7 @@ where
                 )
                 .await
             {
-                Err(StoreError::Conflict("direct room")) if attempts < 3 => continue,
+                Err(StoreError::Conflict(Conflict::DirectRoom)) if attempts < 3 => continue,
                 other => return other,
             }
         }
@@ -937,7 +938,7 @@ where
                 .await
                 .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Friend));
         }
         let row = sqlx::query_as::<_, RelatedRow>(FRIEND_ONE)
             .bind(user.0)
@@ -967,7 +968,7 @@ where
         .await
         .map_err(db_err)?;
         if B::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Friend));
         }
         // The old requests go too (their notices with them), so either may ask again.
         sqlx::query(

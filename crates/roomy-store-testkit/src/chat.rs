@@ -16,8 +16,8 @@ use roomy_core::{
     user_fields::{AvatarUrl, Nickname, Username},
 };
 use roomy_store::{
-    AppendOutcome, AppendRejection, NewGroup, NewMessage, NewSession, NewUser, ProfileChanges,
-    RoomProfileChanges, Store, StoreError,
+    AppendOutcome, AppendRejection, Conflict, Missing, NewGroup, NewMessage, NewSession, NewUser,
+    ProfileChanges, RoomDenial, RoomProfileChanges, Store, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -78,7 +78,10 @@ async fn usernames_are_unique_ignoring_case(store: &impl Store) {
         .create_user(new_user("ALICE_1"), t0())
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict("username")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(Conflict::Username)),
+        "{err:?}"
+    );
 }
 
 /// Login finds the account by any casing, with its hash.
@@ -147,17 +150,17 @@ async fn missing_users_are_not_found(store: &impl Store) {
         store
             .update_profile(ghost, ProfileChanges::default(), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
     assert!(matches!(
         store.set_disabled(ghost, true, t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
     assert!(matches!(
         store
             .set_password(ghost, "h".into(), SessionId(1), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
 }
 
@@ -709,7 +712,7 @@ async fn membership_changes_reach_the_right_people(store: &impl Store) {
         store
             .remove_member(room, u[0], u[1], "again".into(), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::RoomDenied(RoomDenial::MemberNotFound))
     ));
     let nobody = store
         .add_members(room, u[0], &[u[2]], ANYONE, "noop".into(), CAPACITY, t0())
@@ -778,7 +781,7 @@ async fn roles_and_profiles_change(store: &impl Store) {
         store
             .set_member_role(room, u[0], UserId(777_777), MemberRole::Admin, t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::RoomDenied(RoomDenial::MemberNotFound))
     ));
     let c = store
         .update_room(

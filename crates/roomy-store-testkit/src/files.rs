@@ -12,8 +12,8 @@ use crate::Check;
 use crate::chat::{ANYONE, group, stored, t0, text, users};
 use roomy_core::{FileId, UserId, chat_fields::MessageKind};
 use roomy_store::{
-    JobKind, MediaClass, NewFile, NewMessage, NewUpload, Prepared, Revoker, Store, StoreError,
-    UploadExpiry,
+    JobKind, MediaClass, Missing, NewFile, NewMessage, NewUpload, Prepared, Revoker, Store,
+    StoreError, UploadExpiry,
 };
 use time::Duration;
 
@@ -74,7 +74,7 @@ async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
             t0(),
         )
         .await;
-    assert!(matches!(early, Err(StoreError::NotFound)));
+    assert!(matches!(early, Err(StoreError::NotFound(Missing::Upload))));
     let prepared = Prepared {
         key: "files/a".into(),
         sha256: "ab".repeat(32),
@@ -139,7 +139,7 @@ async fn uploads_reserve_quota_and_become_files(store: &impl Store) {
     );
     assert!(matches!(
         store.set_derivative(FileId(999_999), false, "k", "m").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::File))
     ));
 }
 

@@ -12,7 +12,9 @@ use roomy_core::{
     RoomId, UserId,
     chat_fields::{MemberRole, MessageKind},
 };
-use roomy_store::{InviteState, JoinOutcome, NewInvite, Store, StoreError};
+use roomy_store::{
+    Conflict, InviteState, JoinOutcome, Missing, NewInvite, RoomDenial, Store, StoreError,
+};
 use time::Duration;
 
 fn new_invite(room: RoomId, by: UserId, hash: &str, max_uses: Option<i64>) -> NewInvite {
@@ -68,13 +70,13 @@ async fn invites_are_created_listed_and_revoked(store: &impl Store) {
         store
             .create_invite(new_invite(room, u[0], "hash-1", None), t0())
             .await,
-        Err(StoreError::Conflict("invite"))
+        Err(StoreError::Conflict(Conflict::Invite))
     ));
     assert!(matches!(
         store
             .create_invite(new_invite(RoomId(999_999), u[0], "hash-x", None), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::RoomDenied(RoomDenial::RoomNotFound))
     ));
 
     let ids = |list: Vec<roomy_store::Invite>| list.into_iter().map(|i| i.id).collect::<Vec<_>>();
@@ -110,11 +112,11 @@ async fn invites_are_created_listed_and_revoked(store: &impl Store) {
         store
             .revoke_invite(RoomId(999_999), u[0], first.id, t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::RoomDenied(RoomDenial::RoomNotFound))
     ));
     assert!(matches!(
         store.revoke_invite(room, u[0], 999_999, t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Invite))
     ));
     assert!(store.invite_by_hash("hash-none").await.unwrap().is_none());
     let (found, _) = store.invite_by_hash("hash-1").await.unwrap().unwrap();
@@ -230,7 +232,7 @@ async fn joining_counts_uses_and_adds_the_member(store: &impl Store) {
         store
             .join_by_invite("join-none", u[3], "cat".into(), 100, t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Invite))
     ));
     assert_eq!(store.member_role(room, u[3]).await.unwrap(), None);
     let history = store.history(room, u[0], None, None, 10).await.unwrap();
@@ -319,7 +321,7 @@ async fn removal_bans_rejoining_until_lifted(store: &impl Store) {
     store.lift_ban(room, u[0], u[2]).await.unwrap();
     assert!(matches!(
         store.lift_ban(room, u[0], u[2]).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Ban))
     ));
     joined(
         store

@@ -19,8 +19,9 @@ use roomy_core::{
 };
 use roomy_store::{
     AdminMessageFilter, AppendOutcome, AppendRejection, MemberProfileChanges, Message,
-    MessageFilter, MessageList, NewAudit, NewMessage, NewSession, Notice, NoticeEvent, NoticeKind,
-    ProfileChanges, Revoker, RoomProfileChanges, Store, StoreError, UNREAD_CAP,
+    MessageFilter, MessageList, Missing, NewAudit, NewMessage, NewSession, Notice, NoticeEvent,
+    NoticeKind, ProfileChanges, Revoker, RoomDenial, RoomProfileChanges, Store, StoreError,
+    UNREAD_CAP,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -77,8 +78,18 @@ fn reads(notices: &[Notice]) -> Vec<(UserId, RoomId, UserId, i64)> {
         .collect()
 }
 
-fn not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) {
-    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+fn not_found<T: std::fmt::Debug>(r: Result<T, StoreError>, kind: Missing) {
+    assert!(
+        matches!(r, Err(StoreError::NotFound(k)) if k == kind),
+        "expected no such {kind}: {r:?}"
+    );
+}
+
+fn denied<T: std::fmt::Debug>(r: Result<T, StoreError>, why: RoomDenial) {
+    assert!(
+        matches!(r, Err(StoreError::RoomDenied(d)) if d == why),
+        "expected {why:?}: {r:?}"
+    );
 }
 
 /// Read positions only move forward and are clamped to the last seq; the
@@ -245,8 +256,11 @@ async fn read_positions_move_forward_and_reach_the_peer(store: &impl Store) {
     let below = store.mark_read(big.id, u[2], 2, at(9)).await.unwrap();
     assert_eq!(below.unread, UNREAD_CAP - 1);
 
-    not_found(store.mark_read(d.id, u[2], 1, at(8)).await);
-    not_found(store.mark_read(RoomId(999_999), u[0], 1, at(8)).await);
+    not_found(store.mark_read(d.id, u[2], 1, at(8)).await, Missing::Member);
+    not_found(
+        store.mark_read(RoomId(999_999), u[0], 1, at(8)).await,
+        Missing::Member,
+    );
 }
 
 /// Read marks racing on one member's position: whatever the interleaving,
@@ -423,11 +437,13 @@ async fn revoking_takes_the_body_back_for_everyone(store: &impl Store) {
         store
             .revoke_message(MessageId(999_999), Revoker::Sender, "n".into(), at(42))
             .await,
+        Missing::Message,
     );
     not_found(
         store
             .revoke_message(MessageId(999_999), admin(), "n".into(), at(42))
             .await,
+        Missing::Message,
     );
     assert_eq!(store.audit_log(None, 10).await.unwrap().len(), 1);
 }
@@ -928,20 +944,27 @@ async fn groups_dissolve_change_owner_and_member_profiles(store: &impl Store) {
     assert_eq!(stored(&out[1]).seq, 3);
 
     // Twice, or a direct room, or no room: nothing at all is written.
-    not_found(store.dissolve_room(g, u[0], "again".into(), at(62)).await);
+    denied(
+        store.dissolve_room(g, u[0], "again".into(), at(62)).await,
+        RoomDenial::Dissolved,
+    );
     let room = store.room(g).await.unwrap().unwrap();
     assert_eq!((room.last_seq, room.dissolved_at), (3, Some(at(60))));
     let (d, _) = store
         .find_or_create_direct(u[0], u[1], ANYONE, t0())
         .await
         .unwrap();
-    not_found(store.dissolve_room(d.id, u[0], "no".into(), at(62)).await);
+    denied(
+        store.dissolve_room(d.id, u[0], "no".into(), at(62)).await,
+        RoomDenial::NotAGroup,
+    );
     let room = store.room(d.id).await.unwrap().unwrap();
     assert_eq!((room.last_seq, room.dissolved_at), (0, None));
-    not_found(
+    denied(
         store
             .dissolve_room(RoomId(999_999), u[0], "no".into(), at(62))
             .await,
+        RoomDenial::RoomNotFound,
     );
     // A dissolved group keeps its members and stays readable.
     assert_eq!(store.members(g, None, 10).await.unwrap().len(), 3);
@@ -975,10 +998,11 @@ async fn groups_dissolve_change_owner_and_member_profiles(store: &impl Store) {
         Some(MemberRole::Admin)
     );
     let last_seq = store.room(g2).await.unwrap().unwrap().last_seq;
-    not_found(
+    denied(
         store
             .transfer_ownership(g2, u[1], u[3], "no".into(), at(71))
             .await,
+        RoomDenial::MemberNotFound,
     );
     assert_eq!(
         store.member_role(g2, u[1]).await.unwrap(),
@@ -1050,10 +1074,11 @@ async fn groups_dissolve_change_owner_and_member_profiles(store: &impl Store) {
         (None, None)
     );
     assert_eq!(store.member(g2, u[2]).await.unwrap().as_ref(), Some(c));
-    not_found(
+    denied(
         store
             .update_member_profile(g2, u[3], MemberProfileChanges::default(), at(75))
             .await,
+        RoomDenial::RoomNotFound,
     );
     assert_eq!(store.member(g2, u[3]).await.unwrap(), None);
 
@@ -1106,7 +1131,7 @@ async fn concurrent_removals_remove_once(store: &impl Store) {
             outcomes
                 .iter()
                 .filter(|r| r.is_err())
-                .all(|r| matches!(r, Err(StoreError::NotFound))),
+                .all(|r| matches!(r, Err(StoreError::RoomDenied(RoomDenial::MemberNotFound)))),
             "{outcomes:?}"
         );
         let sync = store.sync(*target, pos, None, 50).await.unwrap();
@@ -1177,6 +1202,7 @@ async fn moderation_is_audited_in_the_same_transaction(store: &impl Store) {
         store
             .moderate_user(entry(UserId(999_999), "disable_user", None), true, at(61))
             .await,
+        Missing::User,
     );
     assert_eq!(store.audit_log(None, 10).await.unwrap().len(), 1);
 

@@ -15,8 +15,8 @@ use roomy_core::{
     social_fields::{DirectPolicy, FriendNote, Remark, RequestStatus},
 };
 use roomy_store::{
-    AppendOutcome, AppendRejection, Decision, Direction, GraphEdit, NewFriendRequest, NewGroup,
-    NewUser, NoticeKind, ProfileChanges, Refusal, Store, StoreError,
+    AppendOutcome, AppendRejection, Decision, Direction, GraphEdit, Missing, NewFriendRequest,
+    NewGroup, NewUser, NoticeKind, ProfileChanges, Refusal, Store, StoreError,
 };
 use time::Duration;
 
@@ -78,12 +78,12 @@ async fn follows_are_idempotent_and_versioned(store: &impl Store) {
     assert!(store.unfollow(u[0], u[1], t0()).await.unwrap().is_empty());
     assert!(matches!(
         store.follow(u[0], UserId(999_999), t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
     store.set_disabled(u[2], true, t0()).await.unwrap();
     assert!(matches!(
         store.follow(u[0], u[2], t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
     assert_eq!(store.graph_snapshot(UserId(999_999)).await.unwrap(), None);
     let id = store.instance_id().await.unwrap();
@@ -205,7 +205,7 @@ async fn blocks_cut_follows_and_close_direct_rooms(store: &impl Store) {
     stored(&out[0]);
     assert!(matches!(
         store.block(u[0], UserId(999_999), t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
 }
 
@@ -252,7 +252,7 @@ async fn friend_requests_are_answered_once(store: &impl Store) {
         store
             .answer_friend_request(id, u[2], Decision::Agree, None, "n".into(), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::FriendRequest))
     ));
     let refused = store
         .answer_friend_request(id, u[1], Decision::Refuse, None, "n".into(), t0())
@@ -316,7 +316,7 @@ async fn friend_requests_are_answered_once(store: &impl Store) {
         store
             .send_friend_request(request(u[0], UserId(999_999), ""), "n".into(), t0())
             .await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::User))
     ));
     // Blocking ignores the blocked user's pending request.
     store.block(u[1], u[0], t0()).await.unwrap();
@@ -435,7 +435,7 @@ async fn agreeing_opens_the_direct_room_with_notices(store: &impl Store) {
     assert_eq!(f.remark.as_deref(), Some("B!"));
     assert!(matches!(
         store.set_remark(u[0], UserId(999_999), None).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Friend))
     ));
 }
 
@@ -510,7 +510,7 @@ async fn unfriending_forgets_the_requests(store: &impl Store) {
     assert!(store.friends(u[1], None, 10).await.unwrap().is_empty());
     assert!(matches!(
         store.unfriend(u[0], u[1], t0()).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Friend))
     ));
     assert!(
         store

@@ -216,7 +216,7 @@ pub trait FileStore: Send + Sync {
     async fn prepare_upload(&self, id: FileId, prepared: &Prepared) -> StoreResult<bool>;
 
     /// Turns a complete upload into file `id` (same id) and schedules its
-    /// thumbnail or cover; `NotFound` unless the upload exists and is complete.
+    /// thumbnail or cover; `NotFound(Upload)` unless the upload exists and is complete.
     async fn finish_upload(
         &self,
         id: FileId,

@@ -84,7 +84,7 @@ pub enum JoinOutcome {
 #[async_trait]
 pub trait InviteStore: Send + Sync + 'static {
     /// Stores a new invite by `new.created_by`; `RoomDenied` unless
-    /// [`crate::RoomFacts::may_edit_group`], `Conflict("invite")` when the
+    /// [`crate::RoomFacts::may_edit_group`], `Conflict(Invite)` when the
     /// token hash is taken.
     async fn create_invite(&self, new: NewInvite, now: OffsetDateTime) -> StoreResult<Invite>;
 
@@ -98,7 +98,7 @@ pub trait InviteStore: Send + Sync + 'static {
 
     /// Revokes invite `id` of `room` by `actor`; revoking again keeps the
     /// first time. `RoomDenied` unless [`crate::RoomFacts::may_manage`];
-    /// `NotFound` when the room has no such invite.
+    /// `NotFound(Invite)` when the room has no such invite.
     async fn revoke_invite(
         &self,
         room: RoomId,
@@ -114,7 +114,7 @@ pub trait InviteStore: Send + Sync + 'static {
     /// `notice` by them. The use is counted and the member added in ONE
     /// transaction that holds the invite, so concurrent joins can never take
     /// more than `max_uses`; a group of `max_members` is full; a user an
-    /// admin removed (banned) is refused. `NotFound` for an unknown hash.
+    /// admin removed (banned) is refused. `NotFound(Invite)` for an unknown hash.
     async fn join_by_invite(
         &self,
         token_hash: &str,

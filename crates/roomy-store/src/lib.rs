@@ -14,7 +14,7 @@ mod records;
 mod social;
 
 pub use chat::*;
-pub use error::{StoreError, StoreResult};
+pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use files::*;
 pub use guards::{RoomDenial, RoomFacts};
 pub use invites::*;
@@ -46,7 +46,7 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Creates an account; `Conflict("username")` when the name is taken (case-insensitively).
+    /// Creates an account; `Conflict(Username)` when the name is taken (case-insensitively).
     async fn create_user(&self, new: NewUser, now: OffsetDateTime) -> StoreResult<User>;
 
     /// Looks an account up by id.
@@ -58,7 +58,7 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account and its password hash, by id, for password changes.
     async fn credentials(&self, id: UserId) -> StoreResult<Option<Credentials>>;
 
-    /// Applies the given profile changes; `NotFound` for a missing user.
+    /// Applies the given profile changes; `NotFound(User)` for a missing user.
     async fn update_profile(
         &self,
         id: UserId,
@@ -253,7 +253,7 @@ pub trait ChatStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Ban>>;
 
     /// Lifts `user`'s ban from `room` by `actor`; `RoomDenied` unless
-    /// [`RoomFacts::may_manage`], `NotFound` when there is no ban.
+    /// [`RoomFacts::may_manage`], `NotFound(Ban)` when there is no ban.
     async fn lift_ban(&self, room: RoomId, actor: UserId, user: UserId) -> StoreResult<()>;
 
     /// Dissolves a group with a notice (event `dissolved`) by `actor`: it
@@ -344,7 +344,7 @@ pub trait LifecycleStore: Send + Sync + 'static {
     /// Moves `user`'s read position in `room` up to `seq` (clamped to the
     /// room's last seq; never backwards) and writes the events for the
     /// user's devices and, in a direct room whose reader shares read
-    /// positions, the peer. `NotFound` when not a member.
+    /// positions, the peer. `NotFound(Member)` when not a member.
     async fn mark_read(
         &self,
         room: RoomId,
@@ -357,7 +357,7 @@ pub trait LifecycleStore: Send + Sync + 'static {
     /// marked revoked, and a system notice (`notice` text, event `revoked`
     /// or `removed`) goes to the room. An admin's removal is audited in the
     /// same transaction. Revoking a revoked message writes nothing.
-    /// `NotFound` for a missing message.
+    /// `NotFound(Message)` for a missing message.
     async fn revoke_message(
         &self,
         id: MessageId,
@@ -439,7 +439,7 @@ pub trait SocialStore: Send + Sync + 'static {
     /// key by it, so a recreated database never reads another's entries.
     async fn instance_id(&self) -> StoreResult<String>;
 
-    /// `user` follows `target`. `NotFound` for a missing or disabled target;
+    /// `user` follows `target`. `NotFound(User)` for a missing or disabled target;
     /// `Refused(Blocked | YouBlocked)` across a block. No deltas when already following.
     async fn follow(
         &self,
@@ -448,7 +448,7 @@ pub trait SocialStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<GraphDelta>>;
 
-    /// `user` stops following `target`; `NotFound` for a missing target.
+    /// `user` stops following `target`; `NotFound(User)` for a missing target.
     async fn unfollow(
         &self,
         user: UserId,
@@ -457,7 +457,7 @@ pub trait SocialStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<GraphDelta>>;
 
     /// `user` blocks `target`: follows both ways end, the target's pending
-    /// requests to `user` are ignored. `NotFound` for a missing target.
+    /// requests to `user` are ignored. `NotFound(User)` for a missing target.
     async fn block(
         &self,
         user: UserId,
@@ -506,7 +506,7 @@ pub trait SocialStore: Send + Sync + 'static {
 
     /// Sends a friend request and notifies the target; agrees at once when
     /// the target does not confirm requests (`notice` is then the text of the
-    /// system message in their direct room). `NotFound` for a missing target.
+    /// system message in their direct room). `NotFound(User)` for a missing target.
     async fn send_friend_request(
         &self,
         new: NewFriendRequest,
@@ -516,7 +516,7 @@ pub trait SocialStore: Send + Sync + 'static {
 
     /// `answerer` answers request `id`. On agreement the status, both
     /// friendship rows, the direct room, its system message (`notice`) and
-    /// the notices are written in ONE transaction. `NotFound` when the
+    /// the notices are written in ONE transaction. `NotFound(FriendRequest)` when the
     /// request is not `answerer`'s to see.
     async fn answer_friend_request(
         &self,
@@ -549,7 +549,7 @@ pub trait SocialStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Friend>>;
 
-    /// Sets (or clears) the remark `user` gives `friend`; `NotFound` when not friends.
+    /// Sets (or clears) the remark `user` gives `friend`; `NotFound(Friend)` when not friends.
     async fn set_remark(
         &self,
         user: UserId,
@@ -558,6 +558,6 @@ pub trait SocialStore: Send + Sync + 'static {
     ) -> StoreResult<Friend>;
 
     /// Ends a friendship both ways and forgets the requests between the
-    /// pair, so either can ask again; `NotFound` when not friends.
+    /// pair, so either can ask again; `NotFound(Friend)` when not friends.
     async fn unfriend(&self, user: UserId, friend: UserId, now: OffsetDateTime) -> StoreResult<()>;
 }
