@@ -170,18 +170,8 @@ impl GroupCapacity {
         members.saturating_add(joining) <= self.max
     }
 
-    /// `GroupFull` unless a group of `members` has room for `joining` more.
-    pub fn admit(self, members: i64, joining: usize) -> Result<(), RoomError> {
-        let members = usize::try_from(members).unwrap_or(usize::MAX);
-        if self.fits(members, joining) {
-            Ok(())
-        } else {
-            Err(RoomError::GroupFull { max: self.max })
-        }
-    }
-
-    /// The member count at which a group is full, as the store judges a
-    /// join by link under its locks ([`GroupCapacity::admit`] with one joining).
+    /// The most members, as the store judges additions and joins by link
+    /// under the room's lock (`RoomFacts::may_add`).
     pub fn full_at(self) -> i64 {
         i64::try_from(self.max).unwrap_or(i64::MAX)
     }
@@ -733,11 +723,6 @@ mod tests {
         let cap = GroupCapacity::new(3);
         assert!(cap.fits(1, 2));
         assert!(!cap.fits(1, 3));
-        assert!(cap.admit(2, 1).is_ok());
-        assert!(matches!(
-            cap.admit(3, 1),
-            Err(RoomError::GroupFull { max: 3 })
-        ));
         assert_eq!(cap.full_at(), 3);
     }
 }
