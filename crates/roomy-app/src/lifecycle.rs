@@ -189,7 +189,12 @@ async fn revoke_on(
         .await?
         .ok_or(MessageError::MessageNotFound)?;
     let text = format!("{} revoked a message", display_name(&member, me));
-    Ok(store
+    // The store checks membership again under the room's lock.
+    store
         .revoke_message(message.id, Revoker::Sender, text, now)
-        .await?)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(Missing::Member) => MessageError::MessageNotFound,
+            other => other.into(),
+        })
 }

@@ -272,10 +272,9 @@ impl App {
         GroupCapacity::new(self.settings.max_group_members)
     }
 
-    /// Runs a change on the writer task and publishes its events. The
-    /// closure checks the actor's rights itself: every membership change
-    /// runs on that one task, so a check made there still holds when the
-    /// change is written.
+    /// Runs a change on the writer task, so its notice and events are
+    /// published in commit order, and publishes them. The store judges the
+    /// rights inside the change's transaction.
     async fn change<F, Fut>(&self, kind: ChangeKind, f: F) -> Result<RoomChange, RoomError>
     where
         F: FnOnce(Arc<dyn Store>) -> Fut + Send + 'static,

@@ -376,12 +376,18 @@ where
                 recipients,
             });
         }
+        let by_sender = matches!(revoker, Revoker::Sender);
         let (event, actor, reason) = match revoker {
             Revoker::Sender => (NoticeEvent::Revoked, original.sender.id, None),
             Revoker::Admin { admin, reason } => (NoticeEvent::Removed, admin, Some(reason)),
         };
         let notice =
             Self::event_notice_in(&mut tx, room, actor, notice, Some(event), Some(id), now).await?;
+        // The notice locked the room, as every removal does first: a sender
+        // removed on another node since the caller looked is seen here.
+        if by_sender && Self::role_in(&mut tx, room, actor).await?.is_none() {
+            return Err(StoreError::NotFound(Missing::Member));
+        }
         sqlx::query(
             "UPDATE messages SET body = NULL, revoked_at = $1, revoked_by = $2
              WHERE id = $3 AND revoked_at IS NULL",

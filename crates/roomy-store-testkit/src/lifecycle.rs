@@ -1374,6 +1374,28 @@ async fn admin_search_filters_messages(store: &impl Store) {
     assert_eq!(search(text_is(r"\NEW_"), 50).await, vec![path[0].id]);
 }
 
+/// A sender removed from the group may no longer revoke there: the store
+/// sees the removal under the room's lock, whichever node made it.
+async fn removed_senders_cannot_revoke(store: &impl Store) {
+    let u = users(store, &["rmv_owner", "rmv_sender"]).await;
+    let g = group(store, u[0], &[u[1]]).await;
+    let m = send(store, vec![text(g, u[1], "r1", "oops")], t0()).await;
+    store
+        .remove_member(g, u[0], u[1], "removed".into(), t0())
+        .await
+        .unwrap();
+    let before = store.room(g).await.unwrap().unwrap().last_seq;
+    not_found(
+        store
+            .revoke_message(m[0].id, Revoker::Sender, "revoked".into(), at(1))
+            .await,
+        Missing::Member,
+    );
+    let after = store.room(g).await.unwrap().unwrap();
+    assert_eq!(after.last_seq, before, "no notice for a refused revocation");
+    assert!(!store.message(m[0].id).await.unwrap().unwrap().revoked);
+}
+
 /// Every check of this module, each to run against a fresh store.
 pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
     vec![
@@ -1388,6 +1410,10 @@ pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
         Check::new(
             "revoking_takes_the_body_back_for_everyone",
             revoking_takes_the_body_back_for_everyone,
+        ),
+        Check::new(
+            "removed_senders_cannot_revoke",
+            removed_senders_cannot_revoke,
         ),
         Check::new(
             "concurrent_revocations_write_one_notice",

@@ -357,7 +357,9 @@ pub trait LifecycleStore: Send + Sync + 'static {
     /// marked revoked, and a system notice (`notice` text, event `revoked`
     /// or `removed`) goes to the room. An admin's removal is audited in the
     /// same transaction. Revoking a revoked message writes nothing.
-    /// `NotFound(Message)` for a missing message.
+    /// `NotFound(Message)` for a missing message; `NotFound(Member)` when
+    /// the sender revokes and is no longer a member (judged under the
+    /// room's lock).
     async fn revoke_message(
         &self,
         id: MessageId,
