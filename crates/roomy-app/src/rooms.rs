@@ -143,6 +143,7 @@ impl From<RoomDenial> for RoomError {
                 "role",
                 "the owner's role changes by handing the group to another member",
             ),
+            RoomDenial::HandOverOnly => invalid("role", "a group changes owner by a hand-over"),
         }
     }
 }

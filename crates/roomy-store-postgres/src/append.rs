@@ -25,6 +25,7 @@ impl Backend for Pg {
     // foreign-key checks (KEY SHARE) of inserts that reference it (members
     // and messages of a locked room, relations of a locked user).
     const FOR_NO_KEY_UPDATE: &'static str = " FOR NO KEY UPDATE";
+    const FOR_KEY_SHARE: &'static str = " FOR KEY SHARE";
     const FOR_UPDATE_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn connect(

@@ -64,6 +64,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// checks take a weaker lock.
     const FOR_NO_KEY_UPDATE: &'static str;
 
+    /// A shared lock that only keeps the row from being locked for update
+    /// or deleted meanwhile (`FOR KEY SHARE`): what a foreign-key check
+    /// takes, taken early to keep the lock order.
+    const FOR_KEY_SHARE: &'static str;
+
     /// Like [`Backend::FOR_UPDATE`], skipping rows other transactions hold
     /// (job claims: runners on several nodes never take the same job).
     const FOR_UPDATE_SKIP_LOCKED: &'static str;

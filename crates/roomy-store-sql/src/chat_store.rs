@@ -617,6 +617,10 @@ where
         let facts = Self::room_facts_in(&mut tx, room, actor).await?;
         let target = Self::role_in(&mut tx, room, user).await?;
         facts.may_set_role(target, user == actor)?;
+        if role == MemberRole::Owner {
+            // Two owners would be a group no rule expects: `transfer_ownership`.
+            return Err(RoomDenial::HandOverOnly.into());
+        }
         let done =
             sqlx::query("UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3")
                 .bind(role.as_str())

@@ -1,5 +1,5 @@
 //! Files, uploads and jobs, shared by the SQL backends. The uploader's row
-//! is locked ([`Backend::FOR_UPDATE`]) so two uploads of one user reserve
+//! is locked ([`Backend::FOR_NO_KEY_UPDATE`]) so two uploads of one user reserve
 //! quota one after the other; job claims skip rows other runners hold
 //! ([`Backend::FOR_UPDATE_SKIP_LOCKED`]).
 
@@ -45,9 +45,11 @@ where
         extra: i64,
         quota: i64,
     ) -> StoreResult<()> {
+        // NO KEY UPDATE serialises the reservations of one user without
+        // blocking the foreign-key checks of their messages being stored.
         let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT id FROM users WHERE id = $1{}",
-            B::FOR_UPDATE
+            B::FOR_NO_KEY_UPDATE
         )))
         .bind(user.0)
         .fetch_optional(&mut *conn)

@@ -1,6 +1,7 @@
-//! Invite links, shared by the SQL backends. A join locks the invite
-//! ([`Backend::FOR_NO_KEY_UPDATE`]) and its room ([`Backend::FOR_UPDATE`])
-//! and adds its member exactly as `add_members` does.
+//! Invite links, shared by the SQL backends. A join locks the room
+//! ([`Backend::FOR_UPDATE`]) and then the invite
+//! ([`Backend::FOR_NO_KEY_UPDATE`]), the order revocation takes too, and
+//! adds its member exactly as `add_members` does.
 
 use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
 use crate::invites::{INVITE_COLUMNS, InviteRow};
@@ -170,8 +171,32 @@ where
     ) -> StoreResult<JoinOutcome> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        // Held until commit: concurrent joins with this invite queue here, so
-        // each sees the uses the previous one counted.
+        // The room first, as every writer that touches both takes them
+        // (revoking a link locks its room, then the link): the invite's room
+        // never changes, so it is read without a lock to find which room.
+        let room_id: i64 = sqlx::query_scalar("SELECT room_id FROM invites WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
+        // FOR UPDATE, as every membership writer takes it (see
+        // `room_facts_in`): the member count checked is the one this join
+        // changes, whichever node other joins or additions run on.
+        let room = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
+            B::FOR_UPDATE
+        )))
+        .bind(room_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(RoomRow::into_room)
+        .transpose()?
+        .ok_or(StoreError::NotFound(Missing::Room))?;
+        // Held until commit: concurrent joins with this invite queue on the
+        // room already; the invite is read again under its own lock so its
+        // state and uses are the ones the previous join committed.
         let invite = sqlx::query_as::<_, InviteRow>(AssertSqlSafe(format!(
             "SELECT {INVITE_COLUMNS} FROM invites i WHERE i.token_hash = $1{}",
             B::FOR_NO_KEY_UPDATE
@@ -186,20 +211,6 @@ where
         if state != InviteState::Active {
             return Ok(JoinOutcome::Unusable(state));
         }
-        // The room too: the member count checked is the one this join changes,
-        // whichever node other joins or additions run on. FOR UPDATE, as
-        // every membership writer takes it (see `room_facts_in`).
-        let room = sqlx::query_as::<_, RoomRow>(AssertSqlSafe(format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1{}",
-            B::FOR_UPDATE
-        )))
-        .bind(invite.room_id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .map(RoomRow::into_room)
-        .transpose()?
-        .ok_or(StoreError::NotFound(Missing::Room))?;
         if Self::member_in(&mut tx, room.id, user).await?.is_some() {
             return Ok(JoinOutcome::AlreadyMember(room));
         }

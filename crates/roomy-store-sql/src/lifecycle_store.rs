@@ -1,10 +1,11 @@
 //! Read positions, revocation, delete-for-me, favorites, the sent and
 //! received lists and moderation, shared by the SQL backends.
 //!
-//! Lock order on PostgreSQL: the position counter before any member row.
-//! Writers that append (group commit, notices) lock rooms, then the counter,
-//! then touch members; `mark_read` locks the counter before it reads or
-//! updates its member row, so the two can never wait on each other in a
+//! Lock order on PostgreSQL: room, then user rows, then the position
+//! counter, then member rows (docs/design/message-lifecycle.md). Writers
+//! that append (group commit, notices) lock rooms, then the counter;
+//! `mark_read` takes its room (`FOR KEY SHARE`), then the counter, before it
+//! reads or updates its member row, so they never wait on each other in a
 //! circle.
 
 use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
@@ -269,7 +270,19 @@ where
     ) -> StoreResult<ReadMark> {
         let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
-        // The position counter first (the lock order above), so concurrent
+        // The room before the counter, the order of every appender: the
+        // events written below reference the room, and their foreign-key
+        // check (KEY SHARE) would otherwise wait on an appender holding the
+        // room while that appender waits on our counter lock.
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT id FROM rooms WHERE id = $1{}",
+            B::FOR_KEY_SHARE
+        )))
+        .bind(room.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        // The position counter next (the lock order above), so concurrent
         // marks of one member queue here and each reads the position the
         // previous one committed. Read unlocked, two marks could both see
         // the old position and both write events: a stale seq at a newer

@@ -52,6 +52,7 @@ impl Backend for Lite {
     // The write transaction holds the whole database (`BEGIN IMMEDIATE`).
     const FOR_UPDATE: &'static str = "";
     const FOR_NO_KEY_UPDATE: &'static str = "";
+    const FOR_KEY_SHARE: &'static str = "";
     const FOR_UPDATE_SKIP_LOCKED: &'static str = "";
 
     fn connect(

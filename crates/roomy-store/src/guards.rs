@@ -48,6 +48,9 @@ pub enum RoomDenial {
     /// The owner's own role changes only by handing the group over.
     #[error("the owner's role changes by handing the group to another member")]
     OwnRole,
+    /// A group gets a new owner only by a hand-over, which demotes the old one.
+    #[error("a group changes owner by a hand-over")]
+    HandOverOnly,
 }
 
 /// A room and the actor's role in it, as read under the room's lock.
