@@ -15,7 +15,8 @@
 #![allow(clippy::unwrap_used)]
 
 use roomy_app::{
-    App, AppSettings, FileSettings, Files, MemberInput, NewGroupInput, RoomError, SendInput, Sent,
+    App, AppSettings, FileSettings, Files, InviteError, InviteInput, MemberInput, NewGroupInput,
+    RoomError, SendInput, Sent,
     friends::{FriendAnswer, FriendError, FriendRequestInput},
     social::GraphChange,
 };
@@ -950,6 +951,197 @@ async fn one_client_id_is_stored_once_across_nodes() {
             f.round(
                 round,
                 format!("group {} has seqs {seqs:?}; {outcomes}", room.0),
+            );
+        }
+    }
+    global_rules(&c.db, &rounds, &mut f).await;
+    f.finish();
+}
+
+/// Case 7: on node A a new user joins a group by its link while, on node B,
+/// the owner revokes that link. A join locks the room before the invite, a
+/// revocation the same; in opposite orders the two deadlocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_and_a_revocation_take_turns() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let mut f = Findings::new("join by link against revoking it");
+    let mut rounds = HashMap::new();
+    for round in 0..ROUNDS {
+        let u = c.users(3).await;
+        let (owner, member, joiner) = (&u[0], &u[1], &u[2]);
+        let room = group(&c.a, owner, &[member], &[]).await;
+        rounds.insert(room.0, round);
+        let link =
+            c.a.create_invite(owner, room, InviteInput::default())
+                .await
+                .unwrap();
+        let (joined, revoked) = tokio::join!(
+            c.a.join_invite(joiner, &link.token),
+            c.b.revoke_invite(owner, room, link.invite.id),
+        );
+        let outcomes = format!(
+            "join on node A: {}; revoke on node B: {}",
+            said(&joined, |r| format!("joined room {}", r.room.id.0)),
+            said(&revoked, |_| "done".into())
+        );
+        if let Err(e) = &joined
+            && !matches!(e, InviteError::Revoked | InviteError::NotFound)
+        {
+            f.round(
+                round,
+                format!("the join failed otherwise than revoked: {}", chain(e)),
+            );
+        }
+        if let Err(e) = &revoked {
+            f.round(round, format!("the revocation failed: {}", chain(e)));
+        }
+        let member_now = members_of(&c.db, room)
+            .await
+            .iter()
+            .any(|(user, _, _)| *user == joiner.id.0);
+        if member_now != joined.is_ok() {
+            f.round(
+                round,
+                format!(
+                    "user {} is {}a member of group {}; {outcomes}",
+                    joiner.id.0,
+                    if member_now { "" } else { "not " },
+                    room.0
+                ),
+            );
+        }
+        let (uses, revoked_at): (i64, Option<i64>) =
+            sqlx::query_as("SELECT uses, revoked_at FROM invites WHERE id = $1")
+                .bind(link.invite.id)
+                .fetch_one(&c.db)
+                .await
+                .unwrap();
+        let joins = i64::from(joined.is_ok());
+        if uses != joins {
+            f.round(
+                round,
+                format!(
+                    "invite {} counts {uses} use(s) for {joins} join(s); {outcomes}",
+                    link.invite.id
+                ),
+            );
+        }
+        if revoked.is_ok() && revoked_at.is_none() {
+            f.round(
+                round,
+                format!(
+                    "invite {} is not marked revoked; {outcomes}",
+                    link.invite.id
+                ),
+            );
+        }
+        let notices = messages_of(&c.db, room)
+            .await
+            .iter()
+            .filter(|m| {
+                m.kind == "system"
+                    && m.body
+                        .as_deref()
+                        .is_some_and(|b| b.ends_with("joined via an invite link"))
+            })
+            .count();
+        if notices != usize::from(joined.is_ok()) {
+            f.round(
+                round,
+                format!("group {} has {notices} join notice(s); {outcomes}", room.0),
+            );
+        }
+    }
+    global_rules(&c.db, &rounds, &mut f).await;
+    f.finish();
+}
+
+/// Case 8: member X marks a group read on node A while member Y sends two
+/// messages on node B. A read position and the group commit once locked the
+/// counter and a member row in opposite orders, and deadlocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_sends_never_deadlock() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let mut f = Findings::new("read position against sends");
+    let mut rounds = HashMap::new();
+    for round in 0..ROUNDS {
+        let u = c.users(3).await;
+        let (owner, x, y) = (&u[0], &u[1], &u[2]);
+        let room = group(&c.a, owner, &[x, y], &[]).await;
+        rounds.insert(room.0, round);
+        let mut last = 0;
+        for (i, sender) in [owner, y, owner].into_iter().enumerate() {
+            match c
+                .a
+                .send(
+                    sender.id,
+                    text(room, &format!("before-{round}-{i}"), "earlier"),
+                    None,
+                )
+                .await
+                .unwrap()
+            {
+                Sent::Stored(m) | Sent::Duplicate(m) => last = m.seq,
+            }
+        }
+        let (read, first, second) = tokio::join!(
+            c.a.mark_read(x.id, room, last, None),
+            c.b.send(y.id, text(room, &format!("y1-{round}"), "one"), None),
+            c.b.send(y.id, text(room, &format!("y2-{round}"), "two"), None),
+        );
+        let outcomes = format!(
+            "read up to seq {last} on node A: {}; sends on node B: {} and {}",
+            said(&read, |m| format!(
+                "read_seq {} unread {}",
+                m.read_seq, m.unread
+            )),
+            sent(&first),
+            sent(&second)
+        );
+        if let Err(e) = &read {
+            f.round(round, format!("the read failed: {}; {outcomes}", chain(e)));
+        }
+        for (which, r) in [("first", &first), ("second", &second)] {
+            if let Err(e) = r {
+                f.round(
+                    round,
+                    format!("the {which} send failed: {}; {outcomes}", chain(e)),
+                );
+            }
+        }
+        let read_seq: i64 = sqlx::query_scalar(
+            "SELECT read_seq FROM room_members WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(x.id.0)
+        .fetch_one(&c.db)
+        .await
+        .unwrap();
+        if read_seq != last {
+            f.round(
+                round,
+                format!(
+                    "user {}'s read position in group {} is {read_seq}, not {last}; {outcomes}",
+                    x.id.0, room.0
+                ),
+            );
+        }
+        let after = messages_of(&c.db, room)
+            .await
+            .iter()
+            .filter(|m| m.seq > last)
+            .count();
+        if after != 2 {
+            f.round(
+                round,
+                format!(
+                    "group {} holds {after} message(s) after seq {last}, two were sent; {outcomes}",
+                    room.0
+                ),
             );
         }
     }
