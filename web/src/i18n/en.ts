@@ -63,7 +63,7 @@ export const en = {
   "preview.you": "You: {text}",
 
   "chat.select": "Choose a conversation to start chatting.",
-  "chat.messages": "Messages",
+  "chat.messages": "Conversation history",
   "chat.loadingOlder": "Loading earlier messages…",
   "chat.beginning": "This is the beginning of the conversation.",
   "chat.newMessages": "New messages ↓",
@@ -122,7 +122,7 @@ export const en = {
   "media.processing": "Processing…",
   "media.video": "Video: {name}",
 
-  "actions.menu": "Message actions",
+  "actions.menu": "More actions",
   "actions.revoke": "Revoke",
   "actions.delete": "Delete for me",
   "actions.favorite": "Add to favorites",

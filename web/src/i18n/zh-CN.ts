@@ -63,7 +63,7 @@ export const zhCN: Record<MessageKey, string> = {
   "preview.you": "我：{text}",
 
   "chat.select": "选择一个会话开始聊天。",
-  "chat.messages": "消息",
+  "chat.messages": "聊天记录",
   "chat.loadingOlder": "正在加载更早的消息…",
   "chat.beginning": "以上是全部消息。",
   "chat.newMessages": "有新消息 ↓",
@@ -122,7 +122,7 @@ export const zhCN: Record<MessageKey, string> = {
   "media.processing": "处理中…",
   "media.video": "视频：{name}",
 
-  "actions.menu": "消息操作",
+  "actions.menu": "更多操作",
   "actions.revoke": "撤回",
   "actions.delete": "删除（仅自己）",
   "actions.favorite": "收藏",
