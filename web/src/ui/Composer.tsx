@@ -74,6 +74,7 @@ function Uploads(props: { roomId: number }) {
               </>
             ) : (
               <>
+                <bdi class="upload-name">{name}</bdi>
                 <progress max={100} value={pct} aria-label={t("upload.progress", { name, percent: pct })} />
                 <span class="muted">
                   {u.status === "waiting" ? t("upload.paused") : `${pct}%`} · {formatBytes(u.size)}
