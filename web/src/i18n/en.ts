@@ -92,7 +92,8 @@ export const en = {
   "chat.close": "Close",
 
   "composer.label": "Message",
-  "composer.placeholder": "Write a message… (Enter to send, Shift+Enter for a new line)",
+  "composer.placeholder": "Write a message…",
+  "composer.hint": "Enter to send, Shift+Enter for a new line",
   "composer.send": "Send",
   "composer.emoji": "Emoji",
   "composer.attach": "Attach a file or image",

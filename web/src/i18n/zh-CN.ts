@@ -92,7 +92,8 @@ export const zhCN: Record<MessageKey, string> = {
   "chat.close": "关闭",
 
   "composer.label": "消息",
-  "composer.placeholder": "输入消息…（Enter 发送，Shift+Enter 换行）",
+  "composer.placeholder": "输入消息…",
+  "composer.hint": "Enter 发送，Shift+Enter 换行",
   "composer.send": "发送",
   "composer.emoji": "表情",
   "composer.attach": "发送文件或图片",

@@ -278,8 +278,8 @@ export function ChatView(props: { roomId: number }) {
     const day = dayKey(created);
     if (day !== prevDay) {
       rendered.push(
-        <li class="day-sep" key={`d${day}`} role="separator" aria-label={formatDay(created)}>
-          <span aria-hidden="true">{formatDay(created)}</span>
+        <li class="day-sep" key={`d${day}`}>
+          <span>{formatDay(created)}</span>
         </li>,
       );
       prevDay = day;

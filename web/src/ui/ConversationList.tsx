@@ -47,8 +47,9 @@ function Conversation(props: { room: RoomState; active: boolean }) {
             {online && <span class="sr-only">{t("rooms.online")}</span>}
             {r.view.dissolved_at && <span class="muted">{t("rooms.dissolved")}</span>}
             {unread > 0 && (
-              <span class="badge" data-testid="unread-badge" aria-label={tn("rooms.unread", unread)}>
-                {unread > 99 ? "99+" : unread}
+              <span class="badge" data-testid="unread-badge" data-count={unread}>
+                <span aria-hidden="true">{unread > 99 ? "99+" : unread}</span>
+                <span class="sr-only">{tn("rooms.unread", unread)}</span>
               </span>
             )}
           </span>

@@ -51,7 +51,7 @@ let pressTimer: ReturnType<typeof setTimeout> | null = null;
 
 export function SystemLine(props: { k: string; m: MessageView }) {
   return (
-    <li class="sys" data-key={props.k} data-testid="message" data-seq={props.m.seq} data-message-id={props.m.id} data-kind="system" role="note">
+    <li class="sys" data-key={props.k} data-testid="message" data-seq={props.m.seq} data-message-id={props.m.id} data-kind="system">
       <bdi>{cleanText(props.m.body)}</bdi>
     </li>
   );
