@@ -270,6 +270,14 @@ export function ChatView(props: { roomId: number }) {
   const dissolved = !!room.view.dissolved_at;
   const me = store.me?.id;
 
+  let lastMineId = -1;
+  for (let i = room.messages.length - 1; i >= 0; i--) {
+    const x = room.messages[i]!;
+    if (x.sender.id === me && x.kind !== "system" && !x.revoked) {
+      lastMineId = x.id;
+      break;
+    }
+  }
   const rendered: preact.JSX.Element[] = [];
   let prevDay: string | null = null;
   let prevSender: number | null = null;
@@ -304,7 +312,8 @@ export function ChatView(props: { roomId: number }) {
     const senderName = cleanText(store.displayName(room, m.sender));
     const member = room.members?.get(m.sender.id);
     let receipt: Parameters<typeof MessageItem>[0]["receipt"] = null;
-    if (mine && !isGroup && room.view.peer_read_seq !== undefined) receipt = { kind: "direct", read: room.view.peer_read_seq >= m.seq };
+    // Direct rooms: one receipt, on my newest message (earlier ones are read when it is).
+    if (mine && !isGroup && room.view.peer_read_seq !== undefined && m.id === lastMineId) receipt = { kind: "direct", read: room.view.peer_read_seq >= m.seq };
     if (mine && isGroup && room.members) {
       let count = 0;
       for (const x of room.members.values()) if (x.user.id !== me && (x.read_seq ?? 0) >= m.seq) count++;
