@@ -95,7 +95,6 @@ async function toggleFavorite(m: MessageView): Promise<void> {
 
 async function deleteForMe(ids: number[]): Promise<boolean> {
   if (ids.length === 0) return false;
-  if (!window.confirm(tn("actions.deleteConfirm", ids.length))) return false;
   try {
     if (ids.length === 1) await del(`/messages/${ids[0]}`);
     else await post(`/messages/delete`, { ids });
@@ -118,6 +117,7 @@ export function ChatView(props: { roomId: number }) {
   const [menu, setMenu] = useState<string | null>(null);
   const [selecting, setSelecting] = useState<Set<number> | null>(null);
   const [readBy, setReadBy] = useState<MessageView | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<number[] | null>(null);
   const [, setTick] = useState(0);
 
   // The revoke action disappears when its window passes.
@@ -353,7 +353,7 @@ export function ChatView(props: { roomId: number }) {
           }}
           onDelete={() => {
             setMenu(null);
-            void deleteForMe([m.id]);
+            setConfirmDelete([m.id]);
           }}
           onSelectMode={() => {
             setMenu(null);
@@ -414,9 +414,7 @@ export function ChatView(props: { roomId: number }) {
             type="button"
             class="btn danger small"
             disabled={selecting.size === 0}
-            onClick={async () => {
-              if (await deleteForMe([...selecting])) setSelecting(null);
-            }}
+            onClick={() => setConfirmDelete([...selecting])}
           >
             {t("actions.deleteSelected")}
           </button>
@@ -428,6 +426,30 @@ export function ChatView(props: { roomId: number }) {
         <Composer roomId={room.view.id} disabled={dissolved} onSent={toBottom} />
       )}
       {readBy && <ReadByDialog room={room} m={readBy} onClose={() => setReadBy(null)} />}
+      {confirmDelete && (
+        <Dialog label={t("actions.delete")} onClose={() => setConfirmDelete(null)}>
+          <div class="dialog-body">
+            <h2>{t("actions.delete")}</h2>
+            <p>{tn("actions.deleteConfirm", confirmDelete.length)}</p>
+            <div class="dialog-actions">
+              <button type="button" class="btn ghost" onClick={() => setConfirmDelete(null)}>
+                {t("common.cancel")}
+              </button>
+              <button
+                type="button"
+                class="btn primary"
+                onClick={async () => {
+                  const ids = confirmDelete;
+                  setConfirmDelete(null);
+                  if (await deleteForMe(ids)) setSelecting(null);
+                }}
+              >
+                {t("actions.delete")}
+              </button>
+            </div>
+          </div>
+        </Dialog>
+      )}
     </section>
   );
 }
