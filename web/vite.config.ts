@@ -1,9 +1,13 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from "vite";
 
-// The server under development listens here; the Rust binary serves the
-// built client itself, so this proxy only matters for `npm run dev`.
-const backend = "http://127.0.0.1:18180";
+// The server under development (`cargo run`, or ROOMY_DEV_BACKEND); the
+// binary serves the built client itself, so this proxy only matters for
+// `npm run dev`.
+// (Node's own `process`, declared here rather than pulling in @types/node
+// for one line of configuration.)
+declare const process: { env: Record<string, string | undefined> };
+const backend = process.env.ROOMY_DEV_BACKEND ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   base: "/",
@@ -21,7 +25,7 @@ export default defineConfig({
     target: "es2022",
   },
   server: {
-    port: 18181,
+    port: 5173,
     strictPort: true,
     proxy: {
       "/api": { target: backend, ws: true, changeOrigin: false },
