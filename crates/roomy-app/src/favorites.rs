@@ -1,6 +1,7 @@
 //! Favorite messages, kept per user. A favorite names a message; message rows
 //! only ever change by revocation, so a favorite shows the message as it was
-//! favorited, or as revoked, even after its owner left the room.
+//! favorited, or as revoked, even after its owner left the room. A change is
+//! a per-user notice, so the user's other devices follow it, live or by sync.
 
 use crate::{App, MessageError};
 use roomy_core::{MessageId, UserId};
@@ -16,27 +17,35 @@ pub struct Favorited {
 }
 
 impl App {
-    /// Favorites a message `me` can see now; again is no change.
+    /// Favorites a message `me` can see now, telling their devices; again
+    /// is no change and tells nobody.
     pub async fn add_favorite(
         &self,
         me: UserId,
         message: MessageId,
     ) -> Result<Favorited, MessageError> {
-        let (favorite, new) = self
+        let (favorite, notice) = self
             .store
             .add_favorite(me, message, self.clock.now())
             .await?
             .ok_or(MessageError::MessageNotFound)?;
+        let new = notice.is_some();
+        self.publish_notices(notice.into_iter().collect(), None);
         Ok(Favorited { favorite, new })
     }
 
-    /// Forgets a favorite (nothing happens when it was none).
+    /// Forgets a favorite, telling `me`'s devices (nothing happens when it
+    /// was none).
     pub async fn remove_favorite(
         &self,
         me: UserId,
         message: MessageId,
     ) -> Result<(), MessageError> {
-        self.store.remove_favorite(me, message).await?;
+        let notice = self
+            .store
+            .remove_favorite(me, message, self.clock.now())
+            .await?;
+        self.publish_notices(notice.into_iter().collect(), None);
         Ok(())
     }
 

@@ -57,7 +57,7 @@ impl App {
     /// Publishes per-user notices, each to its user. `origin` (a WebSocket
     /// request) is only ever one of the caller's connections, so only the
     /// caller's own notice can come back to it with the request id.
-    fn publish_notices(&self, notices: Vec<Notice>, origin: Option<Origin>) {
+    pub(crate) fn publish_notices(&self, notices: Vec<Notice>, origin: Option<Origin>) {
         for notice in notices {
             self.bus.publish(Envelope {
                 recipients: vec![notice.user],

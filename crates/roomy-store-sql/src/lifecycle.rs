@@ -17,6 +17,8 @@ pub enum UserEvent {
     },
     /// Messages the user deleted for themself.
     Hidden(Vec<MessageId>),
+    /// The user favorited `message`, or (`favorite` false) forgot it.
+    Favorite { message: MessageId, favorite: bool },
     /// The user left `room`, or `by` removed them.
     Left { room: RoomId, by: UserId },
 }
@@ -27,6 +29,10 @@ impl UserEvent {
         match self {
             UserEvent::Read { .. } => "read",
             UserEvent::Hidden(_) => "hidden",
+            UserEvent::Favorite { favorite: true, .. } => "favorited",
+            UserEvent::Favorite {
+                favorite: false, ..
+            } => "unfavorited",
             UserEvent::Left { .. } => "left",
         }
     }
@@ -38,6 +44,9 @@ impl UserEvent {
                 (Some(room.0), Some(reader.0), Some(*seq), None)
             }
             UserEvent::Hidden(ids) => (None, None, None, Some(encode_ids(ids))),
+            UserEvent::Favorite { message, .. } => {
+                (None, None, None, Some(encode_ids(&[*message])))
+            }
             UserEvent::Left { room, by } => (Some(room.0), Some(by.0), None, None),
         }
     }
@@ -93,6 +102,16 @@ impl UserEventRow {
             "hidden" => NoticeKind::Hidden {
                 messages: decode_ids(self.data.as_deref().unwrap_or_default())?,
             },
+            kind @ ("favorited" | "unfavorited") => {
+                let ids = decode_ids(self.data.as_deref().unwrap_or_default())?;
+                let [message] = ids[..] else {
+                    return Err(bad());
+                };
+                NoticeKind::Favorite {
+                    message,
+                    favorite: kind == "favorited",
+                }
+            }
             "left" => NoticeKind::Left {
                 room: RoomId(self.room_id.ok_or_else(bad)?),
                 by: UserId(self.actor_id.ok_or_else(bad)?),
@@ -242,5 +261,40 @@ mod tests {
     fn hidden_ids_round_trip() {
         let ids = vec![MessageId(3), MessageId(10)];
         assert_eq!(decode_ids(&encode_ids(&ids)).expect("ids"), ids);
+    }
+
+    #[test]
+    fn favorite_events_name_exactly_one_message() {
+        let row = |event: &UserEvent, data: Option<String>| UserEventRow {
+            id: 9,
+            user_id: 1,
+            kind: event.kind().to_owned(),
+            room_id: None,
+            actor_id: None,
+            seq: None,
+            data,
+            created_at: 0,
+        };
+        for favorite in [true, false] {
+            let event = UserEvent::Favorite {
+                message: MessageId(42),
+                favorite,
+            };
+            let (.., data) = event.columns();
+            let notice = row(&event, data).into_notice().expect("notice");
+            assert_eq!(
+                notice.kind,
+                NoticeKind::Favorite {
+                    message: MessageId(42),
+                    favorite
+                }
+            );
+            for bad in [None, Some("1,2".to_owned())] {
+                assert!(matches!(
+                    row(&event, bad).into_notice(),
+                    Err(StoreError::Corrupt(_))
+                ));
+            }
+        }
     }
 }

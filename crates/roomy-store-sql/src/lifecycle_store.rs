@@ -552,7 +552,8 @@ where
         user: UserId,
         message: MessageId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<(Favorite, bool)>> {
+    ) -> StoreResult<Option<(Favorite, Option<Notice>)>> {
+        let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
         let existing = Self::favorite_in(&mut tx, user, message).await?;
         // A favorite outlives membership, not the user's own deletion.
@@ -566,7 +567,7 @@ where
             .await
             .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
-            return Ok(hidden.is_none().then_some((f, false)));
+            return Ok(hidden.is_none().then_some((f, None)));
         }
         if Self::visible_in(&mut tx, user, message).await?.is_none() {
             return Ok(None);
@@ -579,18 +580,33 @@ where
         )
         .bind(user.0)
         .bind(message.0)
-        .bind(to_millis(now))
+        .bind(ms)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         let favorite = Self::favorite_in(&mut tx, user, message)
             .await?
             .ok_or(StoreError::NotFound(Missing::Favorite))?;
+        let notice = if B::rows_affected(&done) == 1 {
+            let event = UserEvent::Favorite {
+                message,
+                favorite: true,
+            };
+            Some(Self::insert_event(&mut tx, event, user, ms).await?)
+        } else {
+            None
+        };
         tx.commit().await.map_err(db_err)?;
-        Ok(Some((favorite, B::rows_affected(&done) == 1)))
+        Ok(Some((favorite, notice)))
     }
 
-    async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool> {
+    async fn remove_favorite(
+        &self,
+        user: UserId,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Notice>> {
+        let ms = to_millis(now);
         let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND message_id = $2")
             .bind(user.0)
@@ -598,8 +614,19 @@ where
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // Only the call that removed the row tells the devices, so a removal
+        // racing another device's is announced once.
+        let notice = if B::rows_affected(&done) == 1 {
+            let event = UserEvent::Favorite {
+                message,
+                favorite: false,
+            };
+            Some(Self::insert_event(&mut tx, event, user, ms).await?)
+        } else {
+            None
+        };
         tx.commit().await.map_err(db_err)?;
-        Ok(B::rows_affected(&done) == 1)
+        Ok(notice)
     }
 
     async fn favorites(

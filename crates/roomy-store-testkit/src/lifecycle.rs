@@ -519,12 +519,14 @@ async fn hiding_is_for_me_only_and_all_or_nothing(store: &impl Store) {
     ];
     let m = send(store, batch, t0()).await;
     let notice = store.history(g, u[0], None, None, 10).await.unwrap()[0].clone();
+    let mut favorited = Vec::new();
     for user in [u[0], u[1]] {
-        store
+        let (_, event) = store
             .add_favorite(user, m[1].id, t0())
             .await
             .unwrap()
             .unwrap();
+        favorited.push(event.unwrap());
     }
     assert_eq!(
         store.room_summary(g, u[0]).await.unwrap().unwrap().unread,
@@ -573,11 +575,11 @@ async fn hiding_is_for_me_only_and_all_or_nothing(store: &impl Store) {
     let sync = store.sync(u[0], pos, None, 10).await.unwrap();
     assert_eq!(sync.rooms.len(), 1);
     assert_eq!(ids(&sync.rooms[0].messages), vec![m[2].id]);
-    assert_eq!(sync.notices, vec![event.clone()]);
+    assert_eq!(sync.notices, vec![favorited[0].clone(), event.clone()]);
     let other = store.sync(u[1], pos, None, 10).await.unwrap();
     let other_g = other.rooms.iter().find(|r| r.room_id == g).unwrap();
     assert_eq!(ids(&other_g.messages), ids(&m[..3]));
-    assert!(other.notices.is_empty());
+    assert_eq!(other.notices, vec![favorited[1].clone()], "only their own");
     let list = |user, list| store.user_messages(user, list, MessageFilter::default(), 10);
     assert!(list(u[0], MessageList::Sent).await.unwrap().is_empty());
     assert_eq!(
@@ -809,7 +811,7 @@ async fn favorites_outlive_membership_and_page(store: &impl Store) {
         .await
         .unwrap()
         .unwrap();
-    assert!(new);
+    assert!(new.is_some());
     assert_eq!(first.message, m[0]);
     assert_eq!(first.favorited_at, at(1));
     let (again, new) = store
@@ -817,7 +819,7 @@ async fn favorites_outlive_membership_and_page(store: &impl Store) {
         .await
         .unwrap()
         .unwrap();
-    assert!(!new);
+    assert!(new.is_none());
     assert_eq!(again, first, "the first time stays");
     // Same instant for two: the higher message id comes first.
     store
@@ -864,8 +866,20 @@ async fn favorites_outlive_membership_and_page(store: &impl Store) {
     assert!(kept[2].message.revoked);
     assert_eq!(kept[2].message.body, None);
 
-    assert!(store.remove_favorite(u[1], m[1].id).await.unwrap());
-    assert!(!store.remove_favorite(u[1], m[1].id).await.unwrap());
+    assert!(
+        store
+            .remove_favorite(u[1], m[1].id, at(6))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .remove_favorite(u[1], m[1].id, at(6))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         listed(favs(None, 10).await.unwrap()),
         vec![m[2].id, m[0].id]
@@ -895,12 +909,85 @@ async fn concurrent_favorites_are_added_once(store: &impl Store) {
             y.unwrap().unwrap(),
             z.unwrap().unwrap(),
         ];
-        assert_eq!(outcomes.iter().filter(|(_, new)| *new).count(), 1);
+        assert_eq!(outcomes.iter().filter(|(_, new)| new.is_some()).count(), 1);
         assert!(outcomes.iter().all(|(f, _)| *f == outcomes[0].0));
     }
     assert_eq!(
         store.favorites(u[1], None, 10).await.unwrap().len(),
         m.len()
+    );
+}
+
+/// Favoriting and forgetting a favorite each write one event for the
+/// user's devices, which sync returns in order; a call that changes nothing
+/// (a favorite again, a removal of none) writes none, and nobody else hears.
+async fn favorite_changes_tell_my_devices_once(store: &impl Store) {
+    let u = users(store, &["fvn_a_user", "fvn_b_user"]).await;
+    let g = group(store, u[0], &[u[1]]).await;
+    let m = send(store, vec![text(g, u[0], "n1", "keep this")], t0()).await;
+    let pos = store.stream_position().await.unwrap();
+
+    let (_, added) = store
+        .add_favorite(u[1], m[0].id, at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let added = added.expect("a new favorite is announced");
+    assert_eq!(added.user, u[1]);
+    assert_eq!(added.created_at, at(1));
+    assert!(added.id > pos);
+    assert_eq!(
+        added.kind,
+        NoticeKind::Favorite {
+            message: m[0].id,
+            favorite: true
+        }
+    );
+    let before = store.stream_position().await.unwrap();
+    let (_, again) = store
+        .add_favorite(u[1], m[0].id, at(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(store.stream_position().await.unwrap(), before);
+
+    let removed = store
+        .remove_favorite(u[1], m[0].id, at(3))
+        .await
+        .unwrap()
+        .expect("a removal is announced");
+    assert_eq!(removed.user, u[1]);
+    assert_eq!(removed.created_at, at(3));
+    assert!(removed.id > added.id);
+    assert_eq!(
+        removed.kind,
+        NoticeKind::Favorite {
+            message: m[0].id,
+            favorite: false
+        }
+    );
+    let before = store.stream_position().await.unwrap();
+    assert_eq!(
+        store.remove_favorite(u[1], m[0].id, at(4)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.remove_favorite(u[0], m[0].id, at(4)).await.unwrap(),
+        None,
+        "never a favorite"
+    );
+    assert_eq!(store.stream_position().await.unwrap(), before);
+
+    let sync = store.sync(u[1], pos, None, 10).await.unwrap();
+    assert_eq!(sync.notices, vec![added, removed]);
+    assert!(
+        store
+            .sync(u[0], pos, None, 10)
+            .await
+            .unwrap()
+            .notices
+            .is_empty()
     );
 }
 
@@ -1434,6 +1521,10 @@ pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
         Check::new(
             "concurrent_favorites_are_added_once",
             concurrent_favorites_are_added_once,
+        ),
+        Check::new(
+            "favorite_changes_tell_my_devices_once",
+            favorite_changes_tell_my_devices_once,
         ),
         Check::new(
             "groups_dissolve_change_owner_and_member_profiles",

@@ -390,16 +390,23 @@ pub trait LifecycleStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Message>>;
 
     /// Favorites a message `user` can see now; `None` when they cannot.
-    /// The favorite and whether it is new.
+    /// The favorite, and the `favorite` event for the user's devices when
+    /// it is new (none when it was a favorite already).
     async fn add_favorite(
         &self,
         user: UserId,
         message: MessageId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<(Favorite, bool)>>;
+    ) -> StoreResult<Option<(Favorite, Option<Notice>)>>;
 
-    /// Forgets a favorite; false when there was none.
-    async fn remove_favorite(&self, user: UserId, message: MessageId) -> StoreResult<bool>;
+    /// Forgets a favorite: the event for the user's devices, or `None` when
+    /// there was none.
+    async fn remove_favorite(
+        &self,
+        user: UserId,
+        message: MessageId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Notice>>;
 
     /// `user`'s favorites, newest first, after the `(ms, message id)`
     /// cursor, without messages they deleted for themself.

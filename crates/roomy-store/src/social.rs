@@ -142,6 +142,8 @@ pub enum NoticeKind {
     },
     /// The user deleted these messages for themself (their other devices drop them).
     Hidden { messages: Vec<MessageId> },
+    /// The user favorited `message` (`favorite`), or forgot that favorite.
+    Favorite { message: MessageId, favorite: bool },
     /// The user left `room`, or `by` removed them.
     Left { room: RoomId, by: UserId },
 }

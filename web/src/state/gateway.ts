@@ -209,6 +209,7 @@ class Gateway {
       case "friend_request":
       case "friend_accepted":
       case "messages_deleted":
+      case "favorite_changed":
       case "room_left":
         store.applyNotice(f, true, noticeText);
         if (f.type === "room_left") leftRoom(f.room_id);

@@ -52,6 +52,11 @@ export class Store {
   friends: FriendView[] = [];
   friendsLoaded = false;
   favorites = new Set<number>();
+  /** Bumped when a favorite change from the server alters `favorites` (news from another device): an open favorites page refetches. */
+  favoritesRevision = 0;
+  /** Favorite changes applied while a favorites load is in flight, replayed over its (older) answer. */
+  private favoriteEdits = new Map<number, boolean>();
+  private favoriteLoads = 0;
   toasts: Toast[] = [];
   /** The room on screen, and whether its newest message is in view: messages there are read at once. */
   viewing: { roomId: number; atBottom: boolean } | null = null;
@@ -72,6 +77,9 @@ export class Store {
     this.friends = [];
     this.friendsLoaded = false;
     this.favorites = new Set();
+    this.favoritesRevision = 0;
+    this.favoriteEdits = new Map();
+    this.favoriteLoads = 0;
     this.toasts = [];
     this.viewing = null;
     this.changed();
@@ -307,7 +315,10 @@ export class Store {
         void this.refreshRoom(r.view.id);
       }
     }
-    for (const id of ids) this.favorites.delete(id);
+    for (const id of ids) {
+      this.favorites.delete(id);
+      if (this.favoriteLoads > 0) this.favoriteEdits.set(id, false);
+    }
     this.changed();
   }
 
@@ -379,10 +390,31 @@ export class Store {
   }
 
   async loadFavorites(): Promise<FavoriteView[]> {
-    const page = await get<Page<FavoriteView>>(`/me/favorites${query({ limit: 200 })}`);
-    this.favorites = new Set(page.items.map((f) => f.message.id));
+    this.favoriteLoads++;
+    try {
+      const page = await get<Page<FavoriteView>>(`/me/favorites${query({ limit: 200 })}`);
+      const ids = new Set(page.items.map((f) => f.message.id));
+      // A change that arrived during the request may be missing from its answer.
+      for (const [id, on] of this.favoriteEdits) {
+        if (on) ids.add(id);
+        else ids.delete(id);
+      }
+      this.favorites = ids;
+      this.changed();
+      return page.items;
+    } finally {
+      if (--this.favoriteLoads === 0) this.favoriteEdits.clear();
+    }
+  }
+
+  /** A favorite change from the server (this device's own or another's), in position order. */
+  applyFavorite(messageId: number, favorite: boolean): void {
+    if (this.favoriteLoads > 0) this.favoriteEdits.set(messageId, favorite);
+    if (this.favorites.has(messageId) === favorite) return;
+    if (favorite) this.favorites.add(messageId);
+    else this.favorites.delete(messageId);
+    this.favoritesRevision++;
     this.changed();
-    return page.items;
   }
 
   /** A per-user event (live or from sync's notices). Returns whether friend lists changed. */
@@ -415,6 +447,9 @@ export class Store {
         break;
       case "messages_deleted":
         this.removeMessages(n.message_ids);
+        break;
+      case "favorite_changed":
+        this.applyFavorite(n.message_id, n.favorite);
         break;
       case "room_left":
         this.rooms.delete(n.room_id);

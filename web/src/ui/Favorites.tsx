@@ -13,12 +13,28 @@ import { MessageText } from "./Message";
 export function FavoritesPage() {
   const [items, setItems] = useState<FavoriteView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Another device's change bumps the revision: refetch, and drop the
+  // answer of a load that a newer one replaced.
+  const revision = store.favoritesRevision;
   useEffect(() => {
+    let current = true;
     store
       .loadFavorites()
-      .then(setItems)
-      .catch((e) => setError(errorText(e)));
-  }, []);
+      .then((list) => {
+        if (!current) return;
+        setItems(list);
+        setError(null);
+      })
+      .catch((e) => {
+        if (current) setError(errorText(e));
+      });
+    return () => {
+      current = false;
+    };
+  }, [revision]);
+  // Removals (here, on another device, or by deleting the message for me)
+  // show before any refetch answers.
+  const shown = items?.filter((f) => store.favorites.has(f.message.id)) ?? null;
   const remove = async (id: number) => {
     try {
       await del(`/me/favorites/${id}`);
@@ -38,11 +54,11 @@ export function FavoritesPage() {
             {error}
           </p>
         )}
-        {items === null && !error && <p class="muted">{t("app.loading")}</p>}
-        {items !== null && items.length === 0 && <p class="muted">{t("favorites.empty")}</p>}
-        {items !== null && items.length > 0 && (
+        {shown === null && !error && <p class="muted">{t("app.loading")}</p>}
+        {shown !== null && shown.length === 0 && <p class="muted">{t("favorites.empty")}</p>}
+        {shown !== null && shown.length > 0 && (
           <ul class="rows card" aria-label={t("favorites.title")}>
-            {items.map((f) => {
+            {shown.map((f) => {
               const m = f.message;
               const name = cleanText(m.sender.nickname);
               const href = `/rooms/${m.room_id}`;

@@ -210,6 +210,13 @@ pub enum NoticeView {
         position: MessageId,
         message_ids: Vec<MessageId>,
     },
+    /// I favorited `message_id` (`favorite` true), or removed it from my
+    /// favorites (on another device).
+    FavoriteChanged {
+        position: MessageId,
+        message_id: MessageId,
+        favorite: bool,
+    },
     /// I left `room_id`, or `by` removed me.
     RoomLeft {
         position: MessageId,
@@ -226,6 +233,7 @@ impl NoticeView {
             | NoticeView::FriendAccepted { position, .. }
             | NoticeView::Read { position, .. }
             | NoticeView::MessagesDeleted { position, .. }
+            | NoticeView::FavoriteChanged { position, .. }
             | NoticeView::RoomLeft { position, .. } => *position,
         }
     }
@@ -253,6 +261,11 @@ impl From<Notice> for NoticeView {
             NoticeKind::Hidden { messages } => NoticeView::MessagesDeleted {
                 position,
                 message_ids: messages,
+            },
+            NoticeKind::Favorite { message, favorite } => NoticeView::FavoriteChanged {
+                position,
+                message_id: message,
+                favorite,
             },
             NoticeKind::Left { room, by } => NoticeView::RoomLeft {
                 position,

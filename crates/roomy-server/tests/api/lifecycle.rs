@@ -15,6 +15,7 @@ crate::backend_tests!(
     delete_for_me_changes_only_my_view,
     sent_and_received_lists_filter,
     favorites_outlive_membership_but_not_revocation,
+    favorites_reach_my_other_devices,
     admins_search_remove_and_are_audited,
     disabling_a_user_closes_their_connections,
     dissolved_groups_are_read_only,
@@ -580,6 +581,61 @@ async fn favorites_outlive_membership_but_not_revocation(app: TestApp) {
     assert_eq!(app.delete(&fav(&keep), Some(&b.token)).await.status, 204);
     let list = app.get("/api/v1/me/favorites", Some(&b.token)).await.json();
     assert_eq!(list["items"].as_array().expect("items").len(), 1);
+}
+
+async fn favorites_reach_my_other_devices(app: TestApp) {
+    let a = app.user("fd_alice").await;
+    let b = app.user("fd_bobby").await;
+    let room = app.group(&a, "Team", &[b.id]).await;
+    let m = say(&app, &a, room, "d1", "keep on every device").await;
+    let fav = format!("/api/v1/me/favorites/{}", m["id"]);
+    let (mut tab, ready) = app.ws(&b.token).await;
+    let since = ready["since"].as_i64().expect("since");
+    let (mut phone, _) = app.ws(&b.token).await;
+    let (mut sender, _) = app.ws(&a.token).await;
+
+    assert_eq!(app.put(&fav, Some(&b.token)).await.status, 201);
+    let (on, _) = phone.until("favorite_changed").await;
+    assert_eq!(
+        (on["message_id"].clone(), on["favorite"].clone()),
+        (m["id"].clone(), json!(true)),
+        "{on}"
+    );
+    assert_eq!(tab.until("favorite_changed").await.0, on, "every device");
+    // Again: no change, so nothing to tell.
+    assert_eq!(app.put(&fav, Some(&b.token)).await.status, 200);
+    phone.assert_quiet().await;
+
+    assert_eq!(app.delete(&fav, Some(&b.token)).await.status, 204);
+    let (off, _) = phone.until("favorite_changed").await;
+    assert_eq!(
+        (off["message_id"].clone(), off["favorite"].clone()),
+        (m["id"].clone(), json!(false)),
+        "{off}"
+    );
+    assert!(
+        off["position"].as_i64().expect("position") > on["position"].as_i64().expect("position")
+    );
+    assert_eq!(app.delete(&fav, Some(&b.token)).await.status, 204);
+    phone.assert_quiet().await;
+    sender.assert_quiet().await;
+
+    // A device that was away learns both, in order, from sync.
+    let (mut laptop, _) = app.ws(&b.token).await;
+    laptop
+        .send(json!({"type": "sync", "id": "s1", "since": since}))
+        .await;
+    let s = laptop.until("sync").await.0;
+    let changes: Vec<_> = s["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .filter(|n| n["type"] == "favorite_changed")
+        .cloned()
+        .collect();
+    assert_eq!(changes, vec![on.clone(), off.clone()], "{s}");
+    let s = sync(&app, &b, since).await;
+    assert_eq!(s["notices"], json!([on, off]), "{s}");
 }
 
 async fn admins_search_remove_and_are_audited(app: TestApp) {
