@@ -623,7 +623,8 @@ next: MessageId,
  */
 rooms: { [key in string]: SyncRoomView }, 
 /**
- * Friend requests and acceptances missed, oldest first (the newest 500).
+ * Notices missed (friend requests and acceptances, read positions,
+ * deletions for me, groups left, favorite changes), oldest first (the newest 500).
  */
 notices: Array<NoticeView>, 
 /**
@@ -815,7 +816,8 @@ next: MessageId,
  */
 rooms: { [key in string]: SyncRoomView }, 
 /**
- * Friend requests and acceptances missed, oldest first (the newest 500).
+ * Notices missed (friend requests and acceptances, read positions,
+ * deletions for me, groups left, favorite changes), oldest first (the newest 500).
  */
 notices: Array<NoticeView>, 
 /**

@@ -325,7 +325,8 @@ pub struct SyncView {
     pub next: MessageId,
     /// Room id → what was missed there.
     pub rooms: BTreeMap<String, SyncRoomView>,
-    /// Friend requests and acceptances missed, oldest first (the newest 500).
+    /// Notices missed (friend requests and acceptances, read positions,
+    /// deletions for me, groups left, favorite changes), oldest first (the newest 500).
     pub notices: Vec<super::NoticeView>,
     /// More notices were missed than returned: list them with `GET /friend-requests`.
     pub notices_limited: bool,
