@@ -60,14 +60,18 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
+fn token_refused(e: TokenError) -> ApiError {
+    match e {
+        TokenError::Expired => unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
+        TokenError::Invalid => unauthenticated(ErrorCode::InvalidToken, "the token is not valid"),
+    }
+}
+
 /// Authenticates a token: valid signature, unexpired, live session, enabled user.
 /// Returns the caller and, when the token is past half its life, its replacement.
 pub async fn authenticate(st: &AppState, token: &str) -> Result<(Auth, Option<String>), ApiError> {
     let now = st.app.clock.now();
-    let claims = st.tokens.verify(token, now).map_err(|e| match e {
-        TokenError::Expired => unauthenticated(ErrorCode::TokenExpired, "the token has expired"),
-        TokenError::Invalid => unauthenticated(ErrorCode::InvalidToken, "the token is not valid"),
-    })?;
+    let claims = st.tokens.verify(token, now).map_err(token_refused)?;
     let (session, user) = st.app.live_session(claims.session(), claims.user()).await?;
     let end = st.app.session_end(&session);
     // A token that already ends with the session has nothing to gain from renewal.
@@ -101,4 +105,80 @@ pub async fn require_auth(
         resp.headers_mut().insert(header::AUTHORIZATION, v);
     }
     Ok(resp)
+}
+
+/// The query parameter carrying a media token.
+const MEDIA_PARAM: &str = "mt";
+
+/// Middleware for the file GET routes, which `<img>` and `<video>` load
+/// and which therefore cannot send a header: a bearer token as everywhere,
+/// or a media token in `?mt=` (see `POST /api/v1/auth/media-token`). A
+/// media token renews nothing and is taken out of the query before the
+/// handler parses it.
+pub async fn require_file_auth(
+    State(st): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return require_auth(State(st), req, next).await;
+    }
+    let Some((token, rest)) = take_media_param(req.uri()) else {
+        return Err(unauthenticated(
+            ErrorCode::Unauthenticated,
+            "missing Authorization header or media token",
+        ));
+    };
+    let now = st.app.clock.now();
+    let claims = st.tokens.verify_media(&token, now).map_err(token_refused)?;
+    let (session, user) = st.app.live_session(claims.session(), claims.user()).await?;
+    let mut parts = req.uri().clone().into_parts();
+    let path = req.uri().path();
+    let path_and_query = if rest.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{rest}")
+    };
+    parts.path_and_query = Some(path_and_query.parse().map_err(ApiError::internal)?);
+    *req.uri_mut() = axum::http::Uri::from_parts(parts).map_err(ApiError::internal)?;
+    req.extensions_mut().insert(Auth { user, session });
+    Ok(next.run(req).await)
+}
+
+/// The media token of a URI's query and the query without it, if it has one.
+fn take_media_param(uri: &axum::http::Uri) -> Option<(String, String)> {
+    let query = uri.query()?;
+    let mut token = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k == MEDIA_PARAM {
+            token.get_or_insert_with(|| v.into_owned());
+        } else {
+            rest.append_pair(&k, &v);
+        }
+    }
+    Some((token?, rest.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_media_token_leaves_the_query() {
+        let uri: axum::http::Uri = "/api/v1/files/3/cover?t=1000&mt=abc.def&w=64"
+            .parse()
+            .expect("uri");
+        assert_eq!(
+            take_media_param(&uri),
+            Some(("abc.def".to_owned(), "t=1000&w=64".to_owned()))
+        );
+        let bare: axum::http::Uri = "/api/v1/files/3?mt=x".parse().expect("uri");
+        assert_eq!(
+            take_media_param(&bare),
+            Some(("x".to_owned(), String::new()))
+        );
+        let none: axum::http::Uri = "/api/v1/files/3?t=1".parse().expect("uri");
+        assert_eq!(take_media_param(&none), None);
+    }
 }

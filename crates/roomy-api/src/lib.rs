@@ -96,6 +96,7 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         );
     let mut authenticated = OpenApiRouter::new()
         .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::media_token))
         .routes(routes!(me::get_me, me::patch_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions))
@@ -141,9 +142,6 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(routes::invites::preview_invite))
         .routes(routes!(routes::invites::join_invite))
         .routes(routes!(routes::files::meta))
-        .routes(routes!(routes::files::download))
-        .routes(routes!(routes::files::thumbnail))
-        .routes(routes!(routes::files::cover))
         // Bodies of any size, streamed: the limits are the files' own.
         .merge(
             OpenApiRouter::new()
@@ -161,15 +159,25 @@ fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::disable())
                 .layer(middleware::from_fn(routes::uploads::tus_layer)),
         );
+    // What `<img>` and `<video>` load: a bearer token or a media token.
+    let mut media = OpenApiRouter::new()
+        .routes(routes!(routes::files::download))
+        .routes(routes!(routes::files::thumbnail))
+        .routes(routes!(routes::files::cover));
     if let Some(state) = state {
         authenticated = authenticated.route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::require_auth,
         ));
+        media = media.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_file_auth,
+        ));
     }
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
         .merge(authenticated)
+        .merge(media)
 }
 
 /// The OpenAPI document of the HTTP API, generated from the handlers.
@@ -181,8 +189,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found(ErrorCode::RouteNotFound, "no such route")
+/// What no route matched: the web client's files and client-side routes
+/// (`roomy-web`), else a JSON 404.
+async fn fallback(req: Request<Body>) -> Response<Body> {
+    roomy_web::respond(req.method(), req.uri().path(), req.headers()).unwrap_or_else(|| {
+        ApiError::not_found(ErrorCode::RouteNotFound, "no such route").into_response()
+    })
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -209,7 +221,7 @@ pub fn router(state: AppState) -> Router {
     if state.settings.metrics_on_main {
         app = app.route("/metrics", get(ops::main_metrics));
     }
-    app.fallback(not_found)
+    app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_json_bytes))
         .layer(middleware::from_fn_with_state(

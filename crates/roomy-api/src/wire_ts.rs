@@ -136,6 +136,7 @@ fn sections(cfg: &Config) -> Vec<(&'static str, Vec<Decl>)> {
                 decl::<dto::AdminUser>(cfg),
                 decl::<dto::Registered>(cfg),
                 decl::<dto::LoggedIn>(cfg),
+                decl::<dto::MediaToken>(cfg),
                 decl::<dto::SessionView>(cfg),
                 decl::<dto::UserBriefView>(cfg),
                 decl::<dto::MessageView>(cfg),

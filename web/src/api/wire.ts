@@ -448,6 +448,11 @@ export type Registered = { user: Me, };
 export type LoggedIn = { token: string, expires_at: string, session_id: SessionId, user: Me, };
 
 /**
+ * A media token: it reads files (`?mt=` on the file GET routes) and nothing else.
+ */
+export type MediaToken = { token: string, expires_at: string, };
+
+/**
  * One of my login sessions.
  */
 export type SessionView = { id: SessionId, created_at: string, last_used_at: string, expires_at: string, user_agent: string | null, ip: string | null, 

@@ -18,7 +18,20 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// What the token may be used for: absent on access tokens, [`MEDIA_SCOPE`]
+    /// on media tokens. Each kind is refused where the other is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// The scope of a media token: it reads files (`?mt=` on the file GET
+/// routes) and nothing else, so a media URL copied out of a page is not a
+/// session.
+pub const MEDIA_SCOPE: &str = "media";
+
+/// How long a media token lives (at most; never past its session's end).
+/// Short, since it travels in URLs; the client renews it at half-life.
+pub const MEDIA_TTL: Duration = Duration::hours(1);
 
 impl Claims {
     /// The user the token was issued to (an impossible id if `sub` is not a number).
@@ -100,15 +113,40 @@ impl Tokens {
         now: OffsetDateTime,
         end: OffsetDateTime,
     ) -> IssuedToken {
+        self.sign(user, session, now, now + self.ttl, end, None)
+    }
+
+    /// A media token for `user`'s `session`: [`MEDIA_TTL`], never past `end`.
+    pub fn issue_media(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> IssuedToken {
+        let ttl = MEDIA_TTL.min(self.ttl);
+        self.sign(user, session, now, now + ttl, end, Some(MEDIA_SCOPE))
+    }
+
+    fn sign(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        end: OffsetDateTime,
+        scope: Option<&str>,
+    ) -> IssuedToken {
         let iat = now.unix_timestamp();
-        let exp = (iat + self.ttl.whole_seconds()).min(end.unix_timestamp());
+        let exp = until.min(end).unix_timestamp();
         // Whole seconds, as inside the token, so the body and the token agree.
-        let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now + self.ttl);
+        let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(until);
         let claims = Claims {
             sub: user.0.to_string(),
             sid: session.0,
             iat,
             exp,
+            scope: scope.map(str::to_owned),
         };
         // HS256 signing of a small struct cannot fail: the key is an HMAC secret.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -119,10 +157,27 @@ impl Tokens {
         }
     }
 
-    /// Checks signature and expiry.
+    /// Checks signature and expiry of an access token.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        self.verify_scoped(token, now, None)
+    }
+
+    /// Checks signature and expiry of a media token.
+    pub fn verify_media(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenError> {
+        self.verify_scoped(token, now, Some(MEDIA_SCOPE))
+    }
+
+    fn verify_scoped(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        scope: Option<&str>,
+    ) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
+        if data.claims.scope.as_deref() != scope {
+            return Err(TokenError::Invalid);
+        }
         if data.claims.exp <= now.unix_timestamp() {
             return Err(TokenError::Expired);
         }
@@ -184,6 +239,37 @@ mod tests {
         assert_eq!(
             tokens().verify("not.a.jwt", now).err(),
             Some(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn media_and_access_tokens_are_not_interchangeable() {
+        let t = tokens();
+        let now = OffsetDateTime::now_utc();
+        let end = now + Duration::hours(24);
+        let media = t.issue_media(UserId(3), SessionId(9), now, end);
+        assert_eq!(
+            media.expires_at.unix_timestamp(),
+            (now + MEDIA_TTL).unix_timestamp()
+        );
+        let claims = t
+            .verify_media(&media.token, now)
+            .expect("valid media token");
+        assert_eq!((claims.user(), claims.session()), (UserId(3), SessionId(9)));
+        assert_eq!(t.verify(&media.token, now).err(), Some(TokenError::Invalid));
+        let access = t.issue(UserId(3), SessionId(9), now);
+        assert_eq!(
+            t.verify_media(&access.token, now).err(),
+            Some(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify_media(&media.token, now + MEDIA_TTL).err(),
+            Some(TokenError::Expired)
+        );
+        let short = t.issue_media(UserId(3), SessionId(9), now, now + Duration::minutes(5));
+        assert_eq!(
+            short.expires_at.unix_timestamp(),
+            (now + Duration::minutes(5)).unix_timestamp()
         );
     }
 }

@@ -193,6 +193,17 @@ pub struct LoggedIn {
     pub user: Me,
 }
 
+/// A media token: it reads files (`?mt=` on the file GET routes) and nothing else.
+#[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
+pub struct MediaToken {
+    #[schema(value_type = String)]
+    #[ts(type = "string")]
+    pub token: Redacted,
+    #[serde(with = "time::serde::rfc3339")]
+    #[ts(type = "string")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// One of my login sessions.
 #[derive(Debug, Serialize, ToSchema, ts_rs::TS)]
 pub struct SessionView {

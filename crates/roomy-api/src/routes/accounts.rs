@@ -4,7 +4,7 @@
 
 use super::ClientInfo;
 use crate::{
-    dto::{GuestRequest, LoggedIn, LoginRequest, Me, RegisterRequest, Registered},
+    dto::{GuestRequest, LoggedIn, LoginRequest, Me, MediaToken, RegisterRequest, Registered},
     error::{ApiError, ErrorBody},
     extract::Json,
     guard::Auth,
@@ -142,6 +142,24 @@ pub async fn guest(
         .create_guest(nickname, session_client(&st, client))
         .await?;
     logged_in(&st, started)
+}
+
+/// A media token for this session, for file URLs that cannot carry a header
+/// (`<img>`, `<video>`): `GET /api/v1/files/{id}[/thumbnail|/cover]?mt=<token>`.
+/// It lives an hour at most, never past the session, and ends with it.
+#[utoipa::path(post, path = "/api/v1/auth/media-token", tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 200, body = MediaToken), (status = 401, body = ErrorBody)))]
+pub async fn media_token(State(st): State<AppState>, auth: Auth) -> axum::Json<MediaToken> {
+    let now = st.app.clock.now();
+    let end = st.app.session_end(&auth.session);
+    let issued = st
+        .tokens
+        .issue_media(auth.user.id, auth.session.id, now, end);
+    axum::Json(MediaToken {
+        token: issued.token,
+        expires_at: issued.expires_at,
+    })
 }
 
 /// End the current session; its token stops working.

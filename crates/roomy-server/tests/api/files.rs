@@ -38,6 +38,7 @@ backend_tests!(with super::adjust;
     video_covers,
     interrupted_finishes_are_completed,
     chunks_past_the_length_are_refused_whole,
+    media_tokens_read_files_and_nothing_else,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -1116,4 +1117,97 @@ mod on_s3 {
             assert_eq!(frame.status, 200);
         }
     }
+}
+
+/// A media token (what `<img>` and `<video>` carry in `?mt=`) reads the
+/// files its user may read, Range included, and opens nothing else: not
+/// the API, not the WebSocket, not after logout.
+async fn media_tokens_read_files_and_nothing_else(app: TestApp) {
+    let alice = app.user("alice_01").await;
+    let bob = app.user("bob_0001").await;
+    let carol = app.user("carol_01").await;
+    let bytes = data(10_000);
+    let up = simple_upload(&app, &alice, "notes.bin", &bytes).await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    let id = up.json()["id"].as_i64().expect("file id");
+    let room = app.group(&alice, "Team", &[bob.id]).await;
+    assert_eq!(send_file(&app, &alice, room, "file", id).await.status, 201);
+
+    let bob_mt = media_token(&app, &bob).await;
+    let get = |path: String| app.send_raw(app.request(Method::GET, &path, None));
+    let whole = get(format!("/api/v1/files/{id}?mt={bob_mt}")).await;
+    assert_eq!(
+        (whole.status, whole.body.as_slice()),
+        (200, bytes.as_slice())
+    );
+    assert!(
+        whole.header("authorization").is_none(),
+        "a media token renews nothing"
+    );
+    let part = app
+        .send_raw(
+            app.request(
+                Method::GET,
+                &format!("/api/v1/files/{id}?mt={bob_mt}"),
+                None,
+            )
+            .header("range", "bytes=0-99"),
+        )
+        .await;
+    assert_eq!((part.status, part.body.as_slice()), (206, &bytes[..100]));
+    // The token is taken out of the query before the handler parses it.
+    let cover = get(format!("/api/v1/files/{id}/cover?mt={bob_mt}&t=0")).await;
+    assert_ne!(cover.status, 401);
+    assert_ne!(cover.json()["error"]["code"], "invalid_query");
+
+    // Carol's token reads only what Carol may read.
+    let carol_mt = media_token(&app, &carol).await;
+    get(format!("/api/v1/files/{id}?mt={carol_mt}"))
+        .await
+        .assert_error(404, "file_not_found");
+    // Nothing but the file routes takes it, and it is not a bearer token.
+    get(format!("/api/v1/me?mt={bob_mt}"))
+        .await
+        .assert_error(401, "unauthenticated");
+    app.get("/api/v1/me", Some(&bob_mt))
+        .await
+        .assert_error(401, "invalid_token");
+    get(format!("/api/v1/files/{id}/meta?mt={bob_mt}"))
+        .await
+        .assert_error(401, "unauthenticated");
+    let mut ws = app.ws_anonymous().await;
+    ws.send(json!({"type": "auth", "id": 1, "token": bob_mt}))
+        .await;
+    let refused = ws.next().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_token", "{refused}");
+    // An access token is not a media token either, nor is garbage.
+    get(format!("/api/v1/files/{id}?mt={}", bob.token))
+        .await
+        .assert_error(401, "invalid_token");
+    get(format!("/api/v1/files/{id}"))
+        .await
+        .assert_error(401, "unauthenticated");
+    // It ends with its session.
+    let out = app
+        .post("/api/v1/auth/logout", Some(&bob.token), json!({}))
+        .await;
+    assert_eq!(out.status, 204, "{}", out.text);
+    let after = get(format!("/api/v1/files/{id}?mt={bob_mt}")).await;
+    assert_eq!(
+        after.status,
+        401,
+        "{}",
+        String::from_utf8_lossy(&after.body)
+    );
+}
+
+async fn media_token(app: &TestApp, who: &Login) -> String {
+    let r = app
+        .post("/api/v1/auth/media-token", Some(&who.token), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert!(v["expires_at"].is_string(), "{v}");
+    v["token"].as_str().expect("token").to_owned()
 }

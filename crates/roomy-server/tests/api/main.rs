@@ -22,3 +22,4 @@ mod rooms;
 mod sessions;
 mod social;
 mod users;
+mod web;
