@@ -307,6 +307,8 @@ class Gateway {
 
   private caughtUp(): void {
     this.synced = true;
+    // Marks sent before a cut may have been lost with the connection.
+    this.sentRead.clear();
     this.setConn("online");
     this.flushOutbox();
   }
@@ -434,7 +436,7 @@ class Gateway {
     const r = store.rooms.get(roomId);
     if (!r || seq <= 0) return;
     if (seq <= (r.view.read_seq ?? 0) && !r.view.unread) return;
-    if ((this.sentRead.get(roomId) ?? 0) >= seq && this.synced) return;
+    if ((this.sentRead.get(roomId) ?? 0) >= seq) return;
     this.sentRead.set(roomId, seq);
     store.applyRead(roomId, store.me?.id ?? -1, seq);
     if (!this.sendFrame({ type: "read", id: this.nextId("r:"), room_id: roomId, seq })) {

@@ -2,13 +2,27 @@ import { useState } from "preact/hooks";
 import type { LoggedIn, Registered } from "../api/wire";
 import { ApiError, request } from "../api/http";
 import { clearEndReason, startSession, takeEndReason } from "../api/session";
-import { dictionaries, t, type MessageKey } from "../i18n";
+import { dictionaries, getLang, t, type MessageKey } from "../i18n";
 import { linkClick, navigate } from "../router";
 import { useLang } from "./i18n";
 import { LangSwitch } from "./LangSwitch";
 import { errorText } from "./errors";
 
 type FieldErrors = Record<string, string>;
+
+const FIELD_RULES: Record<string, MessageKey> = {
+  username: "auth.username.hint",
+  password: "auth.password.hint",
+  nickname: "auth.nickname.hint",
+};
+
+/** The server explains field errors in English; other languages show the field's rule instead. */
+function localized(fields: FieldErrors): FieldErrors {
+  if (getLang() === "en") return fields;
+  const out: FieldErrors = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = FIELD_RULES[k] ? t(FIELD_RULES[k]) : v;
+  return out;
+}
 
 function Field(props: {
   id: string;
@@ -97,7 +111,7 @@ function GuestForm() {
       startSession(res.token, res.user);
       navigate("/", true);
     } catch (x) {
-      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(x.fields);
+      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
       else setGeneral(errorText(x));
     } finally {
       setBusy(false);
@@ -136,7 +150,7 @@ export function LoginPage() {
       await login(username, password);
       navigate("/", true);
     } catch (x) {
-      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(x.fields);
+      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
       else setGeneral(errorText(x));
     } finally {
       setBusy(false);
@@ -190,7 +204,7 @@ export function RegisterPage() {
       navigate("/", true);
     } catch (x) {
       if (x instanceof ApiError && x.code === "username_taken") setErr({ username: t("error.username_taken") });
-      else if (x instanceof ApiError && Object.keys(x.fields).length) setErr(x.fields);
+      else if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
       else setGeneral(errorText(x));
     } finally {
       setBusy(false);

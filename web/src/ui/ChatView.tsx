@@ -95,7 +95,6 @@ async function toggleFavorite(m: MessageView): Promise<void> {
 
 async function deleteForMe(ids: number[]): Promise<boolean> {
   if (ids.length === 0) return false;
-  if (!window.confirm(tn("actions.deleteConfirm", ids.length))) return false;
   try {
     if (ids.length === 1) await del(`/messages/${ids[0]}`);
     else await post(`/messages/delete`, { ids });
@@ -118,6 +117,7 @@ export function ChatView(props: { roomId: number }) {
   const [menu, setMenu] = useState<string | null>(null);
   const [selecting, setSelecting] = useState<Set<number> | null>(null);
   const [readBy, setReadBy] = useState<MessageView | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<number[] | null>(null);
   const [, setTick] = useState(0);
 
   // The revoke action disappears when its window passes.
@@ -270,6 +270,14 @@ export function ChatView(props: { roomId: number }) {
   const dissolved = !!room.view.dissolved_at;
   const me = store.me?.id;
 
+  let lastMineId = -1;
+  for (let i = room.messages.length - 1; i >= 0; i--) {
+    const x = room.messages[i]!;
+    if (x.sender.id === me && x.kind !== "system" && !x.revoked) {
+      lastMineId = x.id;
+      break;
+    }
+  }
   const rendered: preact.JSX.Element[] = [];
   let prevDay: string | null = null;
   let prevSender: number | null = null;
@@ -278,8 +286,8 @@ export function ChatView(props: { roomId: number }) {
     const day = dayKey(created);
     if (day !== prevDay) {
       rendered.push(
-        <li class="day-sep" key={`d${day}`} role="separator" aria-label={formatDay(created)}>
-          <span aria-hidden="true">{formatDay(created)}</span>
+        <li class="day-sep" key={`d${day}`}>
+          <span>{formatDay(created)}</span>
         </li>,
       );
       prevDay = day;
@@ -304,7 +312,8 @@ export function ChatView(props: { roomId: number }) {
     const senderName = cleanText(store.displayName(room, m.sender));
     const member = room.members?.get(m.sender.id);
     let receipt: Parameters<typeof MessageItem>[0]["receipt"] = null;
-    if (mine && !isGroup && room.view.peer_read_seq !== undefined) receipt = { kind: "direct", read: room.view.peer_read_seq >= m.seq };
+    // Direct rooms: one receipt, on my newest message (earlier ones are read when it is).
+    if (mine && !isGroup && room.view.peer_read_seq !== undefined && m.id === lastMineId) receipt = { kind: "direct", read: room.view.peer_read_seq >= m.seq };
     if (mine && isGroup && room.members) {
       let count = 0;
       for (const x of room.members.values()) if (x.user.id !== me && (x.read_seq ?? 0) >= m.seq) count++;
@@ -344,7 +353,7 @@ export function ChatView(props: { roomId: number }) {
           }}
           onDelete={() => {
             setMenu(null);
-            void deleteForMe([m.id]);
+            setConfirmDelete([m.id]);
           }}
           onSelectMode={() => {
             setMenu(null);
@@ -405,9 +414,7 @@ export function ChatView(props: { roomId: number }) {
             type="button"
             class="btn danger small"
             disabled={selecting.size === 0}
-            onClick={async () => {
-              if (await deleteForMe([...selecting])) setSelecting(null);
-            }}
+            onClick={() => setConfirmDelete([...selecting])}
           >
             {t("actions.deleteSelected")}
           </button>
@@ -419,6 +426,30 @@ export function ChatView(props: { roomId: number }) {
         <Composer roomId={room.view.id} disabled={dissolved} onSent={toBottom} />
       )}
       {readBy && <ReadByDialog room={room} m={readBy} onClose={() => setReadBy(null)} />}
+      {confirmDelete && (
+        <Dialog label={t("actions.delete")} onClose={() => setConfirmDelete(null)}>
+          <div class="dialog-body">
+            <h2>{t("actions.delete")}</h2>
+            <p>{tn("actions.deleteConfirm", confirmDelete.length)}</p>
+            <div class="dialog-actions">
+              <button type="button" class="btn ghost" onClick={() => setConfirmDelete(null)}>
+                {t("common.cancel")}
+              </button>
+              <button
+                type="button"
+                class="btn primary"
+                onClick={async () => {
+                  const ids = confirmDelete;
+                  setConfirmDelete(null);
+                  if (await deleteForMe(ids)) setSelecting(null);
+                }}
+              >
+                {t("actions.delete")}
+              </button>
+            </div>
+          </div>
+        </Dialog>
+      )}
     </section>
   );
 }

@@ -184,12 +184,17 @@ export function Composer(props: { roomId: number; disabled: boolean; onSent: () 
         <label for="composer-input" class="sr-only">
           {t("composer.label")}
         </label>
+        <span id="composer-hint" class="sr-only">
+          {t("composer.hint")}
+        </span>
         <textarea
           id="composer-input"
           ref={area}
           rows={1}
           value={text}
           placeholder={t("composer.placeholder")}
+          title={t("composer.hint")}
+          aria-describedby="composer-hint"
           disabled={props.disabled}
           dir="auto"
           onInput={(e) => update((e.currentTarget as HTMLTextAreaElement).value)}

@@ -1,5 +1,6 @@
 import type { MessageView } from "../api/wire";
 import { formatShort, t, tn } from "../i18n";
+import { systemText } from "../lib/system";
 import { cleanText } from "../lib/text";
 import { linkClick } from "../router";
 import { store, type RoomState } from "../state/store";
@@ -12,6 +13,7 @@ export function previewText(m: MessageView | undefined, mine: boolean): string {
   else if (m.kind === "image") text = t("preview.image");
   else if (m.kind === "video") text = t("preview.video");
   else if (m.kind === "file") text = t("preview.file");
+  else if (m.kind === "system") text = systemText(cleanText(m.body), t);
   else text = cleanText(m.body).replace(/\s+/g, " ");
   if (m.kind === "image" || m.kind === "video" || m.kind === "file") {
     const caption = cleanText(m.body).trim();
@@ -47,8 +49,9 @@ function Conversation(props: { room: RoomState; active: boolean }) {
             {online && <span class="sr-only">{t("rooms.online")}</span>}
             {r.view.dissolved_at && <span class="muted">{t("rooms.dissolved")}</span>}
             {unread > 0 && (
-              <span class="badge" data-testid="unread-badge" aria-label={tn("rooms.unread", unread)}>
-                {unread > 99 ? "99+" : unread}
+              <span class="badge" data-testid="unread-badge" data-count={unread}>
+                <span aria-hidden="true">{unread > 99 ? "99+" : unread}</span>
+                <span class="sr-only">{tn("rooms.unread", unread)}</span>
               </span>
             )}
           </span>

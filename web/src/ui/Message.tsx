@@ -1,5 +1,6 @@
 import type { MessageView } from "../api/wire";
 import { formatDateTime, formatTime, t, tn } from "../i18n";
+import { systemText } from "../lib/system";
 import { cleanText, linkify } from "../lib/text";
 import type { OutboxItem } from "../lib/timeline";
 import { Attachment, FileCard } from "./Media";
@@ -51,8 +52,8 @@ let pressTimer: ReturnType<typeof setTimeout> | null = null;
 
 export function SystemLine(props: { k: string; m: MessageView }) {
   return (
-    <li class="sys" data-key={props.k} data-testid="message" data-seq={props.m.seq} data-message-id={props.m.id} data-kind="system" role="note">
-      <bdi>{cleanText(props.m.body)}</bdi>
+    <li class="sys" data-key={props.k} data-testid="message" data-seq={props.m.seq} data-message-id={props.m.id} data-kind="system">
+      <bdi>{systemText(cleanText(props.m.body), t)}</bdi>
     </li>
   );
 }
