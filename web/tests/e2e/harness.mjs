@@ -266,7 +266,10 @@ export async function screenshot(page, name) {
   if (!SCREENSHOTS) return;
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   // Let web fonts and images settle, then hide the caret so shots are stable.
-  await page.evaluate(() => document.fonts.ready);
+  await page.evaluate(async () => {
+    document.activeElement?.blur?.();
+    await document.fonts.ready;
+  });
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), caret: "hide", animations: "disabled" });
 }
 
