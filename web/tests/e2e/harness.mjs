@@ -54,6 +54,12 @@ export async function waitUntil(f, { timeout = 10_000, interval = 50, message = 
   }
 }
 
+// Servers still running when the test process exits (a crash, Ctrl-C) are killed too.
+const live = new Set();
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
 /**
  * One `roomy` process. `restart()` starts it again on the same port and data
  * folder (after `kill()`), as an operator would after a crash.
@@ -97,6 +103,8 @@ export class RoomyServer {
     delete env.ROOMY_DATABASE_URL;
     const proc = spawn(roomyBin(), ["serve"], { env, cwd: this.dataDir, stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
+    live.add(proc);
+    proc.once("exit", () => live.delete(proc));
     const keep = (d) => {
       this.log.push(String(d));
       if (this.log.length > 400) this.log.splice(0, 200);

@@ -62,7 +62,7 @@ describe("phone width", () => {
         await page.goto("/login");
         await page.getByRole("heading", { name: t.login, exact: true }).waitFor();
         await assertFits(page, "login");
-        if (lang === "zh") await screenshot(page, "login-phone-zh");
+        await screenshot(page, `login-phone-${lang}`);
         await page.getByLabel(t.username).fill(me.username);
         await page.getByLabel(t.password, { exact: true }).fill(me.password);
         await page.getByRole("button", { name: t.login, exact: true }).click();
