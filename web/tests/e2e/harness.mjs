@@ -228,16 +228,24 @@ export function messages(page, text) {
 
 /** Waits until exactly `n` messages containing `text` are shown, and they are confirmed (not pending). */
 export async function expectMessageCount(page, text, n, timeout = 15_000) {
+  let seen = "";
   await waitUntil(
     async () => {
       const loc = messages(page, text);
       const c = await loc.count();
-      if (c !== n) return false;
-      for (let i = 0; i < c; i++) if ((await loc.nth(i).getAttribute("data-pending")) === "true") return false;
-      return true;
+      const pending = await loc.evaluateAll((xs) => xs.filter((x) => x.getAttribute("data-pending") === "true").length);
+      seen = `${c} shown, ${pending} pending`;
+      return c === n && pending === 0;
     },
     { timeout, message: `${n} confirmed message(s) with text ${JSON.stringify(text)}` },
-  );
+  ).catch(async (e) => {
+    const all = await page
+      .locator('[data-testid="message"]')
+      .evaluateAll((xs) => xs.map((x) => `${x.dataset.seq ?? "-"}/${x.dataset.pending ? "pending" : ""} ${x.textContent.slice(0, 40)}`))
+      .catch(() => []);
+    e.message += ` — ${seen}; the view holds ${all.length} message(s): ${JSON.stringify(all)}`;
+    throw e;
+  });
 }
 
 /** Returns the duplicate data-seq / data-client-id values in the open chat (both should be empty). */

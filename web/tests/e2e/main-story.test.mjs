@@ -313,6 +313,13 @@ describe("main story", () => {
     await sendText(a, "Got it");
     await expectMessageCount(b, "Got it", 1);
 
+    // Stored once on the server, too.
+    const me = await server.api("POST", "/auth/login", { username: alice.username, password: alice.password });
+    const history = await server.api("GET", `/rooms/${directRoomId}/messages?limit=100`, undefined, me.token);
+    for (const body of ["Sent while the server was down", "Bob also wrote during the outage", "And after the restart", "Got it"]) {
+      assert.equal(history.items.filter((m) => m.body === body).length, 1, `${JSON.stringify(body)} stored once`);
+    }
+
     for (const [who, p] of [["Alice", a], ["Bob", b]]) {
       const d = await duplicates(p);
       assert.deepEqual(d, { seq: [], clientId: [] }, `${who}'s view has duplicates`);
