@@ -5,7 +5,7 @@
 // in messages only ever have http(s) hrefs with rel="noopener noreferrer".
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, connState, launchBrowser, loginUI, newUserPage, openConversation, uname, waitUntil } from "./harness.mjs";
+import { RoomyServer, launchBrowser, loginUI, newUserPage, openConversation, uname, waitUntil } from "./harness.mjs";
 
 const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
 const shown = (s) => s.replace(BIDI, "");
