@@ -198,6 +198,12 @@ pub struct SummaryRow {
     pub lm_ref_id: Option<i64>,
     pub lm_sender_nickname: Option<String>,
     pub lm_sender_avatar: Option<String>,
+    pub lm_file_id: Option<i64>,
+    pub lm_file_name: Option<String>,
+    pub lm_file_size: Option<i64>,
+    pub lm_file_mime: Option<String>,
+    pub lm_file_thumb: Option<String>,
+    pub lm_file_cover: Option<String>,
     pub peer_id: Option<i64>,
     pub peer_nickname: Option<String>,
     pub peer_avatar: Option<String>,
@@ -218,7 +224,9 @@ pub const SUMMARY_FROM: &str = "SELECT r.id, r.kind, r.name, r.avatar, r.created
      m.kind AS lm_kind, m.body AS lm_body, m.created_at AS lm_created_at, \
      m.revoked_at AS lm_revoked_at, m.event AS lm_event, m.ref_id AS lm_ref_id, \
      mu.nickname AS lm_sender_nickname, \
-     mu.avatar AS lm_sender_avatar, p.id AS peer_id, p.nickname AS peer_nickname, \
+     mu.avatar AS lm_sender_avatar, m.file_id AS lm_file_id, mf.name AS lm_file_name, \
+     mf.size AS lm_file_size, mf.mime AS lm_file_mime, mf.thumb_key AS lm_file_thumb, \
+     mf.cover_key AS lm_file_cover, p.id AS peer_id, p.nickname AS peer_nickname, \
      p.avatar AS peer_avatar, rm.read_seq, \
      (SELECT count(*) FROM messages um WHERE um.room_id = r.id AND um.seq > rm.read_seq \
         AND um.seq <= rm.read_seq + 10000 AND um.sender_id <> rm.user_id \
@@ -230,6 +238,7 @@ pub const SUMMARY_FROM: &str = "SELECT r.id, r.kind, r.name, r.avatar, r.created
      LEFT JOIN messages m ON m.id = r.last_message_id AND NOT EXISTS \
           (SELECT 1 FROM hidden_messages h WHERE h.user_id = rm.user_id AND h.message_id = m.id) \
      LEFT JOIN users mu ON mu.id = m.sender_id \
+     LEFT JOIN files mf ON mf.id = m.file_id \
      LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id \
           AND pm.user_id <> rm.user_id \
      LEFT JOIN users p ON p.id = pm.user_id";
@@ -264,13 +273,14 @@ impl SummaryRow {
                     ref_id: self.lm_ref_id,
                     sender_nickname: self.lm_sender_nickname.unwrap_or_default(),
                     sender_avatar: self.lm_sender_avatar,
-                    // A room list previews the kind; the file is in the history.
-                    file_id: None,
-                    file_name: None,
-                    file_size: None,
-                    file_mime: None,
-                    file_thumb: None,
-                    file_cover: None,
+                    // The whole message, file included: a client keeps it
+                    // as the room's newest, not only as a preview.
+                    file_id: self.lm_file_id,
+                    file_name: self.lm_file_name,
+                    file_size: self.lm_file_size,
+                    file_mime: self.lm_file_mime,
+                    file_thumb: self.lm_file_thumb,
+                    file_cover: self.lm_file_cover,
                 }
                 .into_message()?,
             ),

@@ -164,7 +164,11 @@ export class Store {
         const r = this.rooms.get(v.id);
         if (r) {
           r.view = v;
-          if (v.last_message) r.messages = mergeOrReset(r, v.last_message);
+          if (v.last_message) {
+            r.messages = mergeOrReset(r, v.last_message);
+            // A send whose ack the reconnect lost is confirmed by this copy.
+            this.dropFromOutbox([v.last_message]);
+          }
         } else this.upsertRoom(v);
       }
       cursor = page.next_cursor;
@@ -247,7 +251,9 @@ export class Store {
     if (mine) this.dropFromOutbox([m]);
     if (live && !known) {
       r.typing.delete(m.sender.id);
-      if (!mine && m.kind !== "system") {
+      // Counted as the server counts (others' live messages, notices
+      // included), so a reload never changes the badge.
+      if (!mine) {
         if (this.viewing?.roomId === m.room_id && this.viewing.atBottom && document.visibilityState === "visible") {
           // Seen as it arrives; the chat view sends the read mark.
         } else if (m.seq > (r.view.read_seq ?? 0)) r.view.unread = (r.view.unread ?? 0) + 1;
@@ -466,15 +472,23 @@ function activity(r: RoomState): number {
 
 function countUnread(r: RoomState, me: number): number {
   const read = r.view.read_seq ?? 0;
-  return r.messages.filter((m) => m.seq > read && m.sender.id !== me && m.kind !== "system" && !m.revoked).length;
+  return r.messages.filter((m) => m.seq > read && m.sender.id !== me && !m.revoked).length;
 }
 
-/** The room list's last message joins what we hold only if it continues it; otherwise the held part is stale. */
+/**
+ * The room list's last message joins what we hold when it continues it.
+ * After a gap the held part is stale: the open room fills the gap from the
+ * server at once (its view must not lose what it shows); any other room
+ * keeps only the newest and refetches when opened.
+ */
 function mergeOrReset(r: RoomState, last: MessageView): MessageView[] {
   const held = r.messages[r.messages.length - 1];
-  if (!held || held.seq >= last.seq) return mergeMessages(r.messages, [last]);
+  if (!held || held.seq + 1 >= last.seq) return mergeMessages(r.messages, [last]);
   if (r.messages.some((m) => m.id === last.id)) return mergeMessages(r.messages, [last]);
-  // Something happened between what we hold and now; refetch on open.
+  if (store.viewing?.roomId === r.view.id) {
+    void fillToNewest(r.view.id, held.seq);
+    return r.messages;
+  }
   r.loaded = false;
   r.hasOlder = true;
   return [last];
@@ -501,6 +515,27 @@ export async function loadNewest(roomId: number): Promise<void> {
   r.messages = mergeMessages(r.messages, page.items);
   r.messages = applyRevocationNotices(r.messages, page.items);
   if (had === 0 || page.items.length === 0 || (r.messages[0] && page.items[0] && r.messages[0].seq >= page.items[0].seq)) r.hasOlder = page.next_cursor !== null;
+  r.loaded = true;
+  store.dropFromOutbox(page.items);
+  store.changed();
+}
+
+/**
+ * The newest page of the open room after a gap past `heldSeq`: merged
+ * when it reaches back to what is held, else it replaces it (older pages
+ * load on scroll as usual).
+ */
+async function fillToNewest(roomId: number, heldSeq: number): Promise<void> {
+  const r = store.rooms.get(roomId);
+  if (!r) return;
+  const page = await get<Page<MessageView>>(`/rooms/${roomId}/messages${query({ limit: PAGE })}`);
+  const oldest = page.items.reduce((min, m) => Math.min(min, m.seq), Number.POSITIVE_INFINITY);
+  if (oldest <= heldSeq + 1) {
+    r.messages = applyRevocationNotices(mergeMessages(r.messages, page.items), page.items);
+  } else {
+    r.messages = applyRevocationNotices(mergeMessages([], page.items), page.items);
+    r.hasOlder = true;
+  }
   r.loaded = true;
   store.dropFromOutbox(page.items);
   store.changed();

@@ -1132,6 +1132,11 @@ async fn media_tokens_read_files_and_nothing_else(app: TestApp) {
     let id = up.json()["id"].as_i64().expect("file id");
     let room = app.group(&alice, "Team", &[bob.id]).await;
     assert_eq!(send_file(&app, &alice, room, "file", id).await.status, 201);
+    // The room list's newest message is the whole message, file included.
+    let rooms = app.get("/api/v1/rooms", Some(&bob.token)).await.json();
+    let last = &rooms["items"][0]["last_message"];
+    assert_eq!(last["file"]["id"], id, "{rooms}");
+    assert_eq!(last["file"]["name"], "notes.bin", "{rooms}");
 
     let bob_mt = media_token(&app, &bob).await;
     let get = |path: String| app.send_raw(app.request(Method::GET, &path, None));
