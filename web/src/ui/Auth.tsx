@@ -7,6 +7,7 @@ import { linkClick, navigate } from "../router";
 import { useLang } from "./i18n";
 import { LangSwitch } from "./LangSwitch";
 import { errorText } from "./errors";
+import { FormError } from "./FormError";
 
 type FieldErrors = Record<string, string>;
 
@@ -22,6 +23,17 @@ function localized(fields: FieldErrors): FieldErrors {
   const out: FieldErrors = {};
   for (const [k, v] of Object.entries(fields)) out[k] = FIELD_RULES[k] ? t(FIELD_RULES[k]) : v;
   return out;
+}
+
+/** The link between the login and register pages. */
+function AuthSwitch({ href, label }: { href: string; label: string }) {
+  return (
+    <p class="auth-switch">
+      <a href={href} onClick={(e) => linkClick(e, href)}>
+        {label}
+      </a>
+    </p>
+  );
 }
 
 function Field(props: {
@@ -121,11 +133,7 @@ function GuestForm() {
     <form class="guest-form" onSubmit={submit} aria-labelledby="guest-title" noValidate>
       <h3 id="guest-title">{t("auth.guest.title")}</h3>
       <Field id="guest-nickname" label={t("auth.guest.nickname")} value={nickname} onInput={setNickname} error={err.nickname} autoComplete="nickname" required />
-      {general && (
-        <p class="form-error" role="alert">
-          {general}
-        </p>
-      )}
+      <FormError text={general} />
       <button type="submit" class="btn secondary" disabled={busy || !nickname.trim()}>
         {t("auth.guest.submit")}
       </button>
@@ -166,20 +174,12 @@ export function LoginPage() {
       <form onSubmit={submit} noValidate aria-label={t("auth.login.title")}>
         <Field id="username" label={t("auth.username")} value={username} onInput={setUsername} error={err.username} autoComplete="username" required />
         <Field id="password" label={t("auth.password")} type="password" value={password} onInput={setPassword} error={err.password} autoComplete="current-password" required />
-        {general && (
-          <p class="form-error" role="alert">
-            {general}
-          </p>
-        )}
+        <FormError text={general} />
         <button type="submit" class="btn primary" disabled={busy}>
           {t("auth.login.submit")}
         </button>
       </form>
-      <p class="auth-switch">
-        <a href="/register" onClick={(e) => linkClick(e, "/register")}>
-          {t("auth.to.register")}
-        </a>
-      </p>
+      <AuthSwitch href="/register" label={t("auth.to.register")} />
       <GuestForm />
     </AuthFrame>
   );
@@ -216,20 +216,12 @@ export function RegisterPage() {
         <Field id="username" label={t("auth.username")} value={username} onInput={setUsername} error={err.username} hint={t("auth.username.hint")} autoComplete="username" required />
         <Field id="password" label={t("auth.password")} type="password" value={password} onInput={setPassword} error={err.password} hint={t("auth.password.hint")} autoComplete="new-password" required />
         <Field id="nickname" label={t("auth.nickname.optional")} value={nickname} onInput={setNickname} error={err.nickname} autoComplete="nickname" />
-        {general && (
-          <p class="form-error" role="alert">
-            {general}
-          </p>
-        )}
+        <FormError text={general} />
         <button type="submit" class="btn primary" disabled={busy}>
           {t("auth.register.submit")}
         </button>
       </form>
-      <p class="auth-switch">
-        <a href="/login" onClick={(e) => linkClick(e, "/login")}>
-          {t("auth.to.login")}
-        </a>
-      </p>
+      <AuthSwitch href="/login" label={t("auth.to.login")} />
     </AuthFrame>
   );
 }

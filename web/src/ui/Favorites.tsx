@@ -9,6 +9,7 @@ import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
 import { Attachment } from "./Media";
 import { MessageText } from "./Message";
+import { FormError } from "./FormError";
 
 export function FavoritesPage() {
   const [items, setItems] = useState<FavoriteView[] | null>(null);
@@ -49,11 +50,7 @@ export function FavoritesPage() {
     <div class="page">
       <div class="page-inner">
         <h1>{t("favorites.title")}</h1>
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError text={error} />
         {shown === null && !error && <p class="muted">{t("app.loading")}</p>}
         {shown !== null && shown.length === 0 && <p class="muted">{t("favorites.empty")}</p>}
         {shown !== null && shown.length > 0 && (

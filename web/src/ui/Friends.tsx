@@ -7,6 +7,7 @@ import { navigate } from "../router";
 import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
+import { FormError } from "./FormError";
 
 export async function openDirect(userId: number): Promise<void> {
   try {
@@ -61,11 +62,7 @@ function AddFriendForm(props: { user: PublicUser; onDone: () => void }) {
       <button type="submit" class="btn primary" disabled={busy}>
         {t("friends.send")}
       </button>
-      {general && (
-        <p class="form-error" role="alert">
-          {general}
-        </p>
-      )}
+      <FormError text={general} />
     </form>
   );
 }

@@ -8,6 +8,7 @@ import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { errorText } from "./errors";
+import { FormError } from "./FormError";
 
 export function GroupDialog(props: { onClose: () => void }) {
   const [name, setName] = useState("");
@@ -77,11 +78,7 @@ export function GroupDialog(props: { onClose: () => void }) {
             </ul>
           )}
         </fieldset>
-        {general && (
-          <p class="form-error" role="alert">
-            {general}
-          </p>
-        )}
+        <FormError text={general} />
         <div class="dialog-actions">
           <button type="button" class="btn ghost" onClick={props.onClose}>
             {t("common.cancel")}

@@ -7,6 +7,7 @@ import { navigate } from "../router";
 import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
+import { FormError } from "./FormError";
 
 export function InvitePage(props: { token: string }) {
   const [preview, setPreview] = useState<InvitePreview | null>(null);
@@ -36,11 +37,7 @@ export function InvitePage(props: { token: string }) {
       <div class="page-inner">
         <h1>{t("invite.title")}</h1>
         <section class="card">
-          {error && (
-            <p class="form-error" role="alert">
-              {error}
-            </p>
-          )}
+          <FormError text={error} />
           {!preview && !error && <p class="muted">{t("app.loading")}</p>}
           {preview && (
             <div class="row">
