@@ -1,15 +1,12 @@
 import { useState } from "preact/hooks";
 import type { LoggedIn, Registered } from "../api/wire";
-import { ApiError, request } from "../api/http";
+import { request } from "../api/http";
 import { clearEndReason, startSession, takeEndReason } from "../api/session";
 import { dictionaries, getLang, t, type MessageKey } from "../i18n";
 import { linkClick, navigate } from "../router";
 import { useLang } from "./i18n";
 import { LangSwitch } from "./LangSwitch";
-import { errorText } from "./errors";
-import { FormError } from "./FormError";
-
-type FieldErrors = Record<string, string>;
+import { FormError, useSubmit, type FieldErrors } from "./form";
 
 const FIELD_RULES: Record<string, MessageKey> = {
   username: "auth.username.hint",
@@ -109,26 +106,12 @@ function AuthFrame(props: { title: string; children: preact.ComponentChildren })
 
 function GuestForm() {
   const [nickname, setNickname] = useState("");
-  const [err, setErr] = useState<FieldErrors>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setErr({});
-    setGeneral(null);
-    try {
-      const res = await request<LoggedIn>("POST", "/auth/guest", { nickname }, { auth: false });
-      clearEndReason();
-      startSession(res.token, res.user);
-      navigate("/", true);
-    } catch (x) {
-      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
-      else setGeneral(errorText(x));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, err, general, submit } = useSubmit(async () => {
+    const res = await request<LoggedIn>("POST", "/auth/guest", { nickname }, { auth: false });
+    clearEndReason();
+    startSession(res.token, res.user);
+    navigate("/", true);
+  }, (x) => localized(x.fields));
   return (
     <form class="guest-form" onSubmit={submit} aria-labelledby="guest-title" noValidate>
       <h3 id="guest-title">{t("auth.guest.title")}</h3>
@@ -146,24 +129,10 @@ export function LoginPage() {
   const [ended] = useState(endMessage);
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [err, setErr] = useState<FieldErrors>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setErr({});
-    setGeneral(null);
-    try {
-      await login(username, password);
-      navigate("/", true);
-    } catch (x) {
-      if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
-      else setGeneral(errorText(x));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, err, general, submit } = useSubmit(async () => {
+    await login(username, password);
+    navigate("/", true);
+  }, (x) => localized(x.fields));
   return (
     <AuthFrame title={t("auth.login.title")}>
       {ended && (
@@ -190,26 +159,14 @@ export function RegisterPage() {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [nickname, setNickname] = useState("");
-  const [err, setErr] = useState<FieldErrors>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setErr({});
-    setGeneral(null);
-    try {
+  const { busy, err, general, submit } = useSubmit(
+    async () => {
       await request<Registered>("POST", "/auth/register", { username, password, nickname: nickname.trim() || null }, { auth: false });
       await login(username, password);
       navigate("/", true);
-    } catch (x) {
-      if (x instanceof ApiError && x.code === "username_taken") setErr({ username: t("error.username_taken") });
-      else if (x instanceof ApiError && Object.keys(x.fields).length) setErr(localized(x.fields));
-      else setGeneral(errorText(x));
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    (x) => (x.code === "username_taken" ? { username: t("error.username_taken") } : localized(x.fields)),
+  );
   return (
     <AuthFrame title={t("auth.register.title")}>
       <form onSubmit={submit} noValidate aria-label={t("auth.register.title")}>

@@ -9,7 +9,7 @@ import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
 import { Attachment } from "./Media";
 import { MessageText } from "./Message";
-import { FormError } from "./FormError";
+import { FormError } from "./form";
 
 export function FavoritesPage() {
   const [items, setItems] = useState<FavoriteView[] | null>(null);

@@ -1,13 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
 import type { FriendRequestView, FriendView, Page, PublicUser, RoomView } from "../api/wire";
-import { ApiError, get, patch, post, query } from "../api/http";
+import { get, patch, post, query } from "../api/http";
 import { formatDateTime, t } from "../i18n";
 import { cleanText } from "../lib/text";
 import { navigate } from "../router";
 import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
-import { FormError } from "./FormError";
+import { FormError, useSubmit } from "./form";
 
 export async function openDirect(userId: number): Promise<void> {
   try {
@@ -23,31 +23,18 @@ export async function openDirect(userId: number): Promise<void> {
 function AddFriendForm(props: { user: PublicUser; onDone: () => void }) {
   const [note, setNote] = useState("");
   const [remark, setRemark] = useState("");
-  const [err, setErr] = useState<Record<string, string>>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, err, general, submit } = useSubmit(async () => {
+    const req = await post<FriendRequestView>("/friend-requests", { user_id: props.user.id, note: note.trim() || null, remark: remark.trim() || null });
+    store.toast(req.status === "agree" ? t("friends.addedNow") : t("friends.requestSent"));
+    if (req.status === "agree") void store.loadFriends();
+    props.onDone();
+  });
   const id = `add-${props.user.id}`;
   return (
     <form
       class="inline-form"
       aria-label={`${t("friends.add")}: ${cleanText(props.user.nickname)}`}
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setErr({});
-        setGeneral(null);
-        try {
-          const req = await post<FriendRequestView>("/friend-requests", { user_id: props.user.id, note: note.trim() || null, remark: remark.trim() || null });
-          store.toast(req.status === "agree" ? t("friends.addedNow") : t("friends.requestSent"));
-          if (req.status === "agree") void store.loadFriends();
-          props.onDone();
-        } catch (x) {
-          if (x instanceof ApiError && Object.keys(x.fields).length) setErr(x.fields);
-          else setGeneral(errorText(x));
-        } finally {
-          setBusy(false);
-        }
-      }}
+      onSubmit={submit}
     >
       <div class="field">
         <label for={`${id}-note`}>{t("friends.note")}</label>

@@ -1,21 +1,24 @@
 import { useEffect, useState } from "preact/hooks";
 import type { RoomView } from "../api/wire";
-import { ApiError, post } from "../api/http";
+import { post } from "../api/http";
 import { t } from "../i18n";
 import { cleanText } from "../lib/text";
 import { navigate } from "../router";
 import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
-import { errorText } from "./errors";
-import { FormError } from "./FormError";
+import { FormError, useSubmit } from "./form";
 
 export function GroupDialog(props: { onClose: () => void }) {
   const [name, setName] = useState("");
   const [picked, setPicked] = useState<Set<number>>(new Set());
-  const [err, setErr] = useState<Record<string, string>>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, err, general, submit } = useSubmit(async () => {
+    const room = await post<RoomView>("/rooms", { name: name.trim(), member_ids: [...picked] });
+    store.upsertRoom(room);
+    store.changed();
+    props.onClose();
+    navigate(`/rooms/${room.id}`);
+  });
   useEffect(() => {
     if (!store.friendsLoaded) void store.loadFriends().catch(() => undefined);
   }, []);
@@ -23,24 +26,7 @@ export function GroupDialog(props: { onClose: () => void }) {
     <Dialog label={t("group.create")} onClose={props.onClose}>
       <form
         class="dialog-body"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          setBusy(true);
-          setErr({});
-          setGeneral(null);
-          try {
-            const room = await post<RoomView>("/rooms", { name: name.trim(), member_ids: [...picked] });
-            store.upsertRoom(room);
-            store.changed();
-            props.onClose();
-            navigate(`/rooms/${room.id}`);
-          } catch (x) {
-            if (x instanceof ApiError && Object.keys(x.fields).length) setErr(x.fields);
-            else setGeneral(errorText(x));
-          } finally {
-            setBusy(false);
-          }
-        }}
+        onSubmit={submit}
       >
         <h2>{t("group.create")}</h2>
         <div class="field">

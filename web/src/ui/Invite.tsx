@@ -7,7 +7,7 @@ import { navigate } from "../router";
 import { store } from "../state/store";
 import { Avatar } from "./Avatar";
 import { errorText } from "./errors";
-import { FormError } from "./FormError";
+import { FormError } from "./form";
 
 export function InvitePage(props: { token: string }) {
   const [preview, setPreview] = useState<InvitePreview | null>(null);
