@@ -49,7 +49,7 @@ pub enum CloseReason {
     None = 0,
     /// Its queue overflowed: it gets a `resync` frame.
     Resync = 1,
-    /// Its session ended (logout, password change, disabled account).
+    /// Its session ended (logout, password change, an ended session).
     SessionEnded = 2,
     /// The server is shutting down, or the connection ended on its own.
     Normal = 3,
@@ -63,6 +63,8 @@ pub enum CloseReason {
     ProtocolError = 7,
     /// A message left unfinished past its deadline (1008).
     Incomplete = 8,
+    /// Its account was disabled (an administrator's decision).
+    AccountDisabled = 9,
 }
 
 impl CloseReason {
@@ -114,6 +116,7 @@ impl ConnHandle {
             6 => CloseReason::InvalidData,
             7 => CloseReason::ProtocolError,
             8 => CloseReason::Incomplete,
+            9 => CloseReason::AccountDisabled,
             _ => CloseReason::None,
         }
     }
@@ -253,12 +256,18 @@ impl Hub {
 
     /// Closes the connections of `user`'s sessions: all of them, all but
     /// `except`, or only `only`.
-    fn end_sessions(&self, user: UserId, except: Option<SessionId>, only: Option<SessionId>) {
+    fn end_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        only: Option<SessionId>,
+        reason: CloseReason,
+    ) {
         let map = self.read();
         for h in map.get(&user).into_iter().flatten() {
             let spared = except == Some(h.session) || only.is_some_and(|o| o != h.session);
             if !spared {
-                h.close_with(CloseReason::SessionEnded);
+                h.close_with(reason);
             }
         }
     }
@@ -324,8 +333,18 @@ impl Hub {
             }
         };
         let (position, frame) = match &envelope.event {
-            Event::SessionsEnded { user, except, only } => {
-                self.end_sessions(*user, *except, *only);
+            Event::SessionsEnded {
+                user,
+                except,
+                only,
+                disabled,
+            } => {
+                let reason = if *disabled {
+                    CloseReason::AccountDisabled
+                } else {
+                    CloseReason::SessionEnded
+                };
+                self.end_sessions(*user, *except, *only, reason);
                 return;
             }
             Event::Message(m) => {

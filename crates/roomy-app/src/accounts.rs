@@ -351,7 +351,12 @@ impl App {
     ) {
         self.bus.publish(Envelope {
             recipients: vec![user],
-            event: Event::SessionsEnded { user, except, only },
+            event: Event::SessionsEnded {
+                user,
+                except,
+                only,
+                disabled: false,
+            },
             origin: None,
         });
     }

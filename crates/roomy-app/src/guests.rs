@@ -88,6 +88,7 @@ async fn sweep(cx: &App, ttl: time::Duration) -> Result<usize, StoreError> {
                     user: id,
                     except: None,
                     only: None,
+                    disabled: false,
                 },
                 origin: None,
             });

@@ -45,6 +45,9 @@ pub enum Event {
         user: UserId,
         except: Option<SessionId>,
         only: Option<SessionId>,
+        /// The account was disabled: clients are told so, not only that
+        /// the session ended.
+        disabled: bool,
     },
     /// A user came online (its first live connection) or went offline (its
     /// last one closed and the grace period passed). Live state, never stored.

@@ -593,6 +593,16 @@ async fn write_loop<S>(
                 sink.send(close(CLOSE_UNAUTHENTICATED, "session ended"))
                     .await
             }
+            CloseReason::AccountDisabled => {
+                let e = ServerFrame::error(
+                    None,
+                    ErrorCode::AccountDisabled,
+                    "this account has been disabled",
+                );
+                sink.send(text(&e)).await?;
+                sink.send(close(CLOSE_UNAUTHENTICATED, "account disabled"))
+                    .await
+            }
             // The library has queued the answer to the client's close frame.
             CloseReason::ClientClosed => sink.close().await,
             reason => match reason.violation() {

@@ -18,8 +18,8 @@ async fn disabling_a_user_stops_its_tokens_at_once(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["disabled"], true);
-    // Live connections close at once.
-    assert_eq!(live.next().await["error"]["code"], "session_ended");
+    // Live connections close at once, saying why.
+    assert_eq!(live.next().await["error"]["code"], "account_disabled");
     assert_eq!(live.next().await, serde_json::Value::Null);
     app.get("/api/v1/me", Some(&u.token))
         .await

@@ -754,7 +754,7 @@ async fn disabling_a_user_closes_their_connections(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let bye = ws.next().await;
-    assert_eq!(bye["error"]["code"], "session_ended", "{bye}");
+    assert_eq!(bye["error"]["code"], "account_disabled", "{bye}");
     assert!(ws.next().await.is_null(), "closed");
     let audit = app.get("/api/v1/admin/audit", Some(&z.token)).await.json();
     assert_eq!(audit["items"][0]["action"], "disable_user");
