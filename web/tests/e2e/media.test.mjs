@@ -3,7 +3,8 @@
 // source that serves ranges), an image (thumbnail, full-size preview,
 // Escape), a plain file (name, size, a download link giving the bytes sent),
 // an upload cancelled mid-way (nothing is sent), and, on a server with a
-// small upload limit, a file over it refused in words.
+// small upload limit and quota, files refused in words (too large, quota
+// full, not the type it claims), with nothing sent.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -264,7 +265,7 @@ describe("media: video, image, file, cancel", () => {
   });
 });
 
-describe("media: a file over the server's upload limit", () => {
+describe("media: refusals (a server with a 1 MiB file limit and a 1.5 MB quota)", () => {
   let server;
   let browser;
   let A;
