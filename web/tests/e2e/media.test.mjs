@@ -91,7 +91,9 @@ async function twoFriends(server, browser) {
   await loginUI(B.page, bob);
   await openConversation(A.page, "Bob");
   await openConversation(B.page, "Alice");
+  // Both have the chat's history in view before anything is counted.
   await expectMessageCount(A.page, "Send me the clip when you can", 1);
+  await expectMessageCount(B.page, "Send me the clip when you can", 1);
   return { alice, bob, room, A, B };
 }
 
