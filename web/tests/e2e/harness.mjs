@@ -343,3 +343,43 @@ export function uname(prefix) {
   counter++;
   return `${prefix}_${process.pid % 10000}${counter}`.slice(0, 30);
 }
+
+// --- Upload helpers (DevTools network conditions and the progress bars) ---
+
+/** Slows this page's uploads (DevTools network conditions) so progress can be seen, cut or cancelled. */
+export async function throttleUpload(page, bytesPerSec) {
+  const cdp = page.__cdp ?? (await page.context().newCDPSession(page));
+  page.__cdp = cdp;
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSec });
+}
+
+/** Lifts `throttleUpload`. */
+export async function unthrottle(page) {
+  const cdp = page.__cdp;
+  if (!cdp) return;
+  page.__cdp = null;
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }).catch(() => undefined);
+  await cdp.detach().catch(() => undefined);
+}
+
+/** Records every value the upload progress bars take; returns a function giving the list. */
+export async function watchProgress(page) {
+  await page.evaluate(() => {
+    window.__progress = [];
+    const seen = (el) => window.__progress.push(Number(el.value));
+    const obs = new MutationObserver((muts) => {
+      for (const m of muts) {
+        if (m.target instanceof HTMLProgressElement) seen(m.target);
+        for (const n of m.addedNodes) if (n instanceof Element) n.querySelectorAll("progress").forEach(seen);
+      }
+    });
+    obs.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["value"] });
+    window.__progressObs = obs;
+  });
+  return async () =>
+    page.evaluate(() => {
+      window.__progressObs.disconnect();
+      return window.__progress;
+    });
+}
