@@ -115,6 +115,9 @@ export const en = {
   "upload.quota_exceeded": "Your storage quota is full.",
   "upload.too_many_uploads": "Too many unfinished uploads.",
   "upload.wrong_type": "This file type cannot be sent as {kind}.",
+  "upload.as.image": "an image",
+  "upload.as.video": "a video",
+  "upload.as.file": "a file",
   "upload.network": "Network error.",
   "upload.unknown": "Something went wrong.",
 

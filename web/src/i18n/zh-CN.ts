@@ -115,6 +115,9 @@ export const zhCN: Record<MessageKey, string> = {
   "upload.quota_exceeded": "你的存储空间已满。",
   "upload.too_many_uploads": "未完成的上传太多。",
   "upload.wrong_type": "此类文件不能作为{kind}发送。",
+  "upload.as.image": "图片",
+  "upload.as.video": "视频",
+  "upload.as.file": "文件",
   "upload.network": "网络错误。",
   "upload.unknown": "出了点问题。",
 

@@ -2,10 +2,11 @@ import type { ClientFrame, MessageView, ServerFrame } from "../api/wire";
 import { ApiError, post } from "../api/http";
 import { endSession, getToken, getUser, renewToken, SESSION_END_CODES, setUser } from "../api/session";
 import { t } from "../i18n";
-import { codeText } from "../ui/errors";
+import { codeText, wrongType } from "../ui/errors";
 import type { OutboxItem } from "../lib/timeline";
 import { refreshMediaToken, resetMediaToken } from "./media";
 import { store, markReadHttp } from "./store";
+import type { MediaKind } from "./uploads";
 
 // Frame ids name what they answer: `s:<client_id>` for sends, `sync:<n>`...
 const SEND_PREFIX = "s:";
@@ -341,7 +342,10 @@ class Gateway {
         return;
       }
       item.status = "failed";
-      item.error = codeText(code, message);
+      // A media send is refused as a validation failure when the bytes are
+      // not the kind the message claims (the server sniffs them).
+      const media = item.kind === "image" || item.kind === "video" || item.kind === "file";
+      item.error = media && code === "validation_failed" ? wrongType(item.kind as MediaKind) : codeText(code, message);
       store.saveOutbox();
       store.changed();
     } else if (id === this.syncId && code === "rate_limited") {

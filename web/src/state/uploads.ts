@@ -3,6 +3,7 @@ import { getToken, getUser, renewToken } from "../api/session";
 import { t } from "../i18n";
 import { Signal } from "./reactive";
 import { gateway } from "./gateway";
+import { wrongType } from "../ui/errors";
 
 export type MediaKind = "image" | "video" | "file";
 
@@ -107,7 +108,7 @@ function errorWords(kind: MediaKind, code: string | null, status: number): strin
       return t("upload.too_many_uploads");
     case "validation_failed":
     case "unsupported_media_type":
-      return t("upload.wrong_type", { kind: t(`preview.${kind}`) });
+      return wrongType(kind);
   }
   if (status === 413) return t("upload.too_large");
   if (status === 0) return t("upload.network");

@@ -1,6 +1,7 @@
 import { ApiError } from "../api/http";
 import { t, type MessageKey } from "../i18n";
 import { dictionaries } from "../i18n";
+import type { MediaKind } from "../state/uploads";
 
 /** An error in words: our own sentence for known codes, else the server's. */
 export function errorText(e: unknown): string {
@@ -17,4 +18,9 @@ export function codeText(code: string, message: string): string {
   const key = `error.${code}` as MessageKey;
   if (key in dictionaries.en) return t(key);
   return t("common.error", { message: message || code });
+}
+
+/** "This file type cannot be sent as an image.": the server found other bytes than the kind claims. */
+export function wrongType(kind: MediaKind): string {
+  return t("upload.wrong_type", { kind: t(`upload.as.${kind}`) });
 }
