@@ -3,7 +3,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AxeBuilder } from "@axe-core/playwright";
-import { RoomyServer, connState, expectMessageCount, launchBrowser, newUserPage, openConversation, uname } from "./harness.mjs";
+import {
+  connState,
+  expectMessageCount,
+  newUserPage,
+  openConversation,
+  uname,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 import { seedConversation } from "./scenes.mjs";
 
 async function axe(page, screen) {
@@ -21,15 +29,11 @@ describe("accessibility (axe)", () => {
   let users;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     users = await seedConversation(server, uname("axe"), uname("axf"));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   for (const [lang, locale] of [
     ["en", "en-US"],

@@ -188,6 +188,19 @@ export async function launchBrowser() {
   });
 }
 
+/** A fresh server (with `env` on top of the suite's settings) and a browser, for one file or `describe`. */
+export async function startServerAndBrowser(env = {}) {
+  const server = await RoomyServer.start(env);
+  const browser = await launchBrowser();
+  return { server, browser };
+}
+
+/** Closes what `startServerAndBrowser` opened, however far a failure let it get. */
+export async function stopServerAndBrowser(server, browser) {
+  await browser?.close().catch(() => undefined);
+  await server?.stop();
+}
+
 /**
  * A fresh browser context (one per user) with a page on the server. Records
  * page errors and dialogs so a test can assert there were none.

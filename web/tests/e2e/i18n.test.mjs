@@ -4,7 +4,16 @@
 // ROOMY_SCREENSHOTS=1.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, connState, expectMessageCount, launchBrowser, newUserPage, openConversation, screenshot, uname } from "./harness.mjs";
+import {
+  connState,
+  expectMessageCount,
+  newUserPage,
+  openConversation,
+  screenshot,
+  uname,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 import { seedConversation } from "./scenes.mjs";
 
 describe("languages (desktop)", () => {
@@ -13,15 +22,11 @@ describe("languages (desktop)", () => {
   let users;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     users = await seedConversation(server, uname("lin"), uname("sam"));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("a zh-CN browser gets the Chinese UI: login, conversations, chat", async () => {
     const { context, page } = await newUserPage(browser, server, { locale: "zh-CN" });

@@ -6,7 +6,17 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { RoomyServer, launchBrowser, loginUI, messages, newUserPage, openConversation, uname, waitUntil } from "./harness.mjs";
+import {
+  RoomyServer,
+  launchBrowser,
+  loginUI,
+  messages,
+  newUserPage,
+  openConversation,
+  uname,
+  waitUntil,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 
 const TOTAL = 10_000;
 const CONCURRENCY = 32;
@@ -148,10 +158,7 @@ describe("a room with 10,000 messages", () => {
     await loginUI(page, alice);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("opens at the newest messages with a bounded DOM", async () => {
     await openConversation(page, "Bob");

@@ -5,11 +5,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  RoomyServer,
   connState,
   duplicates,
   expectMessageCount,
-  launchBrowser,
   makePng,
   messages,
   newUserPage,
@@ -17,6 +15,8 @@ import {
   sendText,
   uname,
   waitUntil,
+  startServerAndBrowser,
+  stopServerAndBrowser,
 } from "./harness.mjs";
 
 describe("main story", () => {
@@ -30,16 +30,12 @@ describe("main story", () => {
   let directRoomId;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     A = await newUserPage(browser, server);
     B = await newUserPage(browser, server);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   async function registerUI(page, u) {
     await page.goto("/register");

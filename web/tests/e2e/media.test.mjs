@@ -13,9 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import {
-  RoomyServer,
   expectMessageCount,
-  launchBrowser,
   loginUI,
   makePng,
   messages,
@@ -27,6 +25,8 @@ import {
   unthrottle,
   waitUntil,
   watchProgress,
+  startServerAndBrowser,
+  stopServerAndBrowser,
 } from "./harness.mjs";
 
 /**
@@ -106,15 +106,11 @@ describe("media: video, image, file, cancel", () => {
   let room;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     ({ alice, room, A, B } = await twoFriends(server, browser));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("a video: progress for the sender; a player with its cover and a source that serves ranges for the receiver", async () => {
     const a = A.page;
@@ -277,15 +273,11 @@ describe("media: refusals (a server with a 1 MiB file limit and a 1.5 MB quota)"
 
   before(async () => {
     // A 1 MiB file limit and a 1.5 MB quota (files plus unfinished uploads).
-    server = await RoomyServer.start({ ROOMY_MAX_UPLOAD_BYTES: String(1024 * 1024), ROOMY_USER_QUOTA_BYTES: String(1_500_000) });
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser({ ROOMY_MAX_UPLOAD_BYTES: String(1024 * 1024), ROOMY_USER_QUOTA_BYTES: String(1_500_000) }));
     ({ alice, room, A, B } = await twoFriends(server, browser));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("too large: refused in words, nothing sent", async () => {
     const a = A.page;

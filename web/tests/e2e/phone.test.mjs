@@ -3,7 +3,15 @@
 // Takes the phone screenshots when ROOMY_SCREENSHOTS=1.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, connState, expectMessageCount, launchBrowser, screenshot, sendText, uname } from "./harness.mjs";
+import {
+  connState,
+  expectMessageCount,
+  screenshot,
+  sendText,
+  uname,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 import { seedConversation } from "./scenes.mjs";
 
 const PHONE = { width: 360, height: 740 };
@@ -14,15 +22,11 @@ describe("phone width", () => {
   let users;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     users = await seedConversation(server, uname("phn"), uname("pho"));
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   async function phonePage(locale) {
     const context = await browser.newContext({ baseURL: server.url, locale, viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, timezoneId: "UTC" });

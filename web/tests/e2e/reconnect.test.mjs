@@ -4,7 +4,19 @@
 // frames arrive in, the open chat must keep its history and its files.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, connState, expectMessageCount, launchBrowser, loginUI, messages, newUserPage, openConversation, sendText, uname, waitUntil } from "./harness.mjs";
+import {
+  connState,
+  expectMessageCount,
+  loginUI,
+  messages,
+  newUserPage,
+  openConversation,
+  sendText,
+  uname,
+  waitUntil,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 
 describe("reconnect races", () => {
   let server;
@@ -14,8 +26,7 @@ describe("reconnect races", () => {
   let room;
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     alice = await server.user(uname("alice"), "Alice", "alice-pass-1");
     bob = await server.user(uname("bob"), "Bob", "bob-pass-12");
     await server.befriend(alice, bob);
@@ -23,10 +34,7 @@ describe("reconnect races", () => {
     for (let i = 1; i <= 5; i++) await server.sendText(i % 2 ? bob : alice, room.id, `Earlier message ${i}`);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("a file message keeps its file card after a reconnect", async () => {
     const { context, page } = await newUserPage(browser, server);

@@ -11,7 +11,17 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, WEB_DIR, connState, launchBrowser, loginUI, newUserPage, uname, waitUntil } from "./harness.mjs";
+import {
+  RoomyServer,
+  WEB_DIR,
+  connState,
+  launchBrowser,
+  loginUI,
+  newUserPage,
+  uname,
+  waitUntil,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 
 const TOKEN_KEY = "roomy.token";
 
@@ -110,10 +120,7 @@ describe("session", () => {
     [server, browser] = await Promise.all([RoomyServer.start(), launchBrowser()]);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("a reload keeps the user logged in", async () => {
     const ann = await server.user(uname("ann"), "Ann", "ann-pass-123");

@@ -5,7 +5,15 @@
 // in messages only ever have http(s) hrefs with rel="noopener noreferrer".
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RoomyServer, launchBrowser, loginUI, newUserPage, openConversation, uname, waitUntil } from "./harness.mjs";
+import {
+  loginUI,
+  newUserPage,
+  openConversation,
+  uname,
+  waitUntil,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+} from "./harness.mjs";
 
 const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
 const shown = (s) => s.replace(BIDI, "");
@@ -52,8 +60,7 @@ describe("XSS corpus", () => {
   let V; // victim's browser
 
   before(async () => {
-    server = await RoomyServer.start();
-    browser = await launchBrowser();
+    ({ server, browser } = await startServerAndBrowser());
     const username = uname("mallory");
     await server.api("POST", "/auth/register", { username, password: "mallory-pass", nickname: NICK });
     const res = await server.api("POST", "/auth/login", { username, password: "mallory-pass" });
@@ -63,10 +70,7 @@ describe("XSS corpus", () => {
     M = await newUserPage(browser, server);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await server?.stop();
-  });
+  after(() => stopServerAndBrowser(server, browser));
 
   test("nickname and friend-request note", async () => {
     assert.equal((await server.api("GET", "/me", undefined, mallory.token)).nickname, NICK, "the server keeps the nickname as typed");
