@@ -120,10 +120,23 @@ pub async fn require_file_auth(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let media = take_media_param(req.uri());
+    if let Some((_, rest)) = &media {
+        // Whichever credential is used, the handler never sees `mt`.
+        let path = req.uri().path();
+        let path_and_query = if rest.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{rest}")
+        };
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(path_and_query.parse().map_err(ApiError::internal)?);
+        *req.uri_mut() = axum::http::Uri::from_parts(parts).map_err(ApiError::internal)?;
+    }
     if req.headers().contains_key(header::AUTHORIZATION) {
         return require_auth(State(st), req, next).await;
     }
-    let Some((token, rest)) = take_media_param(req.uri()) else {
+    let Some((token, _)) = media else {
         return Err(unauthenticated(
             ErrorCode::Unauthenticated,
             "missing Authorization header or media token",
@@ -132,15 +145,6 @@ pub async fn require_file_auth(
     let now = st.app.clock.now();
     let claims = st.tokens.verify_media(&token, now).map_err(token_refused)?;
     let (session, user) = st.app.live_session(claims.session(), claims.user()).await?;
-    let mut parts = req.uri().clone().into_parts();
-    let path = req.uri().path();
-    let path_and_query = if rest.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{rest}")
-    };
-    parts.path_and_query = Some(path_and_query.parse().map_err(ApiError::internal)?);
-    *req.uri_mut() = axum::http::Uri::from_parts(parts).map_err(ApiError::internal)?;
     req.extensions_mut().insert(Auth { user, session });
     Ok(next.run(req).await)
 }

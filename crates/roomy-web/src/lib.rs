@@ -71,10 +71,15 @@ pub fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respo
                 "no-cache"
             },
         );
+    // Weak comparison (RFC 9110 13.1.2): a proxy may have weakened the tag.
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        });
     if matches {
         return resp
             .status(StatusCode::NOT_MODIFIED)
@@ -105,18 +110,27 @@ fn has_extension(name: &str) -> bool {
         .is_some_and(|last| last.contains('.'))
 }
 
+/// Whether `Accept-Encoding` takes gzip: named with a non-zero weight, or
+/// left to `*` when gzip itself is not named (RFC 9110 12.5.3).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    let mut named = None;
+    let mut any = None;
+    for enc in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|enc| {
-            let mut parts = enc.split(';');
-            let coding = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
+    {
+        let mut parts = enc.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        if coding.eq_ignore_ascii_case("gzip") {
+            named = Some(!refused);
+        } else if coding == "*" {
+            any = Some(!refused);
+        }
+    }
+    named.or(any).unwrap_or(false)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -200,6 +214,12 @@ mod tests {
         again.insert(header::IF_NONE_MATCH, etag.parse().expect("etag"));
         let resp = get(&format!("/{asset}"), &again).expect("not modified");
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+        again.insert(
+            header::IF_NONE_MATCH,
+            format!("W/{etag}").parse().expect("etag"),
+        );
+        let resp = get(&format!("/{asset}"), &again).expect("not modified");
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
     }
 
     #[test]
@@ -211,8 +231,13 @@ mod tests {
         gz.insert(header::ACCEPT_ENCODING, "br, gzip".parse().expect("h"));
         let resp = get(&format!("/{page}"), &gz).expect("file");
         assert_eq!(header(&resp, header::CONTENT_ENCODING), "gzip");
-        gz.insert(header::ACCEPT_ENCODING, "gzip;q=0, br".parse().expect("h"));
+        for refused in ["gzip;q=0, br", "gzip;q=0, *", "br"] {
+            gz.insert(header::ACCEPT_ENCODING, refused.parse().expect("h"));
+            let resp = get(&format!("/{page}"), &gz).expect("file");
+            assert_eq!(header(&resp, header::CONTENT_ENCODING), "", "{refused}");
+        }
+        gz.insert(header::ACCEPT_ENCODING, "br, *".parse().expect("h"));
         let resp = get(&format!("/{page}"), &gz).expect("file");
-        assert_eq!(header(&resp, header::CONTENT_ENCODING), "");
+        assert_eq!(header(&resp, header::CONTENT_ENCODING), "gzip");
     }
 }

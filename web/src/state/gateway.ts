@@ -17,6 +17,9 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
+/** How often a send refused for a passing reason (rate limit, unavailable) is retried by itself. */
+const MAX_SEND_RETRIES = 5;
+
 class Gateway {
   private ws: WebSocket | null = null;
   private attempt = 0;
@@ -36,6 +39,8 @@ class Gateway {
   private syncId: string | null = null;
   private lastTypingSent = new Map<number, number>();
   private sentRead = new Map<number, number>();
+  /** Retries of sends the server refused for a passing reason, by client id. */
+  private sendRetries = new Map<string, number>();
 
   start(): void {
     if (this.running) return;
@@ -337,10 +342,15 @@ class Gateway {
       this.inflight.delete(cid);
       const item = store.outbox.find((o) => o.client_id === cid);
       if (!item) return;
-      if (code === "rate_limited" || code === "unavailable" || code === "internal") {
-        setTimeout(() => this.sendOne(item), 2000 + Math.random() * 1000);
+      const tries = (this.sendRetries.get(cid) ?? 0) + 1;
+      // Passing refusals are retried (same client_id: stored once), backing
+      // off, a few times; then the message shows as failed, to resend by hand.
+      if ((code === "rate_limited" || code === "unavailable" || code === "internal") && tries <= MAX_SEND_RETRIES) {
+        this.sendRetries.set(cid, tries);
+        setTimeout(() => this.sendOne(item), backoffDelay(tries + 1));
         return;
       }
+      this.sendRetries.delete(cid);
       item.status = "failed";
       // A media send is refused as a validation failure when the bytes are
       // not the kind the message claims (the server sniffs them).

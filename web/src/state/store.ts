@@ -163,8 +163,11 @@ export class Store {
         seen.add(v.id);
         const r = this.rooms.get(v.id);
         if (r) {
-          r.view = v;
-          if (v.last_message) {
+          // A message delivered live while this page was on its way is
+          // newer than the page: keep it (and its count) rather than roll back.
+          const newer = r.view.last_seq > v.last_seq;
+          r.view = newer ? { ...v, last_seq: r.view.last_seq, last_message: r.view.last_message, unread: r.view.unread } : v;
+          if (v.last_message && !newer) {
             r.messages = mergeOrReset(r, v.last_message);
             // A send whose ack the reconnect lost is confirmed by this copy.
             this.dropFromOutbox([v.last_message]);
@@ -349,7 +352,8 @@ export class Store {
       if (seq > (r.view.read_seq ?? 0)) r.view.read_seq = seq;
       const newest = Math.max(r.view.last_seq, r.messages[r.messages.length - 1]?.seq ?? 0);
       if ((r.view.read_seq ?? 0) >= newest) r.view.unread = 0;
-      else if (r.loaded || !r.hasOlder) r.view.unread = countUnread(r, this.me.id);
+      // Counted here only when what is held reaches back to the read position.
+      else if (!r.hasOlder || (r.messages[0] && r.messages[0].seq <= (r.view.read_seq ?? 0) + 1)) r.view.unread = countUnread(r, this.me.id);
       else void this.refreshRoom(roomId);
     } else {
       if (seq > (r.view.peer_read_seq ?? 0)) r.view.peer_read_seq = seq;
@@ -486,7 +490,13 @@ function mergeOrReset(r: RoomState, last: MessageView): MessageView[] {
   if (!held || held.seq + 1 >= last.seq) return mergeMessages(r.messages, [last]);
   if (r.messages.some((m) => m.id === last.id)) return mergeMessages(r.messages, [last]);
   if (store.viewing?.roomId === r.view.id) {
-    void fillToNewest(r.view.id, held.seq);
+    fillToNewest(r.view.id, held.seq).catch(() => {
+      // Could not fill the gap now: fall back to refetching on the next open.
+      r.loaded = false;
+      r.hasOlder = true;
+      r.messages = mergeMessages([], [last]);
+      store.changed();
+    });
     return r.messages;
   }
   r.loaded = false;
@@ -533,7 +543,11 @@ async function fillToNewest(roomId: number, heldSeq: number): Promise<void> {
   if (oldest <= heldSeq + 1) {
     r.messages = applyRevocationNotices(mergeMessages(r.messages, page.items), page.items);
   } else {
-    r.messages = applyRevocationNotices(mergeMessages([], page.items), page.items);
+    // What we held is not contiguous with the page: drop it, but keep what
+    // arrived live after the page was read.
+    const newest = page.items.reduce((max, m) => Math.max(max, m.seq), 0);
+    const live = r.messages.filter((m) => m.seq > newest);
+    r.messages = applyRevocationNotices(mergeMessages(live, page.items), page.items);
     r.hasOlder = true;
   }
   r.loaded = true;

@@ -1164,6 +1164,15 @@ async fn media_tokens_read_files_and_nothing_else(app: TestApp) {
     let cover = get(format!("/api/v1/files/{id}/cover?mt={bob_mt}&t=0")).await;
     assert_ne!(cover.status, 401);
     assert_ne!(cover.json()["error"]["code"], "invalid_query");
+    // With a header as well, `mt` is still not the handler's to parse.
+    let both = app
+        .send_raw(app.request(
+            Method::GET,
+            &format!("/api/v1/files/{id}/cover?mt={bob_mt}&t=0"),
+            Some(&bob.token),
+        ))
+        .await;
+    assert_eq!(both.status, cover.status);
 
     // Carol's token reads only what Carol may read.
     let carol_mt = media_token(&app, &carol).await;
