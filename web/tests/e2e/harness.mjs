@@ -367,6 +367,16 @@ export async function throttleUpload(page, bytesPerSec) {
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSec });
 }
 
+/**
+ * Cuts or restores the page's network: `context.setOffline`, and the same on
+ * the DevTools session that throttles uploads (its conditions would otherwise
+ * keep the page's requests going), which also fails the request in flight.
+ */
+export async function setOffline(page, offline) {
+  await page.context().setOffline(offline);
+  if (page.__cdp) await page.__cdp.send("Network.emulateNetworkConditions", { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+}
+
 /** Lifts `throttleUpload`. */
 export async function unthrottle(page) {
   const cdp = page.__cdp;

@@ -15,6 +15,10 @@ import {
   sendText,
   uname,
   waitUntil,
+  setOffline,
+  throttleUpload,
+  unthrottle,
+  watchProgress,
   startServerAndBrowser,
   stopServerAndBrowser,
 } from "./harness.mjs";
@@ -333,49 +337,3 @@ describe("main story", () => {
     assert.deepEqual(B.page.errors, [], "no page errors for Bob");
   });
 });
-
-/** Slows this page's uploads (DevTools network conditions) so progress can be seen and cut. */
-async function throttleUpload(page, bytesPerSec) {
-  const cdp = await page.context().newCDPSession(page);
-  page.__cdp = cdp;
-  await cdp.send("Network.enable");
-  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSec });
-}
-
-/**
- * Cuts or restores the page's network: `context.setOffline`, and the same on
- * the DevTools session that throttles uploads (its conditions would otherwise
- * keep the page's requests going), which also fails the request in flight.
- */
-async function setOffline(page, offline) {
-  await page.context().setOffline(offline);
-  if (page.__cdp) await page.__cdp.send("Network.emulateNetworkConditions", { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-}
-
-async function unthrottle(page) {
-  const cdp = page.__cdp;
-  if (!cdp) return;
-  page.__cdp = null;
-  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }).catch(() => undefined);
-  await cdp.detach().catch(() => undefined);
-}
-
-/** Records every value the upload progress bars take; returns a function giving the list. */
-async function watchProgress(page) {
-  await page.evaluate(() => {
-    window.__progress = [];
-    const seen = (el) => window.__progress.push(Number(el.value));
-    const obs = new MutationObserver((muts) => {
-      for (const m of muts) {
-        if (m.target instanceof HTMLProgressElement) seen(m.target);
-        for (const n of m.addedNodes) if (n instanceof Element) n.querySelectorAll("progress").forEach(seen);
-      }
-    });
-    obs.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["value"] });
-    window.__progressObs = obs;
-  });
-  return async () => page.evaluate(() => {
-    window.__progressObs.disconnect();
-    return window.__progress;
-  });
-}
