@@ -268,7 +268,7 @@ impl App {
         self.store
             .revoke_session(me.id, session, self.clock.now())
             .await?;
-        self.sessions_ended(me.id, None, Some(session));
+        self.sessions_ended(me.id, None, Some(session), false);
         Ok(())
     }
 
@@ -304,7 +304,7 @@ impl App {
         self.store
             .set_password(me.id, new_hash, keep, self.clock.now())
             .await?;
-        self.sessions_ended(me.id, Some(keep), None);
+        self.sessions_ended(me.id, Some(keep), None, false);
         Ok(())
     }
 
@@ -334,7 +334,7 @@ impl App {
             .revoke_session(me.id, id, self.clock.now())
             .await?
         {
-            self.sessions_ended(me.id, None, Some(id));
+            self.sessions_ended(me.id, None, Some(id), false);
             Ok(())
         } else {
             Err(AccountError::SessionNotFound)
@@ -342,12 +342,14 @@ impl App {
     }
 
     /// Tells every node to close the live connections of ended sessions: all
-    /// of `user`'s, all but `except`, or only `only`.
+    /// of `user`'s, all but `except`, or only `only`; `disabled` when the
+    /// account was disabled (clients are told why).
     pub(crate) fn sessions_ended(
         &self,
         user: UserId,
         except: Option<SessionId>,
         only: Option<SessionId>,
+        disabled: bool,
     ) {
         self.bus.publish(Envelope {
             recipients: vec![user],
@@ -355,7 +357,7 @@ impl App {
                 user,
                 except,
                 only,
-                disabled: false,
+                disabled,
             },
             origin: None,
         });

@@ -2,7 +2,6 @@
 //! audit log of what admins did. Every operation here refuses non-admins.
 
 use crate::{App, WriteError};
-use roomy_bus::{Envelope, Event};
 use roomy_core::{MessageId, Role, RoomId, UserId, chat_fields::MessageKind};
 use roomy_store::{
     AdminMessageFilter, AuditEntry, Message, Missing, NewAudit, Revoker, StoreError, User,
@@ -184,16 +183,7 @@ impl App {
                 .ok_or(ModerationError::UserNotFound)?,
         };
         if user.disabled {
-            self.bus.publish(Envelope {
-                recipients: vec![user.id],
-                event: Event::SessionsEnded {
-                    user: user.id,
-                    except: None,
-                    only: None,
-                    disabled: true,
-                },
-                origin: None,
-            });
+            self.sessions_ended(user.id, None, None, true);
         }
         Ok(user)
     }

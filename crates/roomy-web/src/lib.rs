@@ -45,10 +45,10 @@ pub fn respond(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respo
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
-    if SERVER_PREFIXES
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-    {
+    if SERVER_PREFIXES.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }) {
         return None;
     }
     let name = path.trim_start_matches('/');

@@ -3,13 +3,7 @@ import { Signal } from "./reactive";
 
 // <img> and <video> cannot send an Authorization header, so file URLs carry
 // a short-lived media token (`?mt=`) that the file routes alone accept.
-interface MediaToken {
-  token: string;
-  issued: number;
-  expires: number;
-}
-
-let current: MediaToken | null = null;
+let current: string | null = null;
 let inflight: Promise<void> | null = null;
 let renewTimer: ReturnType<typeof setTimeout> | null = null;
 /** Bumped by a reset, so a refresh that finishes after logout is dropped. */
@@ -41,11 +35,10 @@ export function refreshMediaToken(): Promise<void> {
     try {
       const res = await request<{ token: string; expires_at: string }>("POST", "/auth/media-token");
       if (gen !== generation) return;
-      const now = Date.now();
       // The lifetime comes from the token (server time on both ends), so a
       // wrong clock here neither lets it lapse nor renews it in a loop.
       const life = lifetimeMs(res.token) ?? 600_000;
-      current = { token: res.token, issued: now, expires: now + life };
+      current = res.token;
       mediaSignal.notify();
       if (renewTimer) clearTimeout(renewTimer);
       // Renew past half its life, so a URL handed to <video> stays valid while it streams.
@@ -67,5 +60,5 @@ export function refreshMediaToken(): Promise<void> {
 export function mediaUrl(path: string | null | undefined): string | null {
   if (!path || !current) return null;
   if (!path.startsWith("/") || path.startsWith("//")) return null;
-  return `${path}${path.includes("?") ? "&" : "?"}mt=${encodeURIComponent(current.token)}`;
+  return `${path}${path.includes("?") ? "&" : "?"}mt=${encodeURIComponent(current)}`;
 }

@@ -490,7 +490,7 @@ function mergeOrReset(r: RoomState, last: MessageView): MessageView[] {
   if (!held || held.seq + 1 >= last.seq) return mergeMessages(r.messages, [last]);
   if (r.messages.some((m) => m.id === last.id)) return mergeMessages(r.messages, [last]);
   if (store.viewing?.roomId === r.view.id) {
-    fillToNewest(r.view.id, held.seq).catch(() => {
+    loadNewest(r.view.id, held.seq).catch(() => {
       // Could not fill the gap now: fall back to refetching on the next open.
       r.loaded = false;
       r.hasOlder = true;
@@ -516,40 +516,25 @@ export async function markReadHttp(roomId: number, seq: number): Promise<void> {
 
 const PAGE = 50;
 
-/** The newest page of a room, merged with what arrived live. */
-export async function loadNewest(roomId: number): Promise<void> {
+/**
+ * The newest page of a room, merged with what is held. After a gap past
+ * `gapAfter` (the newest seq held before it), a page that does not reach
+ * back to it replaces the held part, keeping what arrived live since;
+ * older pages then load on scroll as usual.
+ */
+export async function loadNewest(roomId: number, gapAfter?: number): Promise<void> {
   const r = store.rooms.get(roomId);
   if (!r) return;
   const page = await get<Page<MessageView>>(`/rooms/${roomId}/messages${query({ limit: PAGE })}`);
+  const seqs = page.items.map((m) => m.seq);
+  if (gapAfter !== undefined && seqs.length && Math.min(...seqs) > gapAfter + 1) {
+    const newest = Math.max(...seqs);
+    r.messages = r.messages.filter((m) => m.seq > newest);
+  }
   const had = r.messages.length;
   r.messages = mergeMessages(r.messages, page.items);
   r.messages = applyRevocationNotices(r.messages, page.items);
   if (had === 0 || page.items.length === 0 || (r.messages[0] && page.items[0] && r.messages[0].seq >= page.items[0].seq)) r.hasOlder = page.next_cursor !== null;
-  r.loaded = true;
-  store.dropFromOutbox(page.items);
-  store.changed();
-}
-
-/**
- * The newest page of the open room after a gap past `heldSeq`: merged
- * when it reaches back to what is held, else it replaces it (older pages
- * load on scroll as usual).
- */
-async function fillToNewest(roomId: number, heldSeq: number): Promise<void> {
-  const r = store.rooms.get(roomId);
-  if (!r) return;
-  const page = await get<Page<MessageView>>(`/rooms/${roomId}/messages${query({ limit: PAGE })}`);
-  const oldest = page.items.reduce((min, m) => Math.min(min, m.seq), Number.POSITIVE_INFINITY);
-  if (oldest <= heldSeq + 1) {
-    r.messages = applyRevocationNotices(mergeMessages(r.messages, page.items), page.items);
-  } else {
-    // What we held is not contiguous with the page: drop it, but keep what
-    // arrived live after the page was read.
-    const newest = page.items.reduce((max, m) => Math.max(max, m.seq), 0);
-    const live = r.messages.filter((m) => m.seq > newest);
-    r.messages = applyRevocationNotices(mergeMessages(live, page.items), page.items);
-    r.hasOlder = true;
-  }
   r.loaded = true;
   store.dropFromOutbox(page.items);
   store.changed();
