@@ -186,6 +186,12 @@ impl Hub {
                             tracing::warn!(lost = n, "hub fell behind the bus; every connection resyncs");
                             worker.close_all(CloseReason::Resync);
                         }
+                        // Until the hub catches up from the store, the other
+                        // nodes' events it missed reach clients through resync.
+                        Err(RecvError::Interrupted) => {
+                            tracing::warn!("bus connection interrupted; every connection resyncs");
+                            worker.close_all(CloseReason::Resync);
+                        }
                         Err(RecvError::Closed) => break,
                     }
                 }

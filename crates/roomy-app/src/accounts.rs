@@ -268,7 +268,7 @@ impl App {
         self.store
             .revoke_session(me.id, session, self.clock.now())
             .await?;
-        self.sessions_ended(me.id, None, Some(session), false);
+        self.sessions_ended(me.id, None, Some(session), false).await;
         Ok(())
     }
 
@@ -304,7 +304,7 @@ impl App {
         self.store
             .set_password(me.id, new_hash, keep, self.clock.now())
             .await?;
-        self.sessions_ended(me.id, Some(keep), None, false);
+        self.sessions_ended(me.id, Some(keep), None, false).await;
         Ok(())
     }
 
@@ -334,7 +334,7 @@ impl App {
             .revoke_session(me.id, id, self.clock.now())
             .await?
         {
-            self.sessions_ended(me.id, None, Some(id), false);
+            self.sessions_ended(me.id, None, Some(id), false).await;
             Ok(())
         } else {
             Err(AccountError::SessionNotFound)
@@ -344,23 +344,27 @@ impl App {
     /// Tells every node to close the live connections of ended sessions: all
     /// of `user`'s, all but `except`, or only `only`; `disabled` when the
     /// account was disabled (clients are told why).
-    pub(crate) fn sessions_ended(
+    pub(crate) async fn sessions_ended(
         &self,
         user: UserId,
         except: Option<SessionId>,
         only: Option<SessionId>,
         disabled: bool,
     ) {
-        self.bus.publish(Envelope {
-            recipients: vec![user],
-            event: Event::SessionsEnded {
-                user,
-                except,
-                only,
-                disabled,
+        roomy_bus::announce(
+            &*self.bus,
+            Envelope {
+                recipients: vec![user],
+                event: Event::SessionsEnded {
+                    user,
+                    except,
+                    only,
+                    disabled,
+                },
+                origin: None,
             },
-            origin: None,
-        });
+        )
+        .await;
     }
 }
 

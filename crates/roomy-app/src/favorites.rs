@@ -30,7 +30,8 @@ impl App {
             .await?
             .ok_or(MessageError::MessageNotFound)?;
         let new = notice.is_some();
-        self.publish_notices(notice.into_iter().collect(), None);
+        self.publish_notices(notice.into_iter().collect(), None)
+            .await;
         Ok(Favorited { favorite, new })
     }
 
@@ -45,7 +46,8 @@ impl App {
             .store
             .remove_favorite(me, message, self.clock.now())
             .await?;
-        self.publish_notices(notice.into_iter().collect(), None);
+        self.publish_notices(notice.into_iter().collect(), None)
+            .await;
         Ok(())
     }
 

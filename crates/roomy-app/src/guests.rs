@@ -82,16 +82,20 @@ async fn sweep(cx: &App, ttl: time::Duration) -> Result<usize, StoreError> {
             };
             progressed = true;
             retired += 1;
-            cx.bus.publish(roomy_bus::Envelope {
-                recipients: vec![id],
-                event: roomy_bus::Event::SessionsEnded {
-                    user: id,
-                    except: None,
-                    only: None,
-                    disabled: false,
+            roomy_bus::announce(
+                &*cx.bus,
+                roomy_bus::Envelope {
+                    recipients: vec![id],
+                    event: roomy_bus::Event::SessionsEnded {
+                        user: id,
+                        except: None,
+                        only: None,
+                        disabled: false,
+                    },
+                    origin: None,
                 },
-                origin: None,
-            });
+            )
+            .await;
             for key in &left.keys {
                 let deleted = match ObjectKey::parse(key) {
                     Ok(k) => cx.files.blob.delete(&k).await.map_err(|e| e.to_string()),

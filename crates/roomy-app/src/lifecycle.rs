@@ -57,13 +57,17 @@ impl App {
     /// Publishes per-user notices, each to its user. `origin` (a WebSocket
     /// request) is only ever one of the caller's connections, so only the
     /// caller's own notice can come back to it with the request id.
-    pub(crate) fn publish_notices(&self, notices: Vec<Notice>, origin: Option<Origin>) {
+    pub(crate) async fn publish_notices(&self, notices: Vec<Notice>, origin: Option<Origin>) {
         for notice in notices {
-            self.bus.publish(Envelope {
-                recipients: vec![notice.user],
-                event: Event::Notice(notice),
-                origin: origin.clone(),
-            });
+            roomy_bus::announce(
+                &*self.bus,
+                Envelope {
+                    recipients: vec![notice.user],
+                    event: Event::Notice(notice),
+                    origin: origin.clone(),
+                },
+            )
+            .await;
         }
     }
 
@@ -89,7 +93,7 @@ impl App {
                 StoreError::NotFound(Missing::Member) => MessageError::RoomNotFound,
                 other => other.into(),
             })?;
-        self.publish_notices(mark.events.clone(), origin);
+        self.publish_notices(mark.events.clone(), origin).await;
         Ok(mark)
     }
 
@@ -148,7 +152,8 @@ impl App {
     async fn hide(&self, me: UserId, ids: &[MessageId]) -> Result<(), MessageError> {
         match self.store.hide_messages(me, ids, self.clock.now()).await? {
             Ok(notice) => {
-                self.publish_notices(notice.into_iter().collect(), None);
+                self.publish_notices(notice.into_iter().collect(), None)
+                    .await;
                 Ok(())
             }
             Err(_) if ids.len() == 1 => Err(MessageError::MessageNotFound),

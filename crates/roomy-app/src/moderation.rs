@@ -183,7 +183,7 @@ impl App {
                 .ok_or(ModerationError::UserNotFound)?,
         };
         if user.disabled {
-            self.sessions_ended(user.id, None, None, true);
+            self.sessions_ended(user.id, None, None, true).await;
         }
         Ok(user)
     }

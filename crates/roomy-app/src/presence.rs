@@ -264,11 +264,17 @@ async fn announce(store: &dyn Store, bus: &dyn Bus, changes: Vec<(UserId, bool)>
     while let Some((user, online, recipients)) = reads.next().await {
         match recipients {
             Ok(recipients) if recipients.is_empty() => {}
-            Ok(recipients) => bus.publish(Envelope {
-                recipients,
-                event: Event::Presence { user, online },
-                origin: None,
-            }),
+            Ok(recipients) => {
+                roomy_bus::announce(
+                    bus,
+                    Envelope {
+                        recipients,
+                        event: Event::Presence { user, online },
+                        origin: None,
+                    },
+                )
+                .await
+            }
             // Presence is advisory: the next change, or the members list, corrects it.
             Err(e) => tracing::warn!(
                 user = user.0,

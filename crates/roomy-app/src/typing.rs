@@ -47,11 +47,15 @@ impl App {
         };
         let recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
         if !recipients.is_empty() {
-            self.bus.publish(Envelope {
-                recipients,
-                event: Event::Typing { room, user },
-                origin: None,
-            });
+            roomy_bus::announce(
+                &*self.bus,
+                Envelope {
+                    recipients,
+                    event: Event::Typing { room, user },
+                    origin: None,
+                },
+            )
+            .await;
         }
         Ok(())
     }

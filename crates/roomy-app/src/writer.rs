@@ -167,7 +167,7 @@ async fn run(
                 Job::Exclusive(f) => {
                     commit(&mut batch, &*store, &*bus, &*clock, policy).await;
                     for envelope in f(store.clone()).await {
-                        bus.publish(envelope);
+                        roomy_bus::announce(&*bus, envelope).await;
                     }
                 }
             }
@@ -245,11 +245,15 @@ async fn commit(
             recipients,
         }) = &answer
         {
-            bus.publish(Envelope {
-                recipients: recipients.clone(),
-                event: Event::Message(message.clone()),
-                origin,
-            });
+            roomy_bus::announce(
+                bus,
+                Envelope {
+                    recipients: recipients.clone(),
+                    event: Event::Message(message.clone()),
+                    origin,
+                },
+            )
+            .await;
         }
         // A sender that went away still has its message stored.
         let _ = reply.send(answer);

@@ -8,6 +8,12 @@
 //! Live state (presence, typing) is not committed: the gateway publishes it
 //! with the recipients it read from the store when it happened.
 //!
+//! The bus is a fast, lossy notification path: durability and order live in
+//! the database (every event that matters carries its stream position), so a
+//! network bus may drop, duplicate or reorder, and a subscriber that learns
+//! it may have missed something ([`RecvError::Lagged`],
+//! [`RecvError::Interrupted`]) catches up from the store.
+//!
 //! [`InProcessBus`] serves a single node. Order: events published by one task
 //! are received in that order.
 
@@ -87,9 +93,29 @@ pub enum RecvError {
     /// it serves must resynchronise from the store.
     #[error("subscriber lagged; {0} events lost")]
     Lagged(u64),
+    /// The connection to the other nodes was lost and is back (or the
+    /// inbound queue overflowed): events from other nodes in between may be
+    /// lost; catch up from the store.
+    #[error("bus connection interrupted")]
+    Interrupted,
     /// The bus is gone.
     #[error("bus closed")]
     Closed,
+}
+
+/// Why an event was not handed to the other nodes. The event is committed:
+/// receivers catch it up from the store; the caller logs and goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The outgoing queue is full (the bus is slow or unreachable).
+    #[error("bus queue full: event dropped")]
+    Full,
+    /// The bus cannot be reached.
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    /// The event could not be encoded.
+    #[error("bus encoding failed: {0}")]
+    Encode(String),
 }
 
 /// A stream of envelopes.
@@ -100,11 +126,27 @@ pub trait Subscription: Send {
 }
 
 /// The fan-out boundary.
+#[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Hands a committed event to every subscriber.
-    fn publish(&self, envelope: Envelope);
+    /// Hands a committed event to every node's subscribers. This node's
+    /// subscribers always get it; a network bus never waits on the network
+    /// here (it queues, bounded) and an `Err` says the other nodes may not.
+    async fn publish(&self, envelope: Envelope) -> Result<(), BusError>;
+    /// Hands an event to this node's subscribers only: state that every
+    /// node works out for itself (a dead node's users going offline).
+    fn publish_local(&self, envelope: Envelope);
     /// A new subscription receiving everything published from now on.
     fn subscribe(&self) -> Box<dyn Subscription>;
+    /// Whether the other nodes can be reached now (`/readyz`).
+    async fn check(&self) -> Result<(), BusError>;
+}
+
+/// Publishes `envelope`; a failure is logged, not returned: the event is
+/// committed, and other nodes catch it up from the store.
+pub async fn announce(bus: &dyn Bus, envelope: Envelope) {
+    if let Err(e) = bus.publish(envelope).await {
+        tracing::warn!(error = %e, "event not handed to the bus; other nodes catch up from the store");
+    }
 }
 
 /// A bus inside one process (one node), over a bounded broadcast channel.
@@ -121,8 +163,14 @@ impl InProcessBus {
     }
 }
 
+#[async_trait]
 impl Bus for InProcessBus {
-    fn publish(&self, envelope: Envelope) {
+    async fn publish(&self, envelope: Envelope) -> Result<(), BusError> {
+        self.publish_local(envelope);
+        Ok(())
+    }
+
+    fn publish_local(&self, envelope: Envelope) {
         // No subscriber (no gateway yet) is not an error: the store has it all.
         let _ = self.tx.send(Arc::new(envelope));
     }
@@ -131,6 +179,10 @@ impl Bus for InProcessBus {
         Box::new(InProcessSubscription {
             rx: self.tx.subscribe(),
         })
+    }
+
+    async fn check(&self) -> Result<(), BusError> {
+        Ok(())
     }
 }
 
@@ -184,13 +236,13 @@ mod tests {
         let bus = InProcessBus::new(16);
         let mut sub = bus.subscribe();
         for i in 0..3 {
-            bus.publish(env(i));
+            bus.publish(env(i)).await.expect("published");
         }
         for i in 0..3 {
             assert_eq!(sub.recv().await.expect("event").recipients, vec![UserId(i)]);
         }
         for i in 0..40 {
-            bus.publish(env(i));
+            bus.publish_local(env(i));
         }
         assert!(matches!(sub.recv().await, Err(RecvError::Lagged(_))));
     }

@@ -247,10 +247,14 @@ async fn announce(cx: &App, id: FileId) -> Result<(), JobError> {
         return Ok(());
     };
     let recipients = cx.store.file_audience(id).await?;
-    cx.bus.publish(Envelope {
-        recipients,
-        event: Event::FileUpdated(file.attachment()),
-        origin: None,
-    });
+    roomy_bus::announce(
+        &*cx.bus,
+        Envelope {
+            recipients,
+            event: Event::FileUpdated(file.attachment()),
+            origin: None,
+        },
+    )
+    .await;
     Ok(())
 }
