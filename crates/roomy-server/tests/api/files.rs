@@ -1116,7 +1116,7 @@ mod on_s3 {
     /// Each chunk is an object of its own until the upload ends: finishing,
     /// terminating and expiring remove them, and the expiry of a finished
     /// upload removes a chunk its writer left behind (died before its
-    /// record).
+    /// record). An empty upload has no chunk and is a file at once.
     async fn chunks_go_with_their_upload(app: TestApp) {
         let alice = app.user("alice_01").await;
         let bytes = data(3000);
@@ -1160,6 +1160,14 @@ mod on_s3 {
         assert_eq!(head(&app, &alice, &stale).await.status, 404);
         assert_eq!(chunks(&app, id_of(&stale)).await, vec![]);
         assert_eq!(chunks(&app, id_of(&done)).await, vec![], "the orphan went");
+
+        // An empty upload has no chunk at all and is a file at once.
+        let empty = started(&app, &alice, 0, "empty.txt").await;
+        let file = meta(&app, &alice, id_of(&empty)).await;
+        assert_eq!(
+            (file["size"].as_i64(), file["sha256"].as_str()),
+            (Some(0), Some(&*sha256_hex(b"")))
+        );
         assert_no_local_bytes(&app);
     }
 
