@@ -141,6 +141,8 @@ async fn subscribe(
     options: &NetworkOptions,
 ) -> redis::RedisResult<MultiplexedConnection> {
     let generation = signals.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    // Word of an earlier connection's end is old news from here on.
+    signals.lost.store(false, Ordering::SeqCst);
     let tx = push_tx.clone();
     let flags = signals.clone();
     let on_push = move |push: PushInfo| -> Result<(), ()> {
@@ -236,7 +238,7 @@ async fn receive(mut r: Receiver, mut con: MultiplexedConnection, stop: Cancella
             backoff = (backoff * 2).min(BACKOFF_MAX);
         };
         tracing::info!("connected to the Redis bus again");
-        r.signals.lost.store(false, Ordering::SeqCst);
+        // This interruption covers any overflow before it.
         r.signals.overflow.store(false, Ordering::SeqCst);
         ping.reset();
         r.inbound.interrupted();
