@@ -323,6 +323,65 @@ async fn garbage_is_dropped(kind: Kind, url: &str) {
     assert_eq!(b.stats().undecodable, 1);
 }
 
+/// Events a node could not take in (an incoming queue of one, under a
+/// burst) are never lost silently: a subscription that misses some hears
+/// `Interrupted` before the next event it gets.
+async fn an_overflow_interrupts_instead_of_losing_silently(kind: Kind, url: &str) {
+    const N: i64 = 20_000;
+    const MARKER: i64 = 1_000_000;
+    let channel = fresh_channel();
+    let a = connect(kind, url, NetworkOptions::new(&channel)).await;
+    let tiny = NetworkOptions {
+        incoming: 1,
+        ..NetworkOptions::new(&channel)
+    };
+    let b = connect(kind, url, tiny).await;
+    let mut b1 = b.subscribe();
+    for i in 0..N {
+        a.publish(numbered(i)).await.unwrap();
+    }
+    // Markers until one gets through (the queue may be full when one comes).
+    let reader = async {
+        let mut expected = 0;
+        let mut warned = false;
+        loop {
+            match timeout(WAIT, b1.recv())
+                .await
+                .expect("an event or Interrupted")
+            {
+                Err(RecvError::Interrupted) => warned = true,
+                Ok(env) if number(&env) >= MARKER => return (expected, warned),
+                Ok(env) => {
+                    let n = number(&env);
+                    assert!(n >= expected, "{n} after {expected}: out of order");
+                    assert!(
+                        n == expected || warned,
+                        "{expected}..{n} lost without Interrupted"
+                    );
+                    expected = n + 1;
+                    warned = false;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    let markers = async {
+        for m in MARKER.. {
+            a.publish(numbered(m)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (last, _) = tokio::select! {
+        done = reader => done,
+        _ = markers => unreachable!(),
+    };
+    note(&format!(
+        "{kind:?} burst of {N} into a queue of 1: {} interruptions, last number {}",
+        b.stats().interruptions,
+        last as i64 - 1
+    ));
+}
+
 /// A bus whose server does not answer refuses to start, quickly and clearly.
 async fn an_unreachable_server_fails_the_start(kind: Kind) {
     let port = free_port();
@@ -590,6 +649,13 @@ mod nats_server {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_overflow_interrupts_instead_of_losing_silently() {
+        if let Some(url) = url() {
+            super::an_overflow_interrupts_instead_of_losing_silently(Kind::Nats, &url).await;
+        }
+    }
+
     #[tokio::test]
     async fn an_unreachable_server_fails_the_start() {
         super::an_unreachable_server_fails_the_start(Kind::Nats).await;
@@ -633,6 +699,13 @@ mod redis_server {
     async fn garbage_is_dropped() {
         if let Some(url) = url() {
             super::garbage_is_dropped(Kind::Redis, &url).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_overflow_interrupts_instead_of_losing_silently() {
+        if let Some(url) = url() {
+            super::an_overflow_interrupts_instead_of_losing_silently(Kind::Redis, &url).await;
         }
     }
 

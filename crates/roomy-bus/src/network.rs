@@ -6,13 +6,20 @@
 //! A transport (`nats.rs`, `redis_bus.rs`) only sends batches of payloads in
 //! order, hands the payloads it receives to [`Inbound::deliver`], and calls
 //! [`Inbound::interrupted`] once its subscription is back after a loss.
+//!
+//! Each bus numbers what it hands to the network (`seq`, 1, 2, 3... in queue
+//! order, a refused publish using its number too), so a receiver sees any
+//! loss between two events of one sender, whatever caused it (a full queue
+//! at either end, a publisher that could not send), and says
+//! `Interrupted` before the later event; a repeated number is dropped.
 
 use crate::{Bus, BusError, Envelope, RecvError, Subscription};
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +29,10 @@ const WIRE_VERSION: u32 = 1;
 
 /// Most payloads one send hands to the transport at once.
 const BATCH: usize = 256;
+
+/// Senders whose last number a receiver remembers; past it the memory is
+/// cleared (node ids are new with every start, so old ones pile up).
+const SENDERS: usize = 1_024;
 
 /// How a network bus is set up.
 #[derive(Debug, Clone)]
@@ -77,6 +88,8 @@ pub struct BusStats {
     pub received: u64,
     /// Payloads from the network that did not decode (logged and dropped).
     pub undecodable: u64,
+    /// Payloads from the network whose number a sender had used already (dropped).
+    pub repeated: u64,
     /// Times every subscription was told [`RecvError::Interrupted`].
     pub interruptions: u64,
 }
@@ -88,6 +101,7 @@ struct Counters {
     unsent: AtomicU64,
     received: AtomicU64,
     undecodable: AtomicU64,
+    repeated: AtomicU64,
     interruptions: AtomicU64,
 }
 
@@ -98,53 +112,65 @@ enum Signal {
     Interrupted,
 }
 
-/// A payload as it is sent.
-#[derive(Serialize)]
-struct WireOut<'a> {
-    v: u32,
-    /// The sending bus's node id: Redis echoes a node's own events back to it.
-    node: u64,
-    env: &'a Envelope,
-}
-
-/// A payload as it is received.
+/// A payload as it is received: `{"v":1,"node":..,"seq":..,"env":{..}}`.
 #[derive(Deserialize)]
-struct WireIn {
+pub(crate) struct Wire {
     v: u32,
-    node: u64,
-    env: Envelope,
+    /// The sending bus's random id: Redis echoes a node's own events back to it.
+    pub(crate) node: u64,
+    /// The sender's number for this payload.
+    pub(crate) seq: u64,
+    pub(crate) env: Envelope,
 }
 
-/// Encodes `envelope` as sent by `node`.
-pub(crate) fn encode(node: u64, envelope: &Envelope) -> Result<Bytes, BusError> {
-    serde_json::to_vec(&WireOut {
-        v: WIRE_VERSION,
-        node,
-        env: envelope,
-    })
-    .map(Bytes::from)
-    .map_err(|e| BusError::Encode(e.to_string()))
+/// An envelope as JSON, before it is numbered.
+fn encode_envelope(envelope: &Envelope) -> Result<Bytes, BusError> {
+    serde_json::to_vec(envelope)
+        .map(Bytes::from)
+        .map_err(|e| BusError::Encode(e.to_string()))
 }
 
-/// Decodes a payload into its sender's node id and the envelope.
-pub(crate) fn decode(payload: &[u8]) -> Result<(u64, Envelope), String> {
-    let wire: WireIn = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+/// The payload of an encoded envelope, numbered `seq` by `node`. Written by
+/// hand around the envelope's JSON, so the numbering (in the publisher's
+/// order) costs no second serialisation.
+fn frame(node: u64, seq: u64, envelope: &[u8]) -> Bytes {
+    let head = format!(r#"{{"v":{WIRE_VERSION},"node":{node},"seq":{seq},"env":"#);
+    let mut out = Vec::with_capacity(head.len() + envelope.len() + 1);
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(envelope);
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// Encodes `envelope` as payload `seq` of `node`.
+#[cfg(test)]
+pub(crate) fn encode(node: u64, seq: u64, envelope: &Envelope) -> Result<Bytes, BusError> {
+    Ok(frame(node, seq, &encode_envelope(envelope)?))
+}
+
+/// Decodes a payload.
+pub(crate) fn decode(payload: &[u8]) -> Result<Wire, String> {
+    let wire: Wire = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     if wire.v != WIRE_VERSION {
         return Err(format!(
             "wire version {} (this node speaks {WIRE_VERSION})",
             wire.v
         ));
     }
-    Ok((wire.node, wire.env))
+    Ok(wire)
 }
 
 /// The receiving half a transport feeds: decodes, drops this node's own
-/// events, and hands the rest to every local subscriber.
+/// events and repeats, says `Interrupted` on a gap, and hands the rest to
+/// every local subscriber.
 #[derive(Debug)]
 pub(crate) struct Inbound {
     node: u64,
     tx: broadcast::Sender<Signal>,
     counters: Counters,
+    /// Each sender's last number since the last interruption. Only the
+    /// receiving task takes it, so the lock is never contended.
+    last: Mutex<HashMap<u64, u64>>,
 }
 
 impl Inbound {
@@ -156,10 +182,23 @@ impl Inbound {
     /// A payload from the network.
     pub(crate) fn deliver(&self, payload: &[u8]) {
         match decode(payload) {
-            Ok((node, _)) if node == self.node => {}
-            Ok((_, env)) => {
+            Ok(wire) if wire.node == self.node => {}
+            Ok(wire) => {
+                let mut last = lock(&self.last);
+                match last.get(&wire.node).copied() {
+                    Some(before) if wire.seq <= before => {
+                        self.counters.repeated.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Some(before) if wire.seq > before + 1 => self.interrupt(&mut last),
+                    _ => {}
+                }
+                if last.len() >= SENDERS {
+                    last.clear();
+                }
+                last.insert(wire.node, wire.seq);
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
-                let _ = self.tx.send(Signal::Event(Arc::new(env)));
+                let _ = self.tx.send(Signal::Event(Arc::new(wire.env)));
             }
             Err(error) => {
                 let n = self.counters.undecodable.fetch_add(1, Ordering::Relaxed) + 1;
@@ -176,9 +215,22 @@ impl Inbound {
     /// or the incoming queue overflowed): every subscription hears it once,
     /// after what it had already been given.
     pub(crate) fn interrupted(&self) {
+        self.interrupt(&mut lock(&self.last));
+    }
+
+    /// Says `Interrupted`, and forgets the senders' numbers: it covers every
+    /// loss before it, so the next gap counts only from here.
+    fn interrupt(&self, last: &mut HashMap<u64, u64>) {
+        last.clear();
         self.counters.interruptions.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(Signal::Interrupted);
     }
+}
+
+/// A lock that a panic elsewhere does not poison for good: the data (numbers)
+/// stays usable whatever the panicking holder did.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How a transport sends; the receiving side is its own task, feeding [`Inbound`].
@@ -199,7 +251,10 @@ pub(crate) trait Transport: Send + Sync + 'static {
 /// waits on the network.
 pub struct NetworkBus {
     inbound: Arc<Inbound>,
-    out: mpsc::Sender<Bytes>,
+    /// The last number given; taken with the queue's `try_send` under the
+    /// lock, so numbers follow the queue's order.
+    seq: Mutex<u64>,
+    out: mpsc::Sender<(u64, Bytes)>,
     transport: Arc<dyn Transport>,
     /// Stops the transport's receiving task when the bus is dropped.
     stop: CancellationToken,
@@ -235,6 +290,7 @@ impl NetworkBus {
                 node: rand::random(),
                 tx,
                 counters: Counters::default(),
+                last: Mutex::new(HashMap::new()),
             }),
             stop: CancellationToken::new(),
         }
@@ -250,6 +306,7 @@ impl NetworkBus {
         tokio::spawn(publisher(rx, transport.clone(), start.inbound.clone()));
         NetworkBus {
             inbound: start.inbound,
+            seq: Mutex::new(0),
             out,
             transport,
             stop: start.stop,
@@ -277,6 +334,7 @@ impl NetworkBus {
             unsent: get(&c.unsent),
             received: get(&c.received),
             undecodable: get(&c.undecodable),
+            repeated: get(&c.repeated),
             interruptions: get(&c.interruptions),
         }
     }
@@ -285,14 +343,20 @@ impl NetworkBus {
 /// The one task that sends queued events to the other nodes, in order. It
 /// ends when the bus is dropped and the queue is empty.
 async fn publisher(
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<(u64, Bytes)>,
     transport: Arc<dyn Transport>,
     inbound: Arc<Inbound>,
 ) {
     let counters = &inbound.counters;
+    let mut queued = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
     let mut failing = false;
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
+    while rx.recv_many(&mut queued, BATCH).await > 0 {
+        batch.extend(
+            queued
+                .drain(..)
+                .map(|(seq, env)| frame(inbound.node, seq, &env)),
+        );
         let n = batch.len() as u64;
         // While disconnected, sending would only wait (and then deliver stale
         // events, which the other nodes catch up from the database anyway).
@@ -326,9 +390,17 @@ async fn publisher(
 #[async_trait]
 impl Bus for NetworkBus {
     async fn publish(&self, envelope: Envelope) -> Result<(), BusError> {
-        let payload = encode(self.inbound.node, &envelope);
+        let encoded = encode_envelope(&envelope);
         self.publish_local(envelope);
-        match self.out.try_send(payload?) {
+        let encoded = encoded?;
+        let sent = {
+            let mut seq = lock(&self.seq);
+            // A refused event keeps its number: the gap tells the other
+            // nodes they missed something.
+            *seq += 1;
+            self.out.try_send((*seq, encoded))
+        };
+        match sent {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.inbound.counters.full.fetch_add(1, Ordering::Relaxed);
@@ -381,19 +453,35 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use tokio::sync::Notify;
 
-    /// A transport that sends nothing until let go, and can be disconnected.
+    /// A transport that sends nothing until opened, records the numbers of
+    /// what it sends, and can be disconnected.
     #[derive(Default)]
     struct Held {
-        release: Notify,
-        sent: AtomicU64,
+        open: AtomicBool,
+        wake: Notify,
+        seqs: Mutex<Vec<u64>>,
         down: AtomicBool,
+    }
+
+    impl Held {
+        fn open(&self) {
+            self.open.store(true, Ordering::SeqCst);
+            self.wake.notify_one();
+        }
+
+        fn sent(&self) -> Vec<u64> {
+            lock(&self.seqs).clone()
+        }
     }
 
     #[async_trait]
     impl Transport for Held {
         async fn send(&self, batch: &[Bytes]) -> Result<(), (usize, String)> {
-            self.release.notified().await;
-            self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            while !self.open.load(Ordering::SeqCst) {
+                self.wake.notified().await;
+            }
+            let mut seqs = lock(&self.seqs);
+            seqs.extend(batch.iter().map(|p| decode(p).unwrap().seq));
             Ok(())
         }
         async fn check(&self) -> Result<(), BusError> {
@@ -454,8 +542,7 @@ mod tests {
             assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(i)]);
         }
         assert_eq!(bus.stats().full, 1);
-        held.release.notify_one();
-        drop(held);
+        held.open();
     }
 
     #[tokio::test]
@@ -468,7 +555,7 @@ mod tests {
             assert!(tokio::time::Instant::now() < deadline, "never dropped");
             tokio::task::yield_now().await;
         }
-        assert_eq!(held.sent.load(Ordering::Relaxed), 0);
+        assert!(held.sent().is_empty());
         assert_eq!(bus.stats().sent, 0);
     }
 
@@ -482,16 +569,72 @@ mod tests {
             conn: 4,
             request: Some("\"a1\"".into()),
         });
-        inbound.deliver(&encode(bus.node(), &typing(1)).unwrap());
+        inbound.deliver(&encode(bus.node(), 1, &typing(1)).unwrap());
         inbound.deliver(b"not json");
-        let other_version = String::from_utf8(encode(1, &typing(2)).unwrap().to_vec())
+        let other_version = String::from_utf8(encode(1, 1, &typing(2)).unwrap().to_vec())
             .unwrap()
             .replace(r#""v":1"#, r#""v":2"#);
         inbound.deliver(other_version.as_bytes());
-        inbound.deliver(&encode(bus.node() ^ 1, &env).unwrap());
+        inbound.deliver(&encode(bus.node() ^ 1, 1, &env).unwrap());
         assert_eq!(*sub.recv().await.unwrap(), env);
         let stats = bus.stats();
         assert_eq!((stats.received, stats.undecodable), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_a_senders_numbers_interrupts_before_the_later_event() {
+        let (bus, _held, inbound) = bus(16);
+        let mut sub = bus.subscribe();
+        let (x, y) = (bus.node() ^ 1, bus.node() ^ 2);
+        for (node, seq, n) in [
+            (x, 1, 1),
+            (x, 2, 2),
+            (y, 7, 3),
+            (x, 4, 4),
+            (x, 4, 5),
+            (x, 3, 6),
+        ] {
+            inbound.deliver(&encode(node, seq, &typing(n)).unwrap());
+        }
+        // x's 3 was lost: said before x's 4; the repeated 4 and the late 3 are dropped.
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(1)]);
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(2)]);
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(3)]);
+        assert_eq!(sub.recv().await, Err(RecvError::Interrupted));
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(4)]);
+        // An interruption covers every loss before it: y's next number may jump.
+        inbound.interrupted();
+        inbound.deliver(&encode(y, 20, &typing(7)).unwrap());
+        inbound.deliver(&encode(x, 5, &typing(8)).unwrap());
+        assert_eq!(sub.recv().await, Err(RecvError::Interrupted));
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(7)]);
+        assert_eq!(sub.recv().await.unwrap().recipients, vec![UserId(8)]);
+        let stats = bus.stats();
+        assert_eq!((stats.repeated, stats.interruptions), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn payloads_are_numbered_in_order_and_a_refused_one_keeps_its_number() {
+        let (bus, held, _) = bus(2);
+        let mut accepted = 0;
+        while bus.publish(typing(accepted + 1)).await.is_ok() {
+            accepted += 1;
+        }
+        let refused = accepted + 1;
+        held.open();
+        let sent = async |n: usize| {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while held.sent().len() < n {
+                assert!(tokio::time::Instant::now() < deadline, "{:?}", held.sent());
+                tokio::task::yield_now().await;
+            }
+        };
+        sent(accepted as usize).await;
+        bus.publish(typing(refused + 1)).await.unwrap();
+        sent(accepted as usize + 1).await;
+        let mut expected: Vec<u64> = (1..=accepted as u64).collect();
+        expected.push(refused as u64 + 1);
+        assert_eq!(held.sent(), expected);
     }
 
     #[tokio::test]

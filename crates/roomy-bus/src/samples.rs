@@ -317,19 +317,22 @@ mod tests {
     #[test]
     fn every_event_round_trips_through_the_wire_format() {
         for envelope in every_event() {
-            let bytes = encode(42, &envelope).unwrap();
-            let (node, back) = decode(&bytes).unwrap();
-            assert_eq!((node, &back), (42, &envelope));
+            let bytes = encode(42, 9, &envelope).unwrap();
+            let wire = decode(&bytes).unwrap();
+            assert_eq!((wire.node, wire.seq, &wire.env), (42, 9, &envelope));
             // Plain JSON, readable in a capture.
             let text = std::str::from_utf8(&bytes).unwrap();
-            assert!(text.starts_with(r#"{"v":1,"node":42,"env":{"#), "{text}");
+            assert!(
+                text.starts_with(r#"{"v":1,"node":42,"seq":9,"env":{"#),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn the_wire_names_are_stable() {
         let e = &every_event()[0];
-        let json: serde_json::Value = serde_json::from_slice(&encode(1, e).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&encode(1, 1, e).unwrap()).unwrap();
         let message = &json["env"]["event"]["message"];
         assert_eq!(message["created_at"], "2026-03-04T05:06:07.123456789Z");
         assert_eq!(message["kind"], "image");
