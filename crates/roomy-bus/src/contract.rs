@@ -378,7 +378,7 @@ async fn an_overflow_interrupts_instead_of_losing_silently(kind: Kind, url: &str
     note(&format!(
         "{kind:?} burst of {N} into a queue of 1: {} interruptions, last number {}",
         b.stats().interruptions,
-        last as i64 - 1
+        last - 1
     ));
 }
 
