@@ -34,7 +34,7 @@ pub enum StartError {
     Cache(#[source] roomy_cache::CacheError),
     #[error("refusing to start: {0}")]
     Cluster(String),
-    #[error("cannot connect to the bus at {setting}: {source}")]
+    #[error("cannot connect to the bus at {setting}")]
     Bus {
         setting: &'static str,
         #[source]
