@@ -13,7 +13,7 @@ use time::macros::datetime;
 
 /// Every variant's name; [`name`] has one arm per variant, so a new variant
 /// does not compile until it is named here and given a sample.
-pub(crate) const VARIANTS: [&str; 10] = [
+pub(crate) const VARIANTS: [&str; 11] = [
     "message",
     "members_joined",
     "member_left",
@@ -22,6 +22,7 @@ pub(crate) const VARIANTS: [&str; 10] = [
     "revoked",
     "sessions_ended",
     "presence",
+    "presence_lease",
     "typing",
     "file_updated",
 ];
@@ -37,6 +38,7 @@ pub(crate) fn name(event: &Event) -> &'static str {
         Event::Revoked { .. } => "revoked",
         Event::SessionsEnded { .. } => "sessions_ended",
         Event::Presence { .. } => "presence",
+        Event::PresenceLease { .. } => "presence_lease",
         Event::Typing { .. } => "typing",
         Event::FileUpdated(_) => "file_updated",
     }
@@ -285,6 +287,15 @@ pub(crate) fn every_event() -> Vec<Envelope> {
             Event::Presence {
                 user: UserId(2),
                 online: true,
+                node: u64::MAX,
+            },
+            None,
+        ),
+        env(
+            &[],
+            Event::PresenceLease {
+                node: 1 << 63,
+                users: vec![UserId(2), UserId(5)],
             },
             None,
         ),
