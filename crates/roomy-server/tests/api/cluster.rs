@@ -135,9 +135,10 @@ fn only<'a>(frames: &'a [Value], kind: &str) -> &'a Value {
 }
 
 /// A room change and its system message, in either order: the change has
-/// no stream position and goes out at once, while the message waits on the
-/// receiving node for the positions before it (some written without an
-/// event, by the quiet harness helpers, are read from the database first).
+/// no stream position and is delivered as it arrives, while the message
+/// waits on the receiving node until every position before it has been
+/// delivered (those the bus did not bring, such as the ones the quiet
+/// harness helpers write without an event, are read from the database).
 async fn change_and_notice(ws: &mut Ws, kind: &str, body: &str) -> Value {
     let frames = take(ws, 2).await;
     assert_eq!(only(&frames, "message")["message"]["body"], body);
@@ -173,6 +174,10 @@ async fn barrier(
         let mut before = Vec::new();
         loop {
             let f = w.next().await;
+            assert!(
+                !f.is_null(),
+                "closed waiting for the probe after {before:?}"
+            );
             if f == probe_online {
                 break;
             }
@@ -473,7 +478,7 @@ async fn revokes_deletes_and_favorites_cross(net: Net) {
             Some(&admin.token),
         )
         .await;
-    assert!(r.status == 200 || r.status == 204, "{}", r.text);
+    assert_eq!(r.status, 200, "{}", r.text);
     for ws in [&mut bob_b, &mut bob_a, &mut alice_b] {
         let f = ws.next().await;
         assert_eq!(
@@ -854,7 +859,7 @@ async fn a_stopped_nodes_users_go_offline_when_its_lease_ends() {
 
     let stopped = Instant::now();
     c.stop();
-    let bound = LEASE_TTL + LEASE_EVERY + Duration::from_secs(3);
+    let bound = LEASE_TTL + LEASE_EVERY + Duration::from_secs(5);
     for w in [&mut on_a, &mut on_b] {
         let f = w.next_within(bound.saturating_sub(stopped.elapsed())).await;
         assert_eq!(
