@@ -262,10 +262,10 @@ impl Hub {
                         tracing::warn!("bus connection interrupted; catching up from the database");
                         self.metrics.bus_interruptions.inc();
                         recheck_sessions = true;
-                        // Read the top position now and fill up to it at once.
-                        if let Ok(top) = app.store.stream_position().await {
-                            order.observe_top(top.0, Instant::now() - TOP_WAIT);
-                        }
+                        // The next beacon's top position is filled a beacon
+                        // later, as always: not at once, since this node's own
+                        // newest commits may still be on their way to the hub,
+                        // and a replayed copy carries no ack for its sender.
                     }
                     Err(RecvError::Closed) => return,
                 },
