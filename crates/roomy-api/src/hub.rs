@@ -10,13 +10,15 @@
 //! ([`roomy_app::Presence`]), which decides who is online and announces it.
 
 use crate::protocol::ServerFrame;
+use crate::sequencer::{Sequencer, TOP_WAIT};
 use crate::{
     dto::{MessageView, NoticeView},
     metrics::Metrics,
 };
-use roomy_app::Presence;
+use roomy_app::{AccountError, App, Presence, REPLAY_MAX};
 use roomy_bus::{Envelope, Event, Origin, RecvError, Subscription};
-use roomy_core::{SessionId, UserId};
+use roomy_core::{MessageId, SessionId, UserId};
+use std::time::Duration;
 use std::{
     collections::HashMap,
     sync::{
@@ -24,7 +26,10 @@ use std::{
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    sync::{mpsc, watch},
+    time::{Instant, sleep_until},
+};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -159,10 +164,13 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub delivering what `subscription` receives until `shutdown`, and
-    /// reporting its connections to `presence`.
+    /// A hub delivering what `subscription` receives until `shutdown`, in
+    /// stream-position order (see [`crate::sequencer`]), catching up from
+    /// `app`'s store what the bus lost, and reporting its connections to
+    /// `presence`.
     pub fn start(
-        mut subscription: Box<dyn Subscription>,
+        subscription: Box<dyn Subscription>,
+        app: App,
         presence: Arc<dyn Presence>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -177,28 +185,143 @@ impl Hub {
         });
         let worker = hub.clone();
         tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    next = subscription.recv() => match next {
-                        Ok(envelope) => worker.dispatch(&envelope),
-                        Err(RecvError::Lagged(n)) => {
-                            tracing::warn!(lost = n, "hub fell behind the bus; every connection resyncs");
-                            worker.close_all(CloseReason::Resync);
-                        }
-                        // Until the hub catches up from the store, the other
-                        // nodes' events it missed reach clients through resync.
-                        Err(RecvError::Interrupted) => {
-                            tracing::warn!("bus connection interrupted; every connection resyncs");
-                            worker.close_all(CloseReason::Resync);
-                        }
-                        Err(RecvError::Closed) => break,
-                    }
-                }
-            }
+            worker.run(subscription, app, &shutdown).await;
             worker.close_all(CloseReason::Normal);
         });
         hub
+    }
+
+    /// The delivery loop.
+    async fn run(
+        &self,
+        mut subscription: Box<dyn Subscription>,
+        app: App,
+        shutdown: &CancellationToken,
+    ) {
+        // Positions committed before this node had connections are nobody's
+        // live business here; the subscription is already listening.
+        let start = loop {
+            match app.store.stream_position().await {
+                Ok(p) => break p.0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hub cannot read the stream position; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        let mut order = Sequencer::new(start);
+        let mut ready = Vec::new();
+        let mut beacon = tokio::time::interval(TOP_WAIT);
+        beacon.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = order.deadline();
+            let wake = deadline.unwrap_or_else(|| Instant::now() + TOP_WAIT);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                next = subscription.recv() => match next {
+                    Ok(envelope) => order.offer(envelope, Instant::now(), &mut ready),
+                    Err(RecvError::Lagged(n)) => {
+                        // What this node's own writers published is lost too
+                        // (acks and unpositioned events): clients resync.
+                        tracing::warn!(lost = n, "hub fell behind the bus; every connection resyncs");
+                        self.close_all(CloseReason::Resync);
+                    }
+                    Err(RecvError::Interrupted) => {
+                        tracing::warn!("bus connection interrupted; catching up from the database");
+                        self.metrics.bus_interruptions.inc();
+                        self.end_dead_sessions(&app).await;
+                        // Read the top position now and fill up to it at once.
+                        if let Ok(top) = app.store.stream_position().await {
+                            order.observe_top(top.0, Instant::now() - TOP_WAIT);
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = beacon.tick() => match app.store.stream_position().await {
+                    Ok(top) => order.observe_top(top.0, Instant::now()),
+                    Err(e) => tracing::warn!(error = %e, "hub cannot read the stream position"),
+                },
+                _ = sleep_until(wake), if deadline.is_some() => {}
+            }
+            if let Some((after, upto)) = order.due(Instant::now()) {
+                self.catch_up(&app, &mut order, after, upto, &mut ready)
+                    .await;
+            }
+            for envelope in ready.drain(..) {
+                self.dispatch(&envelope);
+            }
+        }
+    }
+
+    /// Delivers positions `(after, upto]` from the database, or, when that is
+    /// more than one replay reads, resyncs every connection past them.
+    async fn catch_up(
+        &self,
+        app: &App,
+        order: &mut Sequencer,
+        after: i64,
+        upto: i64,
+        ready: &mut Vec<Arc<Envelope>>,
+    ) {
+        if upto - after > REPLAY_MAX {
+            tracing::warn!(
+                after,
+                upto,
+                "hub too far behind to replay; every connection resyncs"
+            );
+            self.close_all(CloseReason::Resync);
+            order.skip(upto);
+            return;
+        }
+        match app.replay(MessageId(after), MessageId(upto)).await {
+            Ok(replayed) => {
+                self.metrics.hub_gap_fills.inc();
+                self.metrics.hub_replayed.inc_by(replayed.len() as u64);
+                tracing::debug!(
+                    after,
+                    upto,
+                    events = replayed.len(),
+                    "hub filled a gap from the database"
+                );
+                order.fill(upto, replayed, ready);
+            }
+            // The deadline stays due: the next turn of the loop tries again.
+            Err(e) => {
+                tracing::warn!(error = %e, after, upto, "hub cannot read missed events");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Closes the connections whose session ended while the bus may have
+    /// lost the news (a logout on another node during an outage).
+    async fn end_dead_sessions(&self, app: &App) {
+        let live: Vec<(UserId, SessionId)> = {
+            let map = self.read();
+            let mut v: Vec<_> = map
+                .values()
+                .flatten()
+                .map(|h| (h.user, h.session))
+                .collect();
+            v.sort_by_key(|(u, s)| (u.0, s.0));
+            v.dedup();
+            v
+        };
+        for (user, session) in live {
+            let reason = match app.live_session(session, user).await {
+                Ok(_) => continue,
+                Err(AccountError::AccountDisabled) => CloseReason::AccountDisabled,
+                Err(AccountError::UnknownSession | AccountError::SessionEnded) => {
+                    CloseReason::SessionEnded
+                }
+                // The database is unreachable: the session is not known to have ended.
+                Err(_) => continue,
+            };
+            self.end_sessions(user, None, Some(session), reason);
+        }
     }
 
     /// This node's id, for [`Origin`]s.

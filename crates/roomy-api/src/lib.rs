@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod protocol;
 mod range;
 pub mod routes;
+pub mod sequencer;
 pub mod state;
 pub mod wire_ts;
 

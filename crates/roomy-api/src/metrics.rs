@@ -47,6 +47,12 @@ pub struct Metrics {
     pub ws_deliveries: Counter,
     /// Connections closed with `resync` because they fell behind.
     pub ws_resyncs: Counter,
+    /// Gaps in the bus's events the hub filled from the database.
+    pub hub_gap_fills: Counter,
+    /// Events the hub read from the database instead of the bus.
+    pub hub_replayed: Counter,
+    /// Times the bus lost its connection to the other nodes.
+    pub bus_interruptions: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -73,6 +79,24 @@ impl Metrics {
         let ws_connections = Gauge::default();
         let ws_deliveries = Counter::default();
         let ws_resyncs = Counter::default();
+        let hub_gap_fills = Counter::default();
+        let hub_replayed = Counter::default();
+        let bus_interruptions = Counter::default();
+        registry.register(
+            "hub_gap_fills",
+            "Gaps in the bus's events filled from the database",
+            hub_gap_fills.clone(),
+        );
+        registry.register(
+            "hub_replayed",
+            "Events read from the database because the bus lost them",
+            hub_replayed.clone(),
+        );
+        registry.register(
+            "bus_interruptions",
+            "Times the bus lost its connection to the other nodes",
+            bus_interruptions.clone(),
+        );
         registry.register(
             "ws_connections",
             "Live WebSocket connections",
@@ -95,6 +119,9 @@ impl Metrics {
             ws_connections,
             ws_deliveries,
             ws_resyncs,
+            hub_gap_fills,
+            hub_replayed,
+            bus_interruptions,
         }
     }
 

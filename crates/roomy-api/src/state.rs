@@ -89,6 +89,7 @@ impl AppState {
         );
         let hub = Hub::start(
             app.bus.subscribe(),
+            app.clone(),
             presence.clone(),
             metrics.clone(),
             shutdown.clone(),

@@ -21,6 +21,7 @@ mod messages;
 pub mod moderation;
 mod passwords;
 mod presence;
+mod replay;
 mod rooms;
 pub mod social;
 mod typing;
@@ -43,6 +44,7 @@ pub use messages::{
 pub use moderation::ModerationError;
 pub use passwords::{PasswordError, Passwords};
 pub use presence::{LocalPresence, Presence};
+pub use replay::REPLAY_MAX;
 pub use rooms::{
     GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,
 };

@@ -3,7 +3,8 @@
 //! ([`Backend::append_in`]) and how a write transaction starts.
 
 use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
-use crate::lifecycle::UserEvent;
+use crate::lifecycle::{UserEvent, UserEventRow};
+use crate::social::{NOTICE_SELECT, NoticeRow};
 use crate::{
     chat::{
         GATE_DISSOLVED, HISTORY_AFTER, HISTORY_BEFORE, MEMBER_SELECT, MEMBERS_PAGE,
@@ -19,9 +20,9 @@ use roomy_core::{
     social_fields::DirectPolicy,
 };
 use roomy_store::{
-    AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage, NoticeEvent, Room,
-    RoomChange, RoomDenial, RoomFacts, RoomProfileChanges, RoomSummary, StoreError, StoreResult,
-    SyncBatch, SyncRoom, UserBrief,
+    AppendOutcome, Member, MemberProfileChanges, Message, NewGroup, NewMessage, NoticeEvent,
+    Replay, Room, RoomChange, RoomDenial, RoomFacts, RoomProfileChanges, RoomSummary, StoreError,
+    StoreResult, SyncBatch, SyncRoom, UserBrief,
 };
 use roomy_store::{Conflict, Missing};
 use sqlx::AssertSqlSafe;
@@ -972,7 +973,76 @@ where
     async fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>> {
         Self::co_members_of(&self.pool, user).await
     }
+
+    async fn replay(&self, after: MessageId, upto: MessageId) -> StoreResult<Replay> {
+        // One read transaction: the members belong to the same snapshot as the messages.
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let sql = format!("SELECT {MESSAGE_COLUMNS} {MESSAGE_FROM} {REPLAY_MESSAGES}");
+        let messages = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+            .bind(after.0)
+            .bind(upto.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(MessageRow::into_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut members: std::collections::HashMap<i64, Vec<UserId>> = Default::default();
+        if !messages.is_empty() {
+            let rows: Vec<(i64, i64)> = sqlx::query_as(REPLAY_MEMBERS)
+                .bind(after.0)
+                .bind(upto.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            for (room, user) in rows {
+                members.entry(room).or_default().push(UserId(user));
+            }
+        }
+        let notices = sqlx::query_as::<_, NoticeRow>(AssertSqlSafe(format!(
+            "{NOTICE_SELECT} {REPLAY_NOTICES}"
+        )))
+        .bind(after.0)
+        .bind(upto.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(NoticeRow::into_notice);
+        let events = sqlx::query_as::<_, UserEventRow>(REPLAY_EVENTS)
+            .bind(after.0)
+            .bind(upto.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(UserEventRow::into_notice);
+        let mut notices = notices.chain(events).collect::<Result<Vec<_>, _>>()?;
+        notices.sort_by_key(|n| n.id);
+        tx.commit().await.map_err(db_err)?;
+        Ok(Replay {
+            messages: messages
+                .into_iter()
+                .map(|m| {
+                    let to = members.get(&m.room_id.0).cloned().unwrap_or_default();
+                    (m, to)
+                })
+                .collect(),
+            notices,
+        })
+    }
 }
+
+/// Messages at positions in ($1, $2], in position order.
+const REPLAY_MESSAGES: &str = "WHERE m.id > $1 AND m.id <= $2 ORDER BY m.id";
+/// The members of the rooms of those messages.
+const REPLAY_MEMBERS: &str = "SELECT room_id, user_id FROM room_members WHERE room_id IN \
+     (SELECT room_id FROM messages WHERE id > $1 AND id <= $2) ORDER BY room_id, user_id";
+/// Every user's friend notices at positions in ($1, $2].
+const REPLAY_NOTICES: &str = "WHERE n.id > $1 AND n.id <= $2 ORDER BY n.id";
+/// Every user's events at positions in ($1, $2].
+const REPLAY_EVENTS: &str = "SELECT id, user_id, kind, room_id, actor_id, seq, data, \
+     created_at FROM user_events WHERE id > $1 AND id <= $2 ORDER BY id";
 
 /// Most notices one sync returns (the newest); `notices_limited` says when cut.
 const SYNC_NOTICES_MAX: u32 = 500;

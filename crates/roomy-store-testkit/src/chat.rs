@@ -668,6 +668,62 @@ async fn sync_returns_what_was_missed(store: &impl Store) {
     assert!(nothing.rooms.is_empty());
 }
 
+/// Replay: every live event a range of positions held, for every user, in
+/// position order, messages with their rooms' members.
+async fn replay_reads_a_range_of_positions(store: &impl Store) {
+    let u = users(store, &["rex_0001", "ria_0001", "rob_0001"]).await;
+    let (ab, _) = store
+        .find_or_create_direct(u[0], u[1], ANYONE, t0())
+        .await
+        .unwrap();
+    let (bc, _) = store
+        .find_or_create_direct(u[1], u[2], ANYONE, t0())
+        .await
+        .unwrap();
+    let since = store.stream_position().await.unwrap();
+    let batch = vec![
+        text(ab.id, u[0], "r1", "a"),
+        text(bc.id, u[2], "r2", "b"),
+        text(ab.id, u[1], "r3", "c"),
+    ];
+    store.append_messages(&batch, ANYONE, t0()).await.unwrap();
+    let read = store.mark_read(ab.id, u[1], 2, t0()).await.unwrap();
+    assert!(!read.events.is_empty(), "the read position moved");
+    let top = store.stream_position().await.unwrap();
+
+    let all = store.replay(since, top).await.unwrap();
+    assert_eq!(
+        all.messages
+            .iter()
+            .map(|(m, _)| m.body.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["a", "b", "c"]
+    );
+    let ids: Vec<i64> = all.messages.iter().map(|(m, _)| m.id.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in position order");
+    let (first, to) = &all.messages[0];
+    assert_eq!(first.room_id, ab.id);
+    assert_eq!(to, &vec![u[0], u[1]], "the room's members");
+    assert_eq!(all.messages[1].1, vec![u[1], u[2]]);
+    assert_eq!(
+        all.notices.iter().map(|n| n.id).collect::<Vec<_>>(),
+        read.events.iter().map(|n| n.id).collect::<Vec<_>>(),
+        "every user's events in the range"
+    );
+    assert!(all.notices.iter().all(|n| n.id.0 > ids[2] && n.id <= top));
+
+    // The bounds are exclusive below and inclusive above.
+    let middle = store
+        .replay(MessageId(ids[0]), MessageId(ids[1]))
+        .await
+        .unwrap();
+    assert_eq!(middle.messages.len(), 1);
+    assert_eq!(middle.messages[0].0.id.0, ids[1]);
+    assert!(middle.notices.is_empty());
+    let nothing = store.replay(top, top).await.unwrap();
+    assert!(nothing.messages.is_empty() && nothing.notices.is_empty());
+}
+
 /// Adding and removing members changes who a message reaches, and says so.
 async fn membership_changes_reach_the_right_people(store: &impl Store) {
     let u = users(store, &["vic_0001", "wes_0001", "xia_0001"]).await;
@@ -885,6 +941,10 @@ pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
         Check::new(
             "groups_start_with_members_and_a_notice",
             groups_start_with_members_and_a_notice,
+        ),
+        Check::new(
+            "replay_reads_a_range_of_positions",
+            replay_reads_a_range_of_positions,
         ),
         Check::new(
             "appends_number_each_room_without_gaps",

@@ -332,6 +332,21 @@ pub trait ChatStore: Send + Sync + 'static {
     /// The distinct users sharing at least one room (direct or group) with
     /// `user`, `user` excluded, by ascending id: who hears of its presence.
     async fn co_members(&self, user: UserId) -> StoreResult<Vec<UserId>>;
+
+    /// Everything committed at positions in `(after, upto]`, in position
+    /// order: for a node whose bus lost events it must deliver. Messages
+    /// come with their room's members now; notices and per-user events of
+    /// every user. Callers keep the range small (it is read whole).
+    async fn replay(&self, after: MessageId, upto: MessageId) -> StoreResult<Replay>;
+}
+
+/// What [`ChatStore::replay`] read: the live events a range of positions held.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Messages (system notices included) and their rooms' members.
+    pub messages: Vec<(Message, Vec<UserId>)>,
+    /// Friend notices and per-user events, each for its `user`.
+    pub notices: Vec<Notice>,
 }
 
 /// Read positions, revocation, delete-for-me, favorites, the sent and
