@@ -129,17 +129,6 @@ impl Stored {
     }
 }
 
-/// How far live delivery must reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Live {
-    /// Every node delivers every event (a network bus): the gap rules hold.
-    Cluster,
-    /// Each node delivers only what it committed (the in-process bus):
-    /// gaps across nodes are expected; order, duplicates and everything
-    /// after sync are still checked.
-    NodeLocal,
-}
-
 /// Counts for the verdict.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Tally {
@@ -149,8 +138,6 @@ pub struct Tally {
     pub retry_acks: u64,
     /// Messages returned by sync (and the history pages it asked for).
     pub synced: u64,
-    /// Messages that reached no connection live or by sync (node-local bus only).
-    pub left_to_final_sync: u64,
 }
 
 /// A problem description never gets longer than this many seqs.
@@ -210,7 +197,6 @@ pub fn check_store(stored: &Stored, problems: &mut Vec<String>) {
 pub fn check_client(
     client: &ClientRecord,
     stored: &Stored,
-    live: Live,
     tally: &mut Tally,
     problems: &mut Vec<String>,
 ) {
@@ -278,44 +264,42 @@ pub fn check_client(
             per_room.entry(m.room).or_default().push(m.seq);
         }
 
-        if live == Live::Cluster {
-            // Nothing after `since` may be missing from the stream: up to
-            // the last seq it delivered, or to the end when still open.
-            let filled: HashSet<(i64, i64)> = conn
-                .live
-                .iter()
-                .chain(&conn.retry_acks)
-                .map(|m| (m.room, m.seq))
-                .collect();
-            let mut rooms: Vec<i64> = client.rooms.clone();
-            rooms.sort_unstable();
-            for room in rooms {
-                let reach = if conn.open_at_end {
-                    i64::MAX
-                } else {
-                    conn.live
-                        .iter()
-                        .chain(&conn.retry_acks)
-                        .filter(|m| m.room == room)
-                        .map(|m| m.seq)
-                        .max()
-                        .unwrap_or(0)
-                };
-                let missing: BTreeSet<i64> = stored
-                    .room(room)
+        // Nothing after `since` may be missing from the stream: up to
+        // the last seq it delivered, or to the end when still open.
+        let filled: HashSet<(i64, i64)> = conn
+            .live
+            .iter()
+            .chain(&conn.retry_acks)
+            .map(|m| (m.room, m.seq))
+            .collect();
+        let mut rooms: Vec<i64> = client.rooms.clone();
+        rooms.sort_unstable();
+        for room in rooms {
+            let reach = if conn.open_at_end {
+                i64::MAX
+            } else {
+                conn.live
                     .iter()
-                    .filter(|m| m.id > conn.since && m.seq <= reach)
-                    .filter(|m| !filled.contains(&(room, m.seq)))
+                    .chain(&conn.retry_acks)
+                    .filter(|m| m.room == room)
                     .map(|m| m.seq)
-                    .collect();
-                if !missing.is_empty() {
-                    let received = per_room.get(&room).map(Vec::len).unwrap_or(0);
-                    problems.push(format!(
-                        "{at}: room {room}: gap in live delivery, seqs {} never arrived ({received} live frames in the room{})",
-                        seqs(&missing),
-                        if conn.open_at_end { ", open to the end" } else { "" }
-                    ));
-                }
+                    .max()
+                    .unwrap_or(0)
+            };
+            let missing: BTreeSet<i64> = stored
+                .room(room)
+                .iter()
+                .filter(|m| m.id > conn.since && m.seq <= reach)
+                .filter(|m| !filled.contains(&(room, m.seq)))
+                .map(|m| m.seq)
+                .collect();
+            if !missing.is_empty() {
+                let received = per_room.get(&room).map(Vec::len).unwrap_or(0);
+                problems.push(format!(
+                    "{at}: room {room}: gap in live delivery, seqs {} never arrived ({received} live frames in the room{})",
+                    seqs(&missing),
+                    if conn.open_at_end { ", open to the end" } else { "" }
+                ));
             }
         }
     }
@@ -338,15 +322,11 @@ pub fn check_client(
             .filter(|m| m.id > baseline && !seen.contains(&(room, m.seq)))
             .map(|m| m.seq)
             .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        match live {
-            Live::Cluster => problems.push(format!(
+        if !missing.is_empty() {
+            problems.push(format!(
                 "{who}: room {room}: seqs {} reached it neither live nor by sync",
                 seqs(&missing)
-            )),
-            Live::NodeLocal => tally.left_to_final_sync += missing.len() as u64,
+            ));
         }
     }
 
@@ -419,10 +399,10 @@ mod tests {
         }
     }
 
-    fn problems(client: &ClientRecord, stored: &Stored, live: Live) -> Vec<String> {
+    fn problems(client: &ClientRecord, stored: &Stored) -> Vec<String> {
         let mut p = Vec::new();
         check_store(stored, &mut p);
-        check_client(client, stored, live, &mut Tally::default(), &mut p);
+        check_client(client, stored, &mut Tally::default(), &mut p);
         p
     }
 
@@ -430,7 +410,7 @@ mod tests {
     fn a_clean_run_passes() {
         let s = store(6);
         let c = bob(&s, &[1, 2, 3, 4, 5, 6]);
-        assert_eq!(problems(&c, &s, Live::Cluster), Vec::<String>::new());
+        assert_eq!(problems(&c, &s), Vec::<String>::new());
         assert!(c.caught_up(&s));
     }
 
@@ -438,7 +418,7 @@ mod tests {
     fn a_lost_live_message_fails() {
         let s = store(6);
         let c = bob(&s, &[1, 2, 4, 5, 6]);
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter()
                 .any(|p| p.contains("gap in live delivery, seqs 3 ")),
@@ -455,7 +435,7 @@ mod tests {
     fn a_lost_last_message_on_an_open_connection_fails() {
         let s = store(6);
         let c = bob(&s, &[1, 2, 3, 4, 5]);
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter()
                 .any(|p| p.contains("gap in live delivery, seqs 6 ")),
@@ -467,7 +447,7 @@ mod tests {
     fn a_lost_first_message_fails() {
         let s = store(6);
         let c = bob(&s, &[2, 3, 4, 5, 6]);
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter()
                 .any(|p| p.contains("gap in live delivery, seqs 1 ")),
@@ -479,13 +459,13 @@ mod tests {
     fn a_reordered_live_message_fails_even_when_nothing_is_missing() {
         let s = store(6);
         let c = bob(&s, &[1, 2, 4, 3, 5, 6]);
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("seq 3 arrived after seq 4")),
             "{p:?}"
         );
         // The in-process bus excuses gaps, never disorder.
-        let p = problems(&c, &s, Live::NodeLocal);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("seq 3 arrived after seq 4")),
             "{p:?}"
@@ -496,7 +476,7 @@ mod tests {
     fn a_message_delivered_twice_fails() {
         let s = store(4);
         let c = bob(&s, &[1, 2, 3, 3, 4]);
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("seq 3 arrived after seq 3")),
             "{p:?}"
@@ -518,7 +498,7 @@ mod tests {
             open_at_end: true,
             ..Connection::default()
         });
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("seq 3 delivered live 2 times")),
             "{p:?}"
@@ -543,9 +523,9 @@ mod tests {
             ..Connection::default()
         });
         c.acks = vec![msg(&s, 2), msg(&s, 8)];
-        assert_eq!(problems(&c, &s, Live::Cluster), Vec::<String>::new());
+        assert_eq!(problems(&c, &s), Vec::<String>::new());
         let mut t = Tally::default();
-        check_client(&c, &s, Live::Cluster, &mut t, &mut Vec::new());
+        check_client(&c, &s, &mut t, &mut Vec::new());
         assert_eq!((t.live, t.synced), (5, 3));
     }
 
@@ -561,7 +541,7 @@ mod tests {
             open_at_end: true,
             ..Connection::default()
         });
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("seqs 5 reached it neither")),
             "{p:?}"
@@ -576,18 +556,7 @@ mod tests {
         let mut c = bob(&s, &[1, 2, 3, 5]);
         c.connections[0].retry_acks = vec![msg(&s, 4)];
         c.acks = vec![msg(&s, 2), msg(&s, 4)];
-        assert_eq!(problems(&c, &s, Live::Cluster), Vec::<String>::new());
-    }
-
-    #[test]
-    fn the_node_local_bus_excuses_gaps_but_counts_them() {
-        let s = store(6);
-        let c = bob(&s, &[2, 4, 6]);
-        let mut p = Vec::new();
-        let mut t = Tally::default();
-        check_client(&c, &s, Live::NodeLocal, &mut t, &mut p);
-        assert_eq!(p, Vec::<String>::new());
-        assert_eq!(t.left_to_final_sync, 3);
+        assert_eq!(problems(&c, &s), Vec::<String>::new());
     }
 
     #[test]
@@ -595,7 +564,7 @@ mod tests {
         let s = store(3);
         let mut c = bob(&s, &[1, 2, 3]);
         c.connections[0].live[2].id = 999;
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(p.iter().any(|p| p.contains("arrived as id 999")), "{p:?}");
     }
 
@@ -615,7 +584,7 @@ mod tests {
             ..msg(&s, 3)
         });
         c.unacked.push((ROOM, "never".into()));
-        let p = problems(&c, &s, Live::Cluster);
+        let p = problems(&c, &s);
         assert!(
             p.iter()
                 .any(|p| p.contains("message lost (room 10 seq 9) was lost")),
@@ -655,7 +624,7 @@ mod tests {
         let s = store(6);
         let mut c = bob(&s, &[4, 5, 6]);
         c.connections[0].since = 103;
-        assert_eq!(problems(&c, &s, Live::Cluster), Vec::<String>::new());
+        assert_eq!(problems(&c, &s), Vec::<String>::new());
     }
 
     #[test]
@@ -663,7 +632,7 @@ mod tests {
         let s = store(3);
         let mut c = bob(&s, &[1, 2, 3]);
         c.rooms = vec![11];
-        let p = problems(&c, &s, Live::NodeLocal);
+        let p = problems(&c, &s);
         assert!(
             p.iter().any(|p| p.contains("not one of its rooms")),
             "{p:?}"

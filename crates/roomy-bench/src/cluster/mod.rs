@@ -18,7 +18,7 @@ use crate::{
     api::{Account, Server, each},
     stats::Latencies,
 };
-use check::{ClientRecord, Live, Msg, Stored, Tally};
+use check::{ClientRecord, Msg, Stored, Tally};
 use client::{Controls, Settings, Shared, Spec, lock};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -71,11 +71,11 @@ pub struct ClusterArgs {
     /// Seconds after the kill by which the watcher must see them offline.
     #[arg(long, default_value_t = 60)]
     pub presence_deadline_secs: u64,
-    /// The nodes run the in-process bus, so live delivery does not cross
-    /// nodes: gaps are expected live (order and duplicates are still
-    /// checked), and presence across nodes is not checked.
+    /// The nodes run the in-process bus: presence is not shared between
+    /// them, so it is not checked across nodes (messages still are: each
+    /// node's hub reads what the others committed from the database).
     #[arg(long)]
-    pub node_local_bus: bool,
+    pub in_process_bus: bool,
     /// Seconds allowed, after the driver is done, for the last acks and
     /// for every client to catch up.
     #[arg(long, default_value_t = 30)]
@@ -360,11 +360,8 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
     let control = Control {
         dir: args.control_dir.clone(),
     };
-    let live = if args.node_local_bus {
-        Live::NodeLocal
-    } else {
-        Live::Cluster
-    };
+    // Presence crosses nodes only on a network bus.
+    let presence_shared = !args.in_process_bus;
     let mut problems: Vec<String> = Vec::new();
     let tag = format!("{:04x}", rand::random::<u16>());
 
@@ -379,7 +376,7 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         .collect();
     let presence = start_presence(&args, &lb, &tag).await?;
     if let Some(p) = &presence
-        && live == Live::Cluster
+        && presence_shared
     {
         let deadline = Instant::now() + Duration::from_secs(15);
         let ok = until(deadline, || {
@@ -454,7 +451,7 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         if !presence_done && let (Some(k), Some(p)) = (kill_at, &presence) {
             let all = p.users.iter().all(|u| p.first(u.id, false, k).is_some());
             let late = unix_ms() > k + args.presence_deadline_secs as i64 * 1000 + 1_000;
-            if live == Live::NodeLocal || all || late {
+            if !presence_shared || all || late {
                 offline = p
                     .users
                     .iter()
@@ -490,14 +487,11 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
     })
     .await;
     let caught_up_in = Instant::now();
-    let mut settled = true;
-    if live == Live::Cluster {
-        let now = stored(&lb, &rooms, &readers).await?;
-        settled = until(Instant::now() + settle, || {
-            states.iter().all(|s| lock(s).record.caught_up(&now))
-        })
-        .await;
-    }
+    let now = stored(&lb, &rooms, &readers).await?;
+    let settled = until(Instant::now() + settle, || {
+        states.iter().all(|s| lock(s).record.caught_up(&now))
+    })
+    .await;
     let caught_up_in = caught_up_in.elapsed();
     controls.stop.cancel();
     for t in tasks {
@@ -536,7 +530,7 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         records.push(st.record.clone());
     }
     for r in &records {
-        check::check_client(r, &db, live, &mut tally, &mut problems);
+        check::check_client(r, &db, &mut tally, &mut problems);
     }
     let acked: usize = records.iter().map(|r| r.acks.len()).sum();
     let stored_msgs: usize = db.rooms.values().map(Vec::len).sum();
@@ -568,18 +562,8 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         db.rooms.len()
     );
     println!(
-        "  deliveries checked: {} live frames, {} acks of repeated sends, {} from sync{}",
-        tally.live,
-        tally.retry_acks,
-        tally.synced,
-        if live == Live::NodeLocal {
-            format!(
-                "; node-local bus: {} left to a final sync (live delivery does not cross nodes)",
-                tally.left_to_final_sync
-            )
-        } else {
-            String::new()
-        }
+        "  deliveries checked: {} live frames, {} acks of repeated sends, {} from sync",
+        tally.live, tally.retry_acks, tally.synced,
     );
     println!(
         "  reconnects: {reconnects} by {reconnected} clients, longest outage {:.1} s, {refused} refused attempts, {resyncs} resyncs; caught up {:.1} s after the last ack{}",
@@ -600,10 +584,10 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         "  delivery latency (live, any node): {}",
         delivery.summary()
     );
-    match (kill_at, live, offline.is_empty()) {
-        (_, Live::NodeLocal, _) => println!("  presence: not checked (node-local bus)"),
+    match (kill_at, presence_shared, offline.is_empty()) {
+        (_, false, _) => println!("  presence: not checked (in-process bus: presence is per node)"),
         (None, _, _) | (_, _, true) => println!("  presence: not checked (no node was killed)"),
-        (Some(k), Live::Cluster, false) => {
+        (Some(k), true, false) => {
             let mut worst: f64 = 0.0;
             for (user, at) in &offline {
                 match at {
@@ -623,7 +607,7 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
             );
         }
     }
-    if !settled && live == Live::Cluster {
+    if !settled {
         problems.push(format!(
             "not every client had caught up {} s after the last acknowledgement",
             args.settle_secs
