@@ -535,13 +535,29 @@ impl Hub {
                     members: members.iter().cloned().map(Into::into).collect(),
                 },
             ),
-            Event::Presence { user, online } => (
-                None,
-                ServerFrame::Presence {
-                    user_id: *user,
-                    online: *online,
-                },
-            ),
+            Event::Presence { user, online, node } => {
+                if *node != self.presence.node() {
+                    self.presence.remote_changed(*node, *user, *online);
+                }
+                // Still connected here or on another node: nothing changed
+                // for the people who see this user.
+                if !*online && self.presence.is_online(*user) {
+                    return;
+                }
+                (
+                    None,
+                    ServerFrame::Presence {
+                        user_id: *user,
+                        online: *online,
+                    },
+                )
+            }
+            Event::PresenceLease { node, users } => {
+                if *node != self.presence.node() {
+                    self.presence.remote_lease(*node, users);
+                }
+                return;
+            }
             Event::Typing { room, user } => (
                 None,
                 ServerFrame::Typing {

@@ -42,6 +42,7 @@ pub fn position(envelope: &Envelope) -> Option<i64> {
         | Event::RoomUpdated { .. }
         | Event::SessionsEnded { .. }
         | Event::Presence { .. }
+        | Event::PresenceLease { .. }
         | Event::Typing { .. }
         | Event::FileUpdated(_) => None,
     }

@@ -13,9 +13,15 @@
 //! in their grace period, and a flapping client costs at most one pending
 //! announcement. Grace periods run on tokio's clock.
 //!
-//! The counts are this process's own: with several nodes each would
-//! announce its share of a user's connections (a known limit, see
-//! ARCHITECTURE.md), which a shared implementation of the trait lifts.
+//! Several nodes: each counts its own connections and announces its own
+//! changes on the bus; every [`LEASE_EVERY`] it also publishes its lease,
+//! the list of users online on it. The others count a user as online while
+//! some node's lease lists it (an offline from one node is dropped where
+//! another still holds the user), and a lease not renewed for
+//! [`LEASE_TTL`] ends: the users only that node held go offline, and each
+//! node announces that to its own connections (`publish_local`), so a node
+//! that died takes its users offline within `LEASE_TTL + LEASE_EVERY`.
+//! A lease lists every user, so a lost offline heals at the next renewal.
 
 use futures_util::StreamExt;
 use roomy_bus::{Bus, Envelope, Event};
@@ -23,7 +29,7 @@ use roomy_core::UserId;
 use roomy_store::Store;
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap},
+    collections::{BinaryHeap, HashMap, HashSet},
     fmt::Debug,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
@@ -39,8 +45,27 @@ pub trait Presence: Send + Sync + Debug {
     /// A connection of `user` closed (each opened one is reported closed once).
     fn disconnected(&self, user: UserId);
     /// Whether `user` has a live connection or closed its last one less
-    /// than the grace period ago.
+    /// than the grace period ago, on this node or (by its lease) another.
     fn is_online(&self, user: UserId) -> bool;
+    /// This node's presence id, carried by its announcements.
+    fn node(&self) -> u64;
+    /// Another node announced that `user` came online or went offline there.
+    fn remote_changed(&self, node: u64, user: UserId, online: bool);
+    /// Another node's lease: every user online on it now.
+    fn remote_lease(&self, node: u64, users: &[UserId]);
+}
+
+/// How often a node publishes its lease (and checks the others').
+pub const LEASE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long another node's lease counts without a renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// Another node's users online, as its lease said.
+#[derive(Debug)]
+struct Lease {
+    users: HashSet<UserId>,
+    until: Instant,
 }
 
 /// Announcements whose recipients are read concurrently (published in order).
@@ -81,6 +106,11 @@ struct Book {
     deadlines: BinaryHeap<Reverse<(Instant, UserId)>>,
     /// Users whose announced state may be out of date, in order of change.
     dirty: Vec<UserId>,
+    /// Other nodes' leases, by node.
+    remote: HashMap<u64, Lease>,
+    /// Users whose last lease ended while nobody here holds them: this node
+    /// tells its own connections they went offline.
+    gone: Vec<UserId>,
 }
 
 impl Book {
@@ -94,6 +124,60 @@ impl Book {
             }
             _ => false,
         }
+    }
+
+    fn local_online(&self, user: UserId, now: Instant) -> bool {
+        self.users
+            .get(&user)
+            .is_some_and(|e| e.conns > 0 || e.grace_until.is_some_and(|t| t > now))
+    }
+
+    fn remote_online(&self, user: UserId, now: Instant) -> bool {
+        self.remote
+            .values()
+            .any(|l| l.until > now && l.users.contains(&user))
+    }
+
+    /// Users dropped from other nodes' leases: those now offline everywhere
+    /// are announced here.
+    fn dropped(&mut self, users: impl IntoIterator<Item = UserId>, now: Instant) {
+        for user in users {
+            if !self.remote_online(user, now) && !self.local_online(user, now) {
+                self.gone.push(user);
+            }
+        }
+    }
+
+    /// Ends the leases not renewed in time.
+    fn expire(&mut self, now: Instant) {
+        let dead: Vec<u64> = self
+            .remote
+            .iter()
+            .filter(|(_, l)| l.until <= now)
+            .map(|(n, _)| *n)
+            .collect();
+        for node in dead {
+            if let Some(lease) = self.remote.remove(&node) {
+                tracing::info!(
+                    node,
+                    users = lease.users.len(),
+                    "a node's presence lease ended"
+                );
+                self.dropped(lease.users, now);
+            }
+        }
+    }
+
+    /// The users this node has told the others are online.
+    fn lease(&self) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
+            .users
+            .iter()
+            .filter(|(_, e)| e.announced)
+            .map(|(u, _)| *u)
+            .collect();
+        users.sort_unstable_by_key(|u| u.0);
+        users
     }
 
     fn tidy(&mut self, user: UserId) {
@@ -145,9 +229,10 @@ impl Book {
     }
 }
 
-/// Presence kept in this process, announced on the bus.
+/// This node's connections, announced on the bus, and the other nodes' leases.
 #[derive(Debug)]
 pub struct LocalPresence {
+    node: u64,
     book: Mutex<Book>,
     grace: Duration,
     /// Wakes the announcer when there is something to announce or a new deadline.
@@ -172,6 +257,7 @@ impl LocalPresence {
 
     fn new(grace: Duration) -> LocalPresence {
         LocalPresence {
+            node: rand::random(),
             book: Mutex::new(Book::default()),
             grace,
             wake: Notify::new(),
@@ -184,12 +270,25 @@ impl LocalPresence {
 
     /// Announces presence changes until `shutdown`.
     async fn run(&self, store: &dyn Store, bus: &dyn Bus, shutdown: CancellationToken) {
+        let mut leases = tokio::time::interval(LEASE_EVERY);
+        leases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let (changes, next) = self.lock().take_due(Instant::now());
+            let (changes, next, gone) = {
+                let mut book = self.lock();
+                let (changes, next) = book.take_due(Instant::now());
+                (changes, next, std::mem::take(&mut book.gone))
+            };
+            if !gone.is_empty() {
+                let offline = gone.into_iter().map(|u| (u, false)).collect();
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = announce(store, bus, self.node, offline, Scope::ThisNode) => {}
+                }
+            }
             if !changes.is_empty() {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = announce(store, bus, changes) => continue,
+                    _ = announce(store, bus, self.node, changes, Scope::AllNodes) => continue,
                 }
             }
             let deadline = async {
@@ -202,6 +301,19 @@ impl LocalPresence {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
                 _ = deadline => {}
+                _ = leases.tick() => {
+                    let users = {
+                        let mut book = self.lock();
+                        book.expire(Instant::now());
+                        book.lease()
+                    };
+                    roomy_bus::announce(bus, Envelope {
+                        recipients: Vec::new(),
+                        event: Event::PresenceLease { node: self.node, users },
+                        origin: None,
+                    })
+                    .await;
+                }
             }
         }
     }
@@ -249,15 +361,71 @@ impl Presence for LocalPresence {
     }
 
     fn is_online(&self, user: UserId) -> bool {
-        self.lock()
-            .users
-            .get(&user)
-            .is_some_and(|e| e.conns > 0 || e.grace_until.is_some_and(|t| t > Instant::now()))
+        let now = Instant::now();
+        let book = self.lock();
+        book.local_online(user, now) || book.remote_online(user, now)
+    }
+
+    fn node(&self) -> u64 {
+        self.node
+    }
+
+    fn remote_changed(&self, node: u64, user: UserId, online: bool) {
+        let until = Instant::now() + LEASE_TTL;
+        let mut book = self.lock();
+        if online {
+            let lease = book.remote.entry(node).or_insert_with(|| Lease {
+                users: HashSet::new(),
+                until,
+            });
+            lease.users.insert(user);
+            lease.until = lease.until.max(until);
+        } else if let Some(lease) = book.remote.get_mut(&node) {
+            // The announcing node's event itself tells the clients.
+            lease.users.remove(&user);
+        }
+    }
+
+    fn remote_lease(&self, node: u64, users: &[UserId]) {
+        let now = Instant::now();
+        let users: HashSet<UserId> = users.iter().copied().collect();
+        let mut book = self.lock();
+        let before = book.remote.insert(
+            node,
+            Lease {
+                users: users.clone(),
+                until: now + LEASE_TTL,
+            },
+        );
+        let dropped: Vec<UserId> = before
+            .map(|l| l.users.difference(&users).copied().collect())
+            .unwrap_or_default();
+        book.dropped(dropped, now);
+        let wake = !book.gone.is_empty();
+        drop(book);
+        if wake {
+            self.wake.notify_one();
+        }
     }
 }
 
+/// Who an announcement is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A change of this node's: every node's connections.
+    AllNodes,
+    /// A change every node works out for itself (a lease ended).
+    ThisNode,
+}
+
 /// Publishes each change to the users sharing a room with its user, in order.
-async fn announce(store: &dyn Store, bus: &dyn Bus, changes: Vec<(UserId, bool)>) {
+async fn announce(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    node: u64,
+    changes: Vec<(UserId, bool)>,
+    scope: Scope,
+) {
     let mut reads = futures_util::stream::iter(changes)
         .map(|(user, online)| async move { (user, online, store.co_members(user).await) })
         .buffered(READ_AHEAD);
@@ -265,15 +433,15 @@ async fn announce(store: &dyn Store, bus: &dyn Bus, changes: Vec<(UserId, bool)>
         match recipients {
             Ok(recipients) if recipients.is_empty() => {}
             Ok(recipients) => {
-                roomy_bus::announce(
-                    bus,
-                    Envelope {
-                        recipients,
-                        event: Event::Presence { user, online },
-                        origin: None,
-                    },
-                )
-                .await
+                let envelope = Envelope {
+                    recipients,
+                    event: Event::Presence { user, online, node },
+                    origin: None,
+                };
+                match scope {
+                    Scope::AllNodes => roomy_bus::announce(bus, envelope).await,
+                    Scope::ThisNode => bus.publish_local(envelope),
+                }
             }
             // Presence is advisory: the next change, or the members list, corrects it.
             Err(e) => tracing::warn!(
@@ -304,6 +472,50 @@ mod tests {
 
     fn connections(p: &LocalPresence, user: i64) -> usize {
         p.lock().users.get(&UserId(user)).map_or(0, |e| e.conns)
+    }
+
+    fn gone(p: &LocalPresence) -> Vec<UserId> {
+        std::mem::take(&mut p.lock().gone)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_nodes_hold_their_users_online_while_their_leases_last() {
+        let p = book_after(&[("on", 1)], Duration::ZERO);
+        p.remote_lease(7, &[UserId(1), UserId(2), UserId(3)]);
+        assert!(p.is_online(UserId(2)), "online on node 7");
+        // Node 7's own offline is its event to tell; nothing to announce here.
+        p.remote_changed(7, UserId(3), false);
+        assert!(!p.is_online(UserId(3)));
+        assert!(gone(&p).is_empty());
+        // An online from a node not seen before starts its lease.
+        p.remote_changed(8, UserId(4), true);
+        assert!(p.is_online(UserId(4)));
+        // A renewal without user 2: lost offline news heals, and this node
+        // tells its own connections.
+        p.remote_lease(7, &[UserId(1)]);
+        assert!(!p.is_online(UserId(2)));
+        assert_eq!(gone(&p), vec![UserId(2)]);
+        // A node that stops renewing takes its users offline; user 1 stays
+        // online on this node and is not announced.
+        tokio::time::advance(LEASE_TTL).await;
+        assert!(!p.is_online(UserId(4)), "the lease ran out");
+        p.lock().expire(Instant::now());
+        let mut ended = gone(&p);
+        ended.sort_by_key(|u| u.0);
+        assert_eq!(ended, vec![UserId(4)]);
+        assert!(p.is_online(UserId(1)));
+        assert!(p.lock().remote.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_lists_the_users_announced_online() {
+        let p = book_after(&[("on", 1), ("on", 2)], Duration::ZERO);
+        assert!(p.lock().lease().is_empty(), "not announced yet");
+        p.lock().take_due(Instant::now());
+        assert_eq!(p.lock().lease(), vec![UserId(1), UserId(2)]);
+        p.disconnected(UserId(2));
+        p.lock().take_due(Instant::now());
+        assert_eq!(p.lock().lease(), vec![UserId(1)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -56,8 +56,18 @@ pub enum Event {
         disabled: bool,
     },
     /// A user came online (its first live connection) or went offline (its
-    /// last one closed and the grace period passed). Live state, never stored.
-    Presence { user: UserId, online: bool },
+    /// last one closed and the grace period passed) on `node` (a presence
+    /// id). Live state, never stored: a receiver whose own or other nodes'
+    /// connections keep the user online drops an offline.
+    Presence {
+        user: UserId,
+        online: bool,
+        node: u64,
+    },
+    /// `node`'s users online now: its lease, renewed every few seconds, which
+    /// the others count until it expires (a node that died takes its users
+    /// offline with it). No recipients: for the nodes, not for clients.
+    PresenceLease { node: u64, users: Vec<UserId> },
     /// A member is typing in a room. Live state, never stored.
     Typing { room: RoomId, user: UserId },
     /// A file's thumbnail or cover frame was made: for its owner and the
