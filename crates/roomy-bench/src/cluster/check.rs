@@ -63,6 +63,8 @@ pub struct Connection {
     pub synced: Vec<Msg>,
     /// Still open when the run ended: it must then have everything after `since`.
     pub open_at_end: bool,
+    /// When its `ready` came (Unix ms), for the verdict's timeline.
+    pub ready_at_ms: i64,
 }
 
 /// Everything one client (one user) saw and did during the run.

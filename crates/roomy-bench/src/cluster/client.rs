@@ -245,6 +245,7 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
             st.record.connections.push(Connection {
                 since,
                 node,
+                ready_at_ms: (unix_micros() / 1000) as i64,
                 ..Connection::default()
             });
             st.connected = true;

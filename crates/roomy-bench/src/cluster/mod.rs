@@ -549,9 +549,25 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         "  clients per node at the start: {spread}; at the end: {}",
         spread_at_end(&records)
     );
-    for e in control.events() {
+    let events = control.events();
+    for (i, e) in events.iter().enumerate() {
+        let until_ms = events.get(i + 1).map_or(i64::MAX, |n| n.at_ms);
+        let reconnects: Vec<i64> = records
+            .iter()
+            .flat_map(|r| r.connections.iter().skip(1))
+            .map(|c| c.ready_at_ms)
+            .filter(|t| *t >= e.at_ms && *t < until_ms)
+            .collect();
+        let after = match reconnects.iter().max() {
+            Some(last) => format!(
+                "; {} reconnects after it, the last {:.1} s after",
+                reconnects.len(),
+                (last - e.at_ms) as f64 / 1000.0
+            ),
+            None => String::new(),
+        };
         println!(
-            "  fault at +{:.1} s: {}",
+            "  fault at +{:.1} s: {}{after}",
             (e.at_ms - started_ms) as f64 / 1000.0,
             e.what
         );
