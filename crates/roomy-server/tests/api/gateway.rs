@@ -19,6 +19,7 @@ crate::backend_tests!(
     every_device_gets_every_message_in_order,
     acks_and_messages_interleave_in_seq_order,
     logout_closes_the_sessions_connections,
+    what_the_bus_lost_is_delivered_from_the_database_in_order,
 );
 
 async fn bad_tokens_get_an_error_frame_and_a_close(app: TestApp) {
@@ -527,4 +528,94 @@ async fn silent_connections_are_dropped_after_two_heartbeats() {
     assert!(text.contains("\"ready\""));
     // A ping frame (opcode 0x9) was sent before giving up.
     assert!(seen.windows(2).any(|w| w == [0x89, 0x00]), "server pinged");
+}
+
+/// A message committed but never published (the bus lost it) reaches live
+/// connections in its place: held back events wait for it, and with nothing
+/// after it the hub finds it by the database's top position.
+async fn what_the_bus_lost_is_delivered_from_the_database_in_order(app: TestApp) {
+    use roomy_core::{
+        RoomId, UserId,
+        chat_fields::{ClientId, MessageBody, MessageKind},
+    };
+    use roomy_store::NewMessage;
+    let a = app.user("lost_alice").await;
+    let b = app.user("lost_bobby").await;
+    let room = app.direct(&a, &b).await;
+    let (mut wa, _) = app.ws(&a.token).await;
+    let (mut wb, _) = app.ws(&b.token).await;
+    let unpublished = |client: &str, body: &str| NewMessage {
+        room_id: RoomId(room),
+        sender_id: UserId(a.id),
+        client_id: Some(ClientId::parse(client).expect("client id")),
+        kind: MessageKind::Text,
+        body: Some(MessageBody::parse(body, 100).expect("body")),
+        file: None,
+    };
+    let store = app.state.app.store.clone();
+    let append = |m: NewMessage| {
+        let store = store.clone();
+        async move {
+            let out = store
+                .append_messages(
+                    &[m],
+                    roomy_core::social_fields::DirectPolicy::Anyone,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .expect("stored");
+            assert!(matches!(out[0], roomy_store::AppendOutcome::Stored { .. }));
+        }
+    };
+    // Lost, then one that the bus carries: the lost one comes first.
+    append(unpublished("lost-1", "lost on the bus")).await;
+    wa.send(
+        json!({"type": "send", "id": "s1", "room_id": room, "client_id": "live-1",
+                   "kind": "text", "body": "carried"}),
+    )
+    .await;
+    // The sender's own device gets the lost one before its ack.
+    let lost = wa.next().await;
+    assert_eq!(lost["message"]["body"], "lost on the bus", "{lost}");
+    let ack = wa.next().await;
+    assert_eq!(
+        (ack["type"].clone(), ack["id"].clone()),
+        (json!("ack"), json!("s1")),
+        "{ack}"
+    );
+    let seq = ack["message"]["seq"].as_i64().expect("seq");
+    assert_eq!(lost["message"]["seq"], seq - 1);
+    let f = wb.next().await;
+    assert_eq!(
+        (
+            f["type"].clone(),
+            f["message"]["body"].clone(),
+            f["message"]["seq"].clone()
+        ),
+        (json!("message"), json!("lost on the bus"), json!(seq - 1)),
+        "{f}"
+    );
+    let f = wb.next().await;
+    assert_eq!(f["message"]["body"], "carried", "{f}");
+    wa.assert_quiet().await;
+    wb.assert_quiet().await;
+
+    // Lost with nothing after it: the database's top position finds it.
+    append(unpublished("lost-2", "silence after")).await;
+    for ws in [&mut wa, &mut wb] {
+        let f = ws.next().await;
+        assert_eq!(
+            (f["message"]["body"].clone(), f["message"]["seq"].clone()),
+            (json!("silence after"), json!(seq + 1)),
+            "{f}"
+        );
+    }
+    let metrics = app.get("/metrics", None).await;
+    let fills = metrics
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("roomy_hub_gap_fills_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("the gap fill counter");
+    assert!(fills >= 2, "both were read from the database: {fills}");
 }
