@@ -10,21 +10,23 @@
 //! prove where that is not yet so, and guard the rules once it is.
 //!
 //! Each case runs many independent rounds (fresh users and rooms each), then
-//! reads the database and reports every broken rule with its round.
+//! reads the database and reports every broken rule with its round. The
+//! last case has both nodes run the durable file jobs on one database.
 
 #![allow(clippy::unwrap_used)]
 
+use futures_util::FutureExt;
 use roomy_app::{
     App, AppSettings, FileSettings, Files, InviteError, InviteInput, MemberInput, NewGroupInput,
     RoomError, SendInput, Sent,
     friends::{FriendAnswer, FriendError, FriendRequestInput},
     social::GraphChange,
 };
-use roomy_blob::{Blob, BlobConfig};
+use roomy_blob::{Blob, BlobConfig, ObjectKey};
 use roomy_bus::InProcessBus;
 use roomy_cache::InProcessCache;
 use roomy_core::{
-    Config, Role, RoomId, SystemClock, UserId,
+    Config, FileId, Role, RoomId, SystemClock, UserId,
     chat_fields::MemberRole,
     social_fields::DirectPolicy,
     user_fields::{Nickname, Username},
@@ -35,6 +37,7 @@ use sqlx::PgPool;
 use std::{
     collections::HashMap,
     fmt::Display,
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -48,6 +51,8 @@ const MAX_MEMBERS: usize = 4;
 const ROUNDS: usize = 200;
 /// Broken rules printed per kind; the count says how many there were.
 const SHOWN: usize = 20;
+/// Job runners per node (what `job_workers` starts).
+const JOB_WORKERS: usize = 2;
 
 /// Two nodes and a plain connection for reading what they wrote.
 struct Cluster {
@@ -58,18 +63,21 @@ struct Cluster {
     _dirs: (TempDir, TempDir),
 }
 
-/// One node: its own store handle, writer task, bus, cache and file folders.
-async fn node(url: &str) -> (App, TempDir) {
+/// One node: its own store handle, writer task, bus, cache and file
+/// folders; its stored files under `files` when given (one storage for
+/// every node), else in a folder of its own.
+async fn node(url: &str, files: Option<&Path>) -> (App, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         max_group_members: MAX_MEMBERS,
         // Anyone may be put in a group: no friendships to set up per round.
         direct_messages: DirectPolicy::Anyone,
+        job_workers: JOB_WORKERS,
         ..Config::default()
     };
     let files = Files::new(
         Blob::open(&BlobConfig::Fs {
-            root: dir.path().join("files"),
+            root: files.map_or_else(|| dir.path().join("files"), Path::to_path_buf),
         })
         .unwrap(),
         FileSettings {
@@ -98,8 +106,8 @@ impl Cluster {
         let join = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{join}options=-c%20synchronous_commit%3Doff");
         // One after the other: the first runs the migrations.
-        let (a, dir_a) = node(&url).await;
-        let (b, dir_b) = node(&url).await;
+        let (a, dir_a) = node(&url, None).await;
+        let (b, dir_b) = node(&url, None).await;
         let db = PgPool::connect(&url).await.unwrap();
         Some(Cluster {
             a,
@@ -1147,4 +1155,148 @@ async fn reads_and_sends_never_deadlock() {
     }
     global_rules(&c.db, &rounds, &mut f).await;
     f.finish();
+}
+
+/// A PNG of `width` × `height` pixels, different for each size.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 3 % 256) as u8,
+            (width % 256) as u8,
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Stores `n` images for `owner`, alternating between the nodes; their ids.
+async fn images(a: &App, b: &App, owner: &User, n: usize, first: u32) -> Vec<FileId> {
+    let mut ids = Vec::new();
+    for i in 0..n as u32 {
+        let node = if i % 2 == 0 { a } else { b };
+        let body = futures_util::stream::iter([Ok(bytes::Bytes::from(png(40 + first + i, 30)))]);
+        let file = node.store_file(owner, "cat.png", body).await.unwrap();
+        ids.push(file.id);
+    }
+    ids
+}
+
+/// Counts the `file_updated` events a node's bus has delivered so far.
+fn announced(sub: &mut Box<dyn roomy_bus::Subscription>, seen: &mut HashMap<FileId, usize>) {
+    while let Some(event) = sub.recv().now_or_never() {
+        count(event, seen);
+    }
+}
+
+/// Case 9: each file job (a thumbnail here; a video's cover is the same
+/// `derive` job) runs once, on whichever node claims it, while both nodes
+/// run jobs on one database and one storage.
+///
+/// First the exact count: images are stored through both nodes with no
+/// runner live, then every runner of both nodes (`JOB_WORKERS` each, the
+/// same `run_due` loop the live ones run) starts at once and runs until
+/// nothing is due. Joined, they have finished every run they began, so the
+/// runs must add up to one per image, with one thumbnail object and one
+/// `file_updated` event each. Then the live runners (woken by uploads on
+/// either node, polling for the other's) take more images, each announced
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_file_job_runs_once_with_two_nodes_running_jobs() {
+    const IMAGES: usize = 24;
+    let Some(url) = fresh_database_url().await else {
+        return;
+    };
+    let shared = tempfile::tempdir().unwrap();
+    let storage = shared.path().join("files");
+    let (a, _dir_a) = node(&url, Some(&storage)).await;
+    let (b, _dir_b) = node(&url, Some(&storage)).await;
+    let db = PgPool::connect(&url).await.unwrap();
+    let owner = a
+        .store
+        .create_user(
+            NewUser {
+                username: Username::parse("jobs_owner").unwrap(),
+                nickname: Nickname::parse("jobs owner").unwrap(),
+                password_hash: None,
+                role: Role::User,
+            },
+            a.clock.now(),
+        )
+        .await
+        .unwrap();
+    let mut subs = [a.bus.subscribe(), b.bus.subscribe()];
+    let ids = images(&a, &b, &owner, IMAGES, 0).await;
+
+    let runners = [&a, &b].into_iter().flat_map(|node| {
+        (0..JOB_WORKERS).map(move |_| {
+            let node = node.clone();
+            tokio::spawn(async move { node.run_due_jobs().await.unwrap() })
+        })
+    });
+    let runners: Vec<_> = runners.collect();
+    let mut runs = Vec::new();
+    for r in runners {
+        runs.push(r.await.unwrap());
+    }
+    let (on_a, on_b) = runs.split_at(JOB_WORKERS);
+    eprintln!(
+        "derive jobs run by node A's runners: {on_a:?}, by node B's: {on_b:?} ({IMAGES} images)"
+    );
+    assert_eq!(runs.iter().sum::<usize>(), IMAGES, "each job ran once");
+    let mut seen = HashMap::new();
+    for sub in &mut subs {
+        announced(sub, &mut seen);
+    }
+    let thumbs = a
+        .files
+        .blob
+        .list_under(&ObjectKey::parse("thumbs").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(thumbs.len(), IMAGES, "one thumbnail object per image");
+    for id in &ids {
+        assert_eq!(seen.get(id), Some(&1), "file {id} announced once");
+        let file = b.store.file(*id).await.unwrap().unwrap();
+        assert!(file.thumbnail.is_some(), "file {id} has its thumbnail");
+    }
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'derive'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no derive job left");
+
+    // The live runners, on both nodes at once.
+    let stop = tokio_util::sync::CancellationToken::new();
+    a.start_background(None, stop.clone());
+    b.start_background(None, stop.clone());
+    let more = images(&a, &b, &owner, IMAGES, 100).await;
+    let mut seen = HashMap::new();
+    let [sub_a, sub_b] = &mut subs;
+    let all_announced = async {
+        while more.iter().any(|id| !seen.contains_key(id)) {
+            tokio::select! {
+                e = sub_a.recv() => count(e, &mut seen),
+                e = sub_b.recv() => count(e, &mut seen),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), all_announced)
+        .await
+        .expect("the live runners made every thumbnail");
+    stop.cancel();
+    for id in &more {
+        assert_eq!(seen.get(id), Some(&1), "file {id} announced once");
+    }
+}
+
+/// Counts a received `file_updated` event.
+fn count(
+    event: Result<Arc<roomy_bus::Envelope>, roomy_bus::RecvError>,
+    seen: &mut HashMap<FileId, usize>,
+) {
+    if let roomy_bus::Event::FileUpdated(file) = &event.unwrap().event {
+        *seen.entry(file.id).or_default() += 1;
+    }
 }

@@ -35,6 +35,7 @@ macro_rules! blob_contract_tests {
             ingest_a_large_file,
             size_and_not_found,
             delete_is_idempotent,
+            list_and_delete_under_a_directory,
             read_all_over_max_is_too_large,
             abort_leaves_nothing,
             abort_after_a_part_leaves_nothing,
@@ -284,6 +285,34 @@ pub(crate) async fn delete_is_idempotent(h: &Harness) {
     if let Some(path) = h.blob.local_path(&key) {
         assert!(!path.exists());
     }
+}
+
+/// `list_under` and `delete_under` take the objects under a directory key
+/// and nothing beside it (`up/1` is not `up/10`); an empty or missing
+/// directory lists nothing and deletes fine.
+pub(crate) async fn list_and_delete_under_a_directory(h: &Harness) {
+    let key = |rest: &str| ObjectKey::parse(&format!("{}/{rest}", h.prefix)).unwrap();
+    let dir = key("up/1");
+    let inside = [key("up/1/0_a"), key("up/1/5_b"), key("up/1/deeper/c")];
+    let beside = [key("up/10/0_a"), key("up/1x")];
+    for (i, k) in inside.iter().chain(&beside).enumerate() {
+        put(h, k, &pattern(10 + i, i as u64)).await;
+    }
+    let mut listed = h.blob.list_under(&dir).await.unwrap();
+    listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(listed, inside.to_vec());
+    h.blob.delete_under(&dir).await.unwrap();
+    assert_eq!(h.blob.list_under(&dir).await.unwrap(), vec![]);
+    for k in &inside {
+        assert_not_found(h.blob.size(k).await);
+    }
+    for k in &beside {
+        assert!(h.blob.size(k).await.is_ok(), "{k} was beside, not under");
+    }
+    h.blob.delete_under(&dir).await.unwrap();
+    let missing = key("never/written");
+    assert_eq!(h.blob.list_under(&missing).await.unwrap(), vec![]);
+    h.blob.delete_under(&missing).await.unwrap();
 }
 
 /// `read_all` refuses an object over its bound, and accepts one exactly at it.

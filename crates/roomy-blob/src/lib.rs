@@ -310,6 +310,60 @@ impl Blob {
         Ok(self.op.stat(key.as_str()).await?.content_length())
     }
 
+    /// The keys of the objects under `dir` (those whose key starts with
+    /// `dir/`), in no particular order; none when there are none.
+    pub async fn list_under(&self, dir: &ObjectKey) -> Result<Vec<ObjectKey>, BlobError> {
+        Ok(self
+            .paths_under(dir)
+            .await?
+            .iter()
+            // Only what this server wrote can be named; anything else
+            // (written by hand into the bucket) is not reported.
+            .filter_map(|path| ObjectKey::parse(path).ok())
+            .collect())
+    }
+
+    /// Deletes every object under `dir` (whose key starts with `dir/`);
+    /// nothing there is fine. An object written under `dir` while this runs
+    /// may survive it.
+    pub async fn delete_under(&self, dir: &ObjectKey) -> Result<(), BlobError> {
+        if let Backend::Fs(root) = &self.backend {
+            let path = root.join(dir.as_str());
+            return blocking(move || match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await;
+        }
+        let paths = self.paths_under(dir).await?;
+        if paths.is_empty() {
+            return Ok(());
+        }
+        // One batch request per thousand keys on S3 and OSS.
+        Ok(self.op.delete_iter(paths).await?)
+    }
+
+    /// The paths of the files under `dir/`, as the backend names them.
+    async fn paths_under(&self, dir: &ObjectKey) -> Result<Vec<String>, BlobError> {
+        // The slash makes it a directory: `uploads/1` must not take `uploads/10`.
+        let entries = match self
+            .op
+            .list_with(&format!("{}/", dir.as_str()))
+            .recursive(true)
+            .await
+        {
+            Ok(entries) => entries,
+            // The fs backend reports a missing directory; object stores list nothing.
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.metadata().mode() == opendal::EntryMode::FILE)
+            .map(|e| e.path().to_owned())
+            .collect())
+    }
+
     /// Deletes the object; deleting a missing object succeeds.
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         match self.op.delete(key.as_str()).await {

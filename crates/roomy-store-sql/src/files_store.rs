@@ -16,7 +16,7 @@ use roomy_core::{
 use roomy_store::{Conflict, Missing};
 use roomy_store::{
     Job, JobKind, MediaClass, NewFile, NewUpload, Prepared, StoreError, StoreResult, StoredFile,
-    Upload, UploadExpiry,
+    Upload, UploadExpiry, UploadPart,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
@@ -250,6 +250,63 @@ where
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done == 1)
+    }
+
+    async fn advance_upload_part(
+        &self,
+        id: FileId,
+        from: i64,
+        to: i64,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // The offset's compare-and-set decides: the part is recorded only
+        // by the writer that moved it (on PostgreSQL the UPDATE locks the
+        // row, so a racing writer waits here and then finds the offset moved).
+        let done = sqlx::query(
+            "UPDATE uploads SET upload_offset = $1, expires_at = $2
+             WHERE id = $3 AND upload_offset = $4",
+        )
+        .bind(to)
+        .bind(to_millis(expires_at))
+        .bind(id.0)
+        .bind(from)
+        .execute(&mut *tx)
+        .await
+        .map(|done| B::rows_affected(&done))
+        .map_err(db_err)?;
+        if done != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO upload_parts (upload_id, start_offset, end_offset, storage_key)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.0)
+        .bind(from)
+        .bind(to)
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn upload_parts(&self, id: FileId) -> StoreResult<Vec<UploadPart>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT start_offset, end_offset, storage_key FROM upload_parts
+             WHERE upload_id = $1 ORDER BY start_offset",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(start, end, key)| UploadPart { start, end, key })
+            .collect())
     }
 
     async fn finish_upload(

@@ -13,7 +13,7 @@ use crate::chat::{ANYONE, group, stored, t0, text, users};
 use roomy_core::{FileId, UserId, chat_fields::MessageKind};
 use roomy_store::{
     JobKind, MediaClass, Missing, NewFile, NewMessage, NewUpload, Prepared, Revoker, Store,
-    StoreError, UploadExpiry,
+    StoreError, UploadExpiry, UploadPart,
 };
 use time::Duration;
 
@@ -195,6 +195,128 @@ async fn expiry_checks_extend_or_remove(store: &impl Store) {
     );
 }
 
+/// Chunks kept as objects are recorded with the offset's compare-and-set:
+/// only the writer that moved the offset records its object, racing
+/// writers at one offset record one, and the records go with the upload.
+async fn upload_parts_are_recorded_with_the_offset(store: &impl Store) {
+    let u = users(store, &["part_owner"]).await;
+    let later = t0() + Duration::hours(30);
+    let up = store
+        .create_upload(new_upload(u[0], 60), 1000, 10, t0())
+        .await
+        .unwrap();
+    assert_eq!(store.upload_parts(up.id).await.unwrap(), vec![]);
+    assert!(
+        store
+            .advance_upload_part(up.id, 0, 20, "uploads/1/0_a", later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_upload_part(up.id, 0, 30, "uploads/1/0_b", later)
+            .await
+            .unwrap(),
+        "the offset moved: the loser records nothing"
+    );
+    assert!(
+        store
+            .advance_upload_part(up.id, 20, 60, "uploads/1/20_c", later)
+            .await
+            .unwrap()
+    );
+    let part = |start, end, key: &str| UploadPart {
+        start,
+        end,
+        key: key.into(),
+    };
+    assert_eq!(
+        store.upload_parts(up.id).await.unwrap(),
+        vec![part(0, 20, "uploads/1/0_a"), part(20, 60, "uploads/1/20_c")]
+    );
+    let now = store.upload(up.id).await.unwrap().unwrap();
+    assert_eq!((now.offset, now.expires_at), (60, later));
+    // Finishing, terminating and expiring take the records along.
+    let prepared = Prepared {
+        key: "files/p".into(),
+        sha256: "ab".repeat(32),
+        mime: "video/mp4".into(),
+        media: MediaClass::Video,
+    };
+    assert!(store.prepare_upload(up.id, &prepared).await.unwrap());
+    store
+        .finish_upload(
+            up.id,
+            new_file(u[0], "files/p", 60, MediaClass::Video),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.upload_parts(up.id).await.unwrap(), vec![]);
+    let gone = store
+        .create_upload(new_upload(u[0], 10), 1000, 10, t0())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .advance_upload_part(gone.id, 0, 5, "uploads/2/0_a", later)
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_upload(gone.id).await.unwrap());
+    assert_eq!(store.upload_parts(gone.id).await.unwrap(), vec![]);
+    let old = store
+        .create_upload(new_upload(u[0], 10), 1000, 10, t0())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .advance_upload_part(old.id, 0, 5, "uploads/3/0_a", t0())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.expire_upload(old.id, later).await.unwrap(),
+        UploadExpiry::Expired(None)
+    );
+    assert_eq!(store.upload_parts(old.id).await.unwrap(), vec![]);
+}
+
+/// Two writers racing at one offset: exactly one moves it and records its part.
+async fn concurrent_parts_record_one(store: &impl Store) {
+    let u = users(store, &["part_racer"]).await;
+    let later = t0() + Duration::hours(30);
+    for round in 0..10 {
+        let up = store
+            .create_upload(new_upload(u[0], 10), 1000, 100, t0())
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.advance_upload_part(up.id, 0, 10, "uploads/r/0_a", later),
+            store.advance_upload_part(up.id, 0, 4, "uploads/r/0_b", later),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a != b, "round {round}: exactly one wins ({a}, {b})");
+        let parts = store.upload_parts(up.id).await.unwrap();
+        let offset = store.upload(up.id).await.unwrap().unwrap().offset;
+        let (key, end) = if a {
+            ("uploads/r/0_a", 10)
+        } else {
+            ("uploads/r/0_b", 4)
+        };
+        assert_eq!(
+            parts,
+            vec![UploadPart {
+                start: 0,
+                end,
+                key: key.into()
+            }],
+            "round {round}"
+        );
+        assert_eq!(offset, end, "round {round}");
+    }
+}
+
 /// Jobs come due at their time, are leased to one runner, return when a
 /// lease runs out, can be deferred or given up on, and go when completed.
 async fn jobs_are_leased_deferred_and_completed(store: &impl Store) {
@@ -356,6 +478,11 @@ pub(crate) fn checks<S: Store>() -> Vec<Check<S>> {
             "expiry_checks_extend_or_remove",
             expiry_checks_extend_or_remove,
         ),
+        Check::new(
+            "upload_parts_are_recorded_with_the_offset",
+            upload_parts_are_recorded_with_the_offset,
+        ),
+        Check::new("concurrent_parts_record_one", concurrent_parts_record_one),
         Check::new(
             "jobs_are_leased_deferred_and_completed",
             jobs_are_leased_deferred_and_completed,

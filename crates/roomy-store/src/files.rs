@@ -122,6 +122,18 @@ pub struct Prepared {
     pub media: MediaClass,
 }
 
+/// One chunk of an unfinished upload kept as an object of its own (uploads
+/// whose bytes live in an object store): bytes `start..end` of the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPart {
+    /// Where the chunk starts in the upload.
+    pub start: i64,
+    /// Where it ends (exclusive).
+    pub end: i64,
+    /// Object key of the chunk's bytes.
+    pub key: String,
+}
+
 /// A resumable upload to be created.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
@@ -210,6 +222,22 @@ pub trait FileStore: Send + Sync {
         to: i64,
         expires_at: OffsetDateTime,
     ) -> StoreResult<bool>;
+
+    /// As [`advance_upload`](Self::advance_upload), and in the same
+    /// transaction records the object `key` as holding bytes `from..to`;
+    /// false, recording nothing, when the offset was no longer `from`.
+    async fn advance_upload_part(
+        &self,
+        id: FileId,
+        from: i64,
+        to: i64,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// The recorded chunks of upload `id`, in offset order (none once it is
+    /// finished, terminated or expired).
+    async fn upload_parts(&self, id: FileId) -> StoreResult<Vec<UploadPart>>;
 
     /// Records what complete upload `id`'s file will be; false when it is
     /// not complete or was prepared already.

@@ -1,5 +1,5 @@
 //! The background job runner: thumbnails of images, cover frames of videos,
-//! and the removal of abandoned uploads. Jobs are rows in the database,
+//! and the removal of abandoned uploads (and of what finished ones left). Jobs are rows in the database,
 //! written in the same transaction as the file or upload they are about, so
 //! a restart (or a crash) loses none: a claimed job is leased, and a lease
 //! that runs out (its runner died) makes the job due again.
@@ -147,13 +147,14 @@ async fn expire(cx: &App, id: FileId) -> Result<Next, JobError> {
             if let Some(key) = key {
                 cx.files.blob.delete(&stored_key(&key)?).await?;
             }
-            cx.files.spool.remove(id).await?;
-            cx.files.keep_hash(id, None);
+            cx.files.discard_upload_bytes(id).await?;
             Ok(Next::Done)
         }
+        // Finished, terminated, or its owner retired: whatever bytes are
+        // left (a finish's chunks it could not delete, a chunk whose writer
+        // died before its record) go now.
         UploadExpiry::Gone => {
-            cx.files.spool.remove(id).await?;
-            cx.files.keep_hash(id, None);
+            cx.files.discard_upload_bytes(id).await?;
             Ok(Next::Done)
         }
     }

@@ -1,11 +1,13 @@
-//! Files: where uploads are assembled ([`spool`]), who may write to one
-//! ([`locks`]), how a finished upload becomes a stored file, the background
-//! jobs that derive thumbnails and covers and expire abandoned uploads
-//! ([`jobs`]), resumable uploads ([`uploads`]) and the one-request upload
-//! and reading of stored files ([`stored`]), as operations on [`App`].
+//! Files: where uploads are assembled (on disk, [`spool`]; in an object
+//! store, [`parts`]), who may write to one on this node ([`locks`]), how a
+//! finished upload becomes a stored file, the background jobs that derive
+//! thumbnails and covers and expire abandoned uploads ([`jobs`]), resumable
+//! uploads ([`uploads`]) and the one-request upload and reading of stored
+//! files ([`stored`]), as operations on [`App`].
 
 pub mod jobs;
 pub mod locks;
+pub mod parts;
 pub mod spool;
 pub mod stored;
 pub mod uploads;
@@ -14,7 +16,7 @@ use crate::App;
 use roomy_blob::{Blob, BlobError, ObjectKey};
 use roomy_core::{Config, FileId, UserId};
 use roomy_media::{Ffmpeg, MediaError, MediaKind, Sniffed};
-use roomy_store::{MediaClass, NewFile, Prepared, StoreError, StoredFile, Upload};
+use roomy_store::{MediaClass, Missing, NewFile, Prepared, StoreError, StoredFile, Upload};
 use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
@@ -45,7 +47,8 @@ pub struct FileSettings {
     pub guest_quota_bytes: u64,
     /// How long an upload lives after its last chunk.
     pub upload_expiry: time::Duration,
-    /// Where uploads are assembled.
+    /// Where uploads are assembled when files are stored on disk; with an
+    /// object store, where temporary copies for ffmpeg and thumbnails go.
     pub upload_dir: PathBuf,
     /// The ffmpeg program.
     pub ffmpeg: PathBuf,
@@ -79,13 +82,26 @@ impl From<&Config> for FileSettings {
     }
 }
 
+/// Where unfinished uploads keep their bytes, which follows from the storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadBytes {
+    /// Disk storage: one file per upload in the upload folder, written in
+    /// place. Several nodes need that folder shared.
+    Spool,
+    /// Object stores: one object per chunk in the blob storage, so any node
+    /// continues any upload with no shared disk.
+    Parts,
+}
+
 /// Everything file handlers and jobs share; cheap to clone.
 #[derive(Clone)]
 pub struct Files {
     /// Where stored files, thumbnails and covers live.
     pub blob: Blob,
-    /// Where unfinished uploads are assembled.
+    /// The upload folder (assembles uploads with [`UploadBytes::Spool`]).
     pub spool: spool::Spool,
+    /// Where unfinished uploads keep their bytes.
+    upload_bytes: UploadBytes,
     /// The limits and places of file handling.
     pub settings: Arc<FileSettings>,
     /// Takes video frames (covers), when the program is there.
@@ -110,9 +126,16 @@ impl Files {
             Duration::from_secs(20),
             32 * 1024 * 1024,
         );
+        // Local disk can be shared as a folder; an object store is shared
+        // by nature, and a node's own disk is not.
+        let upload_bytes = match blob.backend() {
+            "fs" => UploadBytes::Spool,
+            _ => UploadBytes::Parts,
+        };
         Ok(Files {
             blob,
             spool,
+            upload_bytes,
             ffmpeg: Arc::new(ffmpeg),
             settings: Arc::new(settings),
             locks: Arc::default(),
@@ -120,6 +143,22 @@ impl Files {
             jobs_wake: Arc::new(Notify::new()),
             frames: Arc::new(Semaphore::new(2)),
         })
+    }
+
+    /// Where unfinished uploads keep their bytes.
+    pub fn upload_bytes(&self) -> UploadBytes {
+        self.upload_bytes
+    }
+
+    /// Removes what is left of upload `id`'s bytes once its record is gone:
+    /// its file in the upload folder, or every chunk object under its
+    /// directory (those of writers that lost a race or died included).
+    pub async fn discard_upload_bytes(&self, id: FileId) -> Result<(), BlobError> {
+        self.keep_hash(id, None);
+        match self.upload_bytes {
+            UploadBytes::Spool => Ok(self.spool.remove(id).await?),
+            UploadBytes::Parts => self.blob.delete_under(&parts::upload_dir(id)?).await,
+        }
     }
 
     /// The running hash of upload `id` if it covers exactly `offset` bytes.
@@ -167,15 +206,31 @@ impl Files {
 
 impl App {
     /// Turns complete upload `upload` into its file. Each step can be run
-    /// again after a failure or a crash in the next: the file to be (key
-    /// from the sniffed type, SHA-256) is recorded first; then the bytes
-    /// move into storage (unless they did already); then the file row
-    /// replaces the upload row and its thumbnail/cover job is queued.
+    /// again after a failure or a crash in the next. On disk: the file to
+    /// be (key from the sniffed type, SHA-256) is recorded first; then the
+    /// bytes move into storage (unless they did already). In an object
+    /// store: the chunks are copied, in order, into the file's object
+    /// (sniffed and hashed on the way), and then it is recorded (a loser of
+    /// a race deletes its copy). Then the file row replaces the upload row
+    /// and its thumbnail/cover job is queued, and chunks are deleted.
     pub async fn finish_upload(&self, upload: &Upload) -> Result<StoredFile, FileError> {
         let (files, store, clock) = (&self.files, &*self.store, &*self.clock);
         let id = upload.id;
         let prepared = match &upload.prepared {
             Some(p) => p.clone(),
+            None if files.upload_bytes == UploadBytes::Parts => {
+                let parts = store.upload_parts(id).await?;
+                let prepared = parts::assemble(files, upload, &parts, clock.now()).await?;
+                if !store.prepare_upload(id, &prepared).await? {
+                    // Another request recorded its own copy first.
+                    let ours = ObjectKey::parse(&prepared.key)?;
+                    if let Err(e) = files.blob.delete(&ours).await {
+                        tracing::warn!(key = %ours, error = %e, "cannot delete a losing finish's copy");
+                    }
+                    return Err(FileError::FinishRacing);
+                }
+                prepared
+            }
             None => {
                 let sha256 = match files.running_hash(id, upload.length) {
                     Some(h) => h,
@@ -193,13 +248,31 @@ impl App {
         };
         let key = ObjectKey::parse(&prepared.key)?;
         let spooled = files.spool.path(id);
-        if tokio::fs::try_exists(&spooled).await.unwrap_or(false) {
+        if files.upload_bytes == UploadBytes::Spool
+            && tokio::fs::try_exists(&spooled).await.unwrap_or(false)
+        {
             files.blob.ingest_file(&key, &spooled).await?;
         }
         files.keep_hash(id, None);
         let new = new_file(upload.owner, &upload.name, upload.length, prepared);
-        let stored = store.finish_upload(id, new, clock.now()).await?;
+        let stored = match store.finish_upload(id, new, clock.now()).await {
+            Ok(stored) => stored,
+            // Another request (another node's, perhaps) finished it meanwhile.
+            Err(StoreError::NotFound(Missing::Upload)) => store
+                .file(id)
+                .await?
+                .filter(|f| f.owner == upload.owner)
+                .ok_or(StoreError::NotFound(Missing::Upload))?,
+            Err(e) => return Err(e.into()),
+        };
         files.jobs_wake.notify_waiters();
+        if files.upload_bytes == UploadBytes::Parts {
+            // The file is whole without them; the upload's expiry job looks
+            // again if this fails.
+            if let Err(e) = files.discard_upload_bytes(id).await {
+                tracing::warn!(upload = id.0, error = %e, "cannot delete a finished upload's chunks");
+            }
+        }
         Ok(stored)
     }
 }

@@ -1,4 +1,6 @@
-//! The upload folder: each unfinished upload is one file, named by the
+//! The upload folder, where unfinished uploads live when files are stored
+//! on disk (with an object store they are chunk objects: see [`super::parts`]):
+//! each unfinished upload is one file, named by the
 //! upload's id (never by anything a client sent), and each chunk is written
 //! in place at its offset. Nothing is ever merged or copied: a finished
 //! upload's file is handed to the blob storage as it is.
@@ -40,9 +42,41 @@ pub enum Checksum {
     Sha256(Vec<u8>),
 }
 
-enum ChunkHasher {
+/// Hashes a chunk with the algorithm of the checksum its client declared.
+pub(crate) enum ChunkHasher {
     Sha1(Sha1),
     Sha256(Sha256),
+}
+
+impl ChunkHasher {
+    /// A hasher for `checksum`'s algorithm.
+    pub(crate) fn for_checksum(checksum: &Checksum) -> ChunkHasher {
+        match checksum {
+            Checksum::Sha1(_) => ChunkHasher::Sha1(Sha1::new()),
+            Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
+        }
+    }
+
+    /// Hashes the next bytes of the chunk.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        match self {
+            ChunkHasher::Sha1(h) => h.update(bytes),
+            ChunkHasher::Sha256(h) => h.update(bytes),
+        }
+    }
+}
+
+/// Whether the chunk hashed by `hasher` matches `checksum` (true when none
+/// was declared).
+pub(crate) fn checksum_matches(checksum: Option<&Checksum>, hasher: Option<ChunkHasher>) -> bool {
+    match (checksum, hasher) {
+        (None, _) => true,
+        (Some(Checksum::Sha1(want)), Some(ChunkHasher::Sha1(h))) => *want == h.finalize().to_vec(),
+        (Some(Checksum::Sha256(want)), Some(ChunkHasher::Sha256(h))) => {
+            *want == h.finalize().to_vec()
+        }
+        _ => false,
+    }
 }
 
 /// Where a chunk's writing stands; moved to the blocking thread for each
@@ -61,10 +95,8 @@ impl WriteState {
         tokio::task::spawn_blocking(move || {
             state.file.write_all_at(&block, state.pos)?;
             state.pos += block.len() as u64;
-            match &mut state.chunk {
-                Some(ChunkHasher::Sha1(h)) => h.update(&block),
-                Some(ChunkHasher::Sha256(h)) => h.update(&block),
-                None => {}
+            if let Some(h) = &mut state.chunk {
+                h.update(&block);
             }
             if let Some(h) = &mut state.whole {
                 h.update(&block);
@@ -171,10 +203,7 @@ impl Spool {
         let mut state = WriteState {
             file: Arc::new(file),
             pos: offset,
-            chunk: checksum.as_ref().map(|c| match c {
-                Checksum::Sha1(_) => ChunkHasher::Sha1(Sha1::new()),
-                Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
-            }),
+            chunk: checksum.as_ref().map(ChunkHasher::for_checksum),
             whole: sha256,
         };
         let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
@@ -220,16 +249,7 @@ impl Spool {
         tokio::task::spawn_blocking(move || file.sync_data())
             .await
             .map_err(|_| SpoolError::Thread)??;
-        let checksum_ok = match (&checksum, state.chunk) {
-            (None, _) => true,
-            (Some(Checksum::Sha1(want)), Some(ChunkHasher::Sha1(h))) => {
-                *want == h.finalize().to_vec()
-            }
-            (Some(Checksum::Sha256(want)), Some(ChunkHasher::Sha256(h))) => {
-                *want == h.finalize().to_vec()
-            }
-            _ => false,
-        };
+        let checksum_ok = checksum_matches(checksum.as_ref(), state.chunk);
         Ok(Written {
             bytes: state.pos - offset,
             end,

@@ -1,14 +1,17 @@
 //! Resumable uploads. An upload is a row in the database (length, durable
-//! offset, expiry) and a file in the upload folder named by its id; a chunk
-//! is written in place at its offset and synced before the offset moves.
-//! Any node that shares the database and the upload folder continues an
-//! upload. An upload belongs to its creator: anyone else is told it does not
-//! exist, as for a missing one.
+//! offset, expiry) and its bytes: with disk storage a file in the upload
+//! folder named by its id, where a chunk is written in place at its offset
+//! and synced before the offset moves (any node sharing the database and
+//! the folder continues the upload); with an object store one object per
+//! chunk, published before the offset moves and recorded with it ([`parts`]:
+//! any node sharing the database and the bucket continues the upload). An
+//! upload belongs to its creator: anyone else is told it does not exist, as
+//! for a missing one.
 
 use super::{
-    FileError,
+    FileError, UploadBytes,
     locks::UploadGuard,
-    refused,
+    parts, refused,
     spool::{BodyEnd, Checksum},
 };
 use crate::App;
@@ -89,7 +92,9 @@ impl App {
             )
             .await
             .map_err(refused)?;
-        files.spool.create(upload.id).await?;
+        if files.upload_bytes() == UploadBytes::Spool {
+            files.spool.create(upload.id).await?;
+        }
         if length == 0 {
             // Nothing to send: the file exists at once.
             self.finish_upload(&upload).await?;
@@ -152,6 +157,24 @@ impl App {
         if chunk.announced.is_some_and(|len| len > room) {
             return Err(FileError::Overflow(room));
         }
+        match files.upload_bytes() {
+            UploadBytes::Spool => self.write_spooled(guard, upload, chunk).await,
+            UploadBytes::Parts => self.write_part(guard, upload, chunk).await,
+        }
+    }
+
+    /// [`App::write_chunk`] into the upload's file in the upload folder.
+    async fn write_spooled<S, E>(
+        &self,
+        guard: UploadGuard,
+        upload: Upload,
+        chunk: Chunk<S>,
+    ) -> Result<UploadStanding, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let files = &self.files;
+        let room = upload.length - upload.offset;
         let running = files
             .running_hash(upload.id, upload.offset)
             .or_else(|| (upload.offset == 0).then(Sha256::default));
@@ -169,11 +192,8 @@ impl App {
                 IDLE,
             )
             .await?;
-        match written.end {
-            BodyEnd::Overflow => return Err(FileError::Overflow(room)),
-            BodyEnd::Cut if declared => return Err(FileError::ChunkIncomplete),
-            BodyEnd::Complete if !written.checksum_ok => return Err(FileError::ChecksumMismatch),
-            _ => {}
+        if let Some(refusal) = refusal(written.end, declared, written.checksum_ok, room) {
+            return Err(refusal);
         }
         let new_offset = upload.offset + written.bytes as i64;
         let expires_at = self.clock.now() + files.settings.upload_expiry;
@@ -187,12 +207,83 @@ impl App {
             return Err(FileError::OffsetMoved);
         }
         files.keep_hash(upload.id, written.sha256.map(|h| (new_offset, h)));
+        self.advanced(guard, upload, new_offset, expires_at).await
+    }
+
+    /// [`App::write_chunk`] as an object of its own, published whole and
+    /// then recorded with the offset's compare-and-set; a loser of that
+    /// race deletes its object.
+    async fn write_part<S, E>(
+        &self,
+        guard: UploadGuard,
+        upload: Upload,
+        chunk: Chunk<S>,
+    ) -> Result<UploadStanding, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let files = &self.files;
+        let room = upload.length - upload.offset;
+        let key = parts::part_key(upload.id, upload.offset)?;
+        let declared = chunk.checksum.is_some();
+        let part = parts::write_part(
+            &files.blob,
+            &key,
+            room as u64,
+            chunk.body,
+            chunk.checksum.as_ref(),
+            &guard.stop,
+            IDLE,
+        )
+        .await?;
+        if let Some(refusal) = refusal(part.end, declared, part.checksum_ok, room) {
+            parts::discard(part.writer).await;
+            return Err(refusal);
+        }
+        if part.bytes == 0 {
+            parts::discard(part.writer).await;
+            drop(guard);
+            return Ok(UploadStanding::Live(upload));
+        }
+        part.writer.close().await?;
+        let new_offset = upload.offset + part.bytes as i64;
+        let expires_at = self.clock.now() + files.settings.upload_expiry;
+        // An error here may hide a commit: the object stays for the
+        // upload's expiry to judge. A refusal is certain: it is ours to delete.
+        if !self
+            .store
+            .advance_upload_part(
+                upload.id,
+                upload.offset,
+                new_offset,
+                key.as_str(),
+                expires_at,
+            )
+            .await?
+        {
+            if let Err(e) = files.blob.delete(&key).await {
+                tracing::warn!(key = %key, error = %e, "cannot delete a chunk that lost the race");
+            }
+            return Err(FileError::OffsetMoved);
+        }
+        self.advanced(guard, upload, new_offset, expires_at).await
+    }
+
+    /// The upload after a chunk moved its offset to `offset`: finished
+    /// when that is its end, else live until `expires_at`.
+    async fn advanced(
+        &self,
+        guard: UploadGuard,
+        upload: Upload,
+        offset: i64,
+        expires_at: time::OffsetDateTime,
+    ) -> Result<UploadStanding, FileError> {
         let upload = Upload {
-            offset: new_offset,
+            offset,
             expires_at,
             ..upload
         };
-        if new_offset == upload.length {
+        if offset == upload.length {
             return Ok(UploadStanding::Finished(
                 self.finish_held(guard, upload).await?,
             ));
@@ -227,8 +318,7 @@ impl App {
             // A finish that failed after moving the bytes: they go too.
             self.files.blob.delete(&key).await?;
         }
-        self.files.keep_hash(upload.id, None);
-        self.files.spool.remove(upload.id).await?;
+        self.files.discard_upload_bytes(upload.id).await?;
         drop(guard);
         Ok(())
     }
@@ -273,5 +363,17 @@ impl App {
             file
         })
         .await?
+    }
+}
+
+/// Why a chunk whose body ended as `end` does not count, if it does not:
+/// it overflowed, or it declared a checksum (`declared`) and was cut off or
+/// did not match it.
+fn refusal(end: BodyEnd, declared: bool, checksum_ok: bool, room: i64) -> Option<FileError> {
+    match end {
+        BodyEnd::Overflow => Some(FileError::Overflow(room)),
+        BodyEnd::Cut if declared => Some(FileError::ChunkIncomplete),
+        BodyEnd::Complete if !checksum_ok => Some(FileError::ChecksumMismatch),
+        _ => None,
     }
 }

@@ -1008,11 +1008,24 @@ mod without_ffmpeg {
 /// The same server with its files in S3 (the S3-compatible server at
 /// `ROOMY_TEST_S3_URL`, the test credentials of the blob suite, a fresh
 /// bucket per test); skipped when it is unset, unless services are required.
+/// Unfinished uploads live in the bucket there, one object per chunk, so the
+/// tus suites run again on it, and two nodes share one upload.
 mod on_s3 {
     use super::*;
     use crate::harness::Backend;
+    use axum::body::Bytes;
+    use roomy_app::FileError;
+    use roomy_app::files::{
+        parts,
+        uploads::{Chunk, UploadStanding},
+    };
+    use roomy_blob::ObjectKey;
+    use roomy_core::{FileId, UserId, config::Redacted};
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
 
-    async fn spawn(backend: Backend) -> Option<TestApp> {
+    /// A fresh bucket on the test S3 server, or `None` (skipped).
+    async fn bucket() -> Option<(String, String)> {
         let Ok(url) = std::env::var("ROOMY_TEST_S3_URL") else {
             assert!(
                 std::env::var("ROOMY_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
@@ -1029,15 +1042,161 @@ mod on_s3 {
             .await
             .expect("S3 server reachable");
         assert!(made.status().is_success(), "bucket: {}", made.status());
-        TestApp::spawn_with(backend, move |c| {
-            super::adjust(c);
-            c.storage = roomy_core::config::StorageKind::S3;
-            c.s3_endpoint = Some(url);
-            c.s3_bucket = Some(bucket);
-            c.s3_access_key_id = Some(roomy_core::config::Redacted::new("roomy-test"));
-            c.s3_secret_access_key = Some(roomy_core::config::Redacted::new("roomy-test-secret"));
-        })
-        .await
+        Some((url, bucket))
+    }
+
+    /// Files in `bucket` on the S3 server at `url`.
+    fn in_bucket(c: &mut roomy_core::Config, (url, bucket): &(String, String)) {
+        super::adjust(c);
+        c.storage = roomy_core::config::StorageKind::S3;
+        c.s3_endpoint = Some(url.clone());
+        c.s3_bucket = Some(bucket.clone());
+        c.s3_access_key_id = Some(Redacted::new("roomy-test"));
+        c.s3_secret_access_key = Some(Redacted::new("roomy-test-secret"));
+    }
+
+    async fn spawn(backend: Backend) -> Option<TestApp> {
+        let place = bucket().await?;
+        TestApp::spawn_with(backend, move |c| in_bucket(c, &place)).await
+    }
+
+    /// Generates one test per database backend for each listed tus suite,
+    /// run on a server whose files are in S3.
+    macro_rules! s3_tests {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        if let Some(app) = super::spawn(super::Backend::Sqlite).await {
+                            super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        if let Some(app) = super::spawn(super::Backend::Postgres).await {
+                            super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+        };
+    }
+
+    s3_tests!(
+        tus_protocol_rules,
+        resume_after_a_cut_connection,
+        chunks_past_the_length_are_refused_whole,
+        interrupted_finishes_are_completed_from_chunks,
+        chunks_go_with_their_upload,
+    );
+
+    /// The chunk objects of `app`'s upload `id` in the bucket.
+    async fn chunks(app: &TestApp, id: i64) -> Vec<ObjectKey> {
+        let dir = parts::upload_dir(FileId(id)).expect("dir key");
+        app.state
+            .app
+            .files
+            .blob
+            .list_under(&dir)
+            .await
+            .expect("list")
+    }
+
+    /// Nothing of an upload stays on a node's disk with S3 storage.
+    fn assert_no_local_bytes(app: &TestApp) {
+        assert_eq!(walk_count(&app.config.effective_upload_dir()), 0);
+        assert_eq!(walk_count(&app.config.data_dir.join("files")), 0);
+    }
+
+    /// Each chunk is an object of its own until the upload ends: finishing,
+    /// terminating and expiring remove them, and the expiry of a finished
+    /// upload removes a chunk its writer left behind (died before its
+    /// record). An empty upload has no chunk and is a file at once.
+    async fn chunks_go_with_their_upload(app: TestApp) {
+        let alice = app.user("alice_01").await;
+        let bytes = data(3000);
+        let done = started(&app, &alice, bytes.len(), "a.bin").await;
+        for (at, piece) in [(0, &bytes[..1000]), (1000, &bytes[1000..1500])] {
+            let r = patch(&app, &alice, &done, at, piece, None).await;
+            assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        }
+        assert_eq!(chunks(&app, id_of(&done)).await.len(), 2);
+        let last = patch(&app, &alice, &done, 1500, &bytes[1500..], None).await;
+        assert_eq!((last.status, offset(&last)), (204, 3000));
+        assert_eq!(chunks(&app, id_of(&done)).await, vec![]);
+        assert_eq!(
+            meta(&app, &alice, id_of(&done)).await["sha256"],
+            sha256_hex(&bytes)
+        );
+        // A writer that died between its chunk and its record left this.
+        let orphan = parts::part_key(FileId(id_of(&done)), 1500).expect("key");
+        let mut w = app.state.app.files.blob.writer(&orphan).await.expect("w");
+        w.write(Bytes::from_static(b"left over"))
+            .await
+            .expect("write");
+        w.close().await.expect("close");
+
+        let ended = started(&app, &alice, 100, "b.bin").await;
+        patch(&app, &alice, &ended, 0, &data(10), None).await;
+        assert_eq!(chunks(&app, id_of(&ended)).await.len(), 1);
+        let gone = app
+            .send_raw(
+                app.request(Method::DELETE, &ended, Some(&alice.token))
+                    .header("tus-resumable", "1.0.0"),
+            )
+            .await;
+        assert_eq!(gone.status, 204);
+        assert_eq!(chunks(&app, id_of(&ended)).await, vec![]);
+
+        let stale = started(&app, &alice, 100, "c.bin").await;
+        patch(&app, &alice, &stale, 0, &data(10), None).await;
+        app.clock.advance(time::Duration::seconds(61));
+        assert!(run_jobs(&app).await >= 3);
+        assert_eq!(head(&app, &alice, &stale).await.status, 404);
+        assert_eq!(chunks(&app, id_of(&stale)).await, vec![]);
+        assert_eq!(chunks(&app, id_of(&done)).await, vec![], "the orphan went");
+
+        // An empty upload has no chunk at all and is a file at once.
+        let empty = started(&app, &alice, 0, "empty.txt").await;
+        let file = meta(&app, &alice, id_of(&empty)).await;
+        assert_eq!(
+            (file["size"].as_i64(), file["sha256"].as_str()),
+            (Some(0), Some(&*sha256_hex(b"")))
+        );
+        assert_no_local_bytes(&app);
+    }
+
+    /// A complete upload whose finish never ran (a crash after its last
+    /// chunk was recorded) is finished by the next HEAD from its chunks.
+    async fn interrupted_finishes_are_completed_from_chunks(app: TestApp) {
+        use roomy_core::Clock;
+        let alice = app.user("alice_01").await;
+        let loc = started(&app, &alice, 10, "a.txt").await;
+        let id = FileId(id_of(&loc));
+        let app_ = &app.state.app;
+        let later = app.clock.now() + time::Duration::hours(1);
+        for (from, to, piece) in [(0, 4, &b"0123"[..]), (4, 10, &b"456789"[..])] {
+            let key = parts::part_key(id, from).expect("key");
+            let mut w = app_.files.blob.writer(&key).await.expect("writer");
+            w.write(Bytes::from_static(piece)).await.expect("write");
+            w.close().await.expect("close");
+            assert!(
+                app_.store
+                    .advance_upload_part(id, from, to, key.as_str(), later)
+                    .await
+                    .expect("advance")
+            );
+        }
+        let h = head(&app, &alice, &loc).await;
+        assert_eq!((h.status, offset(&h)), (200, 10));
+        let file = meta(&app, &alice, id.0).await;
+        assert_eq!(file["sha256"], sha256_hex(b"0123456789"));
+        assert_eq!(chunks(&app, id.0).await, vec![]);
     }
 
     #[tokio::test]
@@ -1115,6 +1274,210 @@ mod on_s3 {
                 ))
                 .await;
             assert_eq!(frame.status, 200);
+        }
+    }
+
+    /// Two nodes on one PostgreSQL database and one bucket, each with its
+    /// own data folder (no shared disk) and the same signing secret, so a
+    /// token from one is good on the other; `None` when a service is absent.
+    async fn two_nodes() -> Option<(TestApp, TestApp)> {
+        let place = bucket().await?;
+        let secret = Redacted::new(format!("{:064x}", rand::random::<u128>()));
+        let node = |c: &mut roomy_core::Config| {
+            in_bucket(c, &place);
+            c.max_upload_bytes = 24 * MIB as u64;
+            c.user_quota_bytes = 48 * MIB as u64;
+            c.jwt_secret = Some(secret.clone());
+        };
+        let a = TestApp::spawn_with(Backend::Postgres, node).await?;
+        let database_url = a.config.database_url.clone();
+        // Named Sqlite only to skip making a second database: the URL
+        // given here is the first node's PostgreSQL database.
+        let b = TestApp::spawn_with(Backend::Sqlite, |c| {
+            node(c);
+            c.database_url = database_url;
+        })
+        .await?;
+        assert_ne!(a.config.data_dir, b.config.data_dir);
+        Some((a, b))
+    }
+
+    #[tokio::test]
+    async fn postgres_an_upload_continues_on_another_node() {
+        if let Some((a, b)) = two_nodes().await {
+            an_upload_continues_on_another_node(a, b).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_racing_chunks_on_two_nodes_store_one() {
+        if let Some((a, b)) = two_nodes().await {
+            racing_chunks_on_two_nodes_store_one(a, b).await;
+        }
+    }
+
+    /// An upload started on node A goes on on node B with no shared disk:
+    /// B sees A's offset, refuses a corrupted chunk without moving it,
+    /// takes the rest and makes the file (more than one multipart part of
+    /// the store), and A serves exactly the bytes sent.
+    async fn an_upload_continues_on_another_node(a: TestApp, b: TestApp) {
+        let alice = a.user("alice_01").await;
+        let bytes = data(17 * MIB + 4321);
+        let loc = started(&a, &alice, bytes.len(), "movie.bin").await;
+        let first = patch(&a, &alice, &loc, 0, &bytes[..3 * MIB], None).await;
+        assert_eq!((first.status, offset(&first)), (204, 3 * MIB));
+        let seen = head(&b, &alice, &loc).await;
+        assert_eq!((seen.status, offset(&seen)), (200, 3 * MIB));
+        assert_eq!(
+            seen.header("upload-length"),
+            Some(&*bytes.len().to_string())
+        );
+
+        let next = &bytes[3 * MIB..9 * MIB];
+        let bad = patch(&b, &alice, &loc, 3 * MIB, next, Some(sha1_header(b"other"))).await;
+        bad.assert_error(460, "checksum_mismatch");
+        assert_eq!(offset(&head(&b, &alice, &loc).await), 3 * MIB);
+        assert_eq!(offset(&head(&a, &alice, &loc).await), 3 * MIB);
+        assert_eq!(
+            chunks(&b, id_of(&loc)).await.len(),
+            1,
+            "the bad chunk left nothing"
+        );
+
+        let ok = patch(&b, &alice, &loc, 3 * MIB, next, Some(sha1_header(next))).await;
+        assert_eq!((ok.status, offset(&ok)), (204, 9 * MIB));
+        let rest = &bytes[9 * MIB..];
+        let last = patch(&b, &alice, &loc, 9 * MIB, rest, Some(sha1_header(rest))).await;
+        assert_eq!((last.status, offset(&last)), (204, bytes.len()));
+
+        let id = id_of(&loc);
+        assert_eq!(
+            chunks(&a, id).await,
+            vec![],
+            "chunks deleted after the finish"
+        );
+        let file = meta(&a, &alice, id).await;
+        assert_eq!(file["sha256"], sha256_hex(&bytes));
+        assert_eq!(file["size"], bytes.len());
+        let whole = a
+            .send_raw(a.request(
+                Method::GET,
+                &format!("/api/v1/files/{id}"),
+                Some(&alice.token),
+            ))
+            .await;
+        assert_eq!(whole.status, 200);
+        assert!(
+            whole.body == bytes,
+            "node A serves other bytes than were sent"
+        );
+        let done = head(&a, &alice, &loc).await;
+        assert_eq!((done.status, offset(&done)), (200, bytes.len()));
+        assert_no_local_bytes(&a);
+        assert_no_local_bytes(&b);
+    }
+
+    /// A chunk body the test releases: its first piece at once, then the
+    /// rest once `go` gives a permit. `started` gets a permit when the
+    /// first piece is taken, which is after the writer read the offset.
+    fn held_body(
+        first: Vec<u8>,
+        rest: Vec<u8>,
+        started: Arc<Semaphore>,
+        go: Arc<Semaphore>,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        let state = (0, Some(first), Some(rest));
+        Box::pin(futures_util::stream::unfold(
+            state,
+            move |(step, first, rest)| {
+                let (started, go) = (started.clone(), go.clone());
+                async move {
+                    match step {
+                        0 => {
+                            started.add_permits(1);
+                            Some((Ok(Bytes::from(first?)), (1, None, rest)))
+                        }
+                        1 => {
+                            go.acquire().await.ok()?.forget();
+                            Some((Ok(Bytes::from(rest?)), (2, None, None)))
+                        }
+                        _ => None,
+                    }
+                }
+            },
+        ))
+    }
+
+    /// Two nodes write the same upload at the same offset at the same time
+    /// (a client that resumed on B while its old request still runs on A):
+    /// both chunks are whole in the bucket before either counts, exactly
+    /// one moves the offset, the loser is told 409 and deletes its object,
+    /// and the file holds the winner's bytes only.
+    async fn racing_chunks_on_two_nodes_store_one(a: TestApp, b: TestApp) {
+        let alice = a.user("alice_01").await;
+        let user = UserId(alice.id);
+        for round in 0..3 {
+            let len = 2 * MIB;
+            let loc = started(&a, &alice, len + 10, &format!("race{round}.bin")).await;
+            let id = FileId(id_of(&loc));
+            let mine = |fill: u8| vec![fill; len];
+            let (started, go) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+            let chunk = |fill: u8| Chunk {
+                offset: 0,
+                announced: Some(len as i64),
+                checksum: None,
+                body: held_body(
+                    mine(fill)[..1000].to_vec(),
+                    mine(fill)[1000..].to_vec(),
+                    started.clone(),
+                    go.clone(),
+                ),
+            };
+            let (app_a, app_b) = (a.state.app.clone(), b.state.app.clone());
+            let (chunk_a, chunk_b) = (chunk(b'A'), chunk(b'B'));
+            let on_a = tokio::spawn(async move { app_a.write_chunk(user, id, chunk_a).await });
+            let on_b = tokio::spawn(async move { app_b.write_chunk(user, id, chunk_b).await });
+            // Both writers are past the offset check before either ends.
+            started.acquire_many(2).await.expect("started").forget();
+            go.add_permits(2);
+            let results = [on_a.await.expect("A"), on_b.await.expect("B")];
+            let won: Vec<u8> = results
+                .iter()
+                .zip([b'A', b'B'])
+                .filter_map(|(r, fill)| match r {
+                    Ok(UploadStanding::Live(u)) => {
+                        assert_eq!(u.offset, len as i64, "round {round}");
+                        Some(fill)
+                    }
+                    Err(FileError::OffsetMoved) => None,
+                    other => panic!("round {round}: {other:?}"),
+                })
+                .collect();
+            assert_eq!(won.len(), 1, "round {round}: exactly one chunk counts");
+            let recorded = a.state.app.store.upload_parts(id).await.expect("parts");
+            let listed = chunks(&b, id.0).await;
+            assert_eq!(recorded.len(), 1, "round {round}");
+            assert_eq!(
+                listed.iter().map(ObjectKey::as_str).collect::<Vec<_>>(),
+                vec![recorded[0].key.as_str()],
+                "round {round}: the loser deleted its object"
+            );
+            for node in [&a, &b] {
+                let h = head(node, &alice, &loc).await;
+                assert_eq!(offset(&h), len, "round {round}");
+            }
+            let tail = patch(&b, &alice, &loc, len, b"0123456789", None).await;
+            assert_eq!((tail.status, offset(&tail)), (204, len + 10));
+            let mut expected = mine(won[0]);
+            expected.extend_from_slice(b"0123456789");
+            let file = a
+                .send_raw(a.request(
+                    Method::GET,
+                    &format!("/api/v1/files/{}", id.0),
+                    Some(&alice.token),
+                ))
+                .await;
+            assert!(file.body == expected, "round {round}: mixed bytes");
         }
     }
 }
