@@ -347,9 +347,25 @@ pub fn check_client(
         }
     }
     for (room, c) in client.unacked.iter().take(SHOWN) {
-        problems.push(format!(
-            "{who}: send {c} to room {room} was never acknowledged"
-        ));
+        // Whether the message itself came back tells a lost ack from a lost send.
+        let echo = client.connections.iter().enumerate().find_map(|(k, conn)| {
+            conn.live
+                .iter()
+                .chain(&conn.synced)
+                .find(|m| {
+                    m.room == *room
+                        && m.sender == client.user
+                        && m.client_id.as_deref() == Some(c.as_str())
+                })
+                .map(|m| (k, m.seq))
+        });
+        problems.push(match echo {
+            Some((k, seq)) => format!(
+                "{who}: send {c} to room {room} was never acknowledged, though it was stored as seq {seq} and came back to connection {} as a message",
+                k + 1
+            ),
+            None => format!("{who}: send {c} to room {room} was never acknowledged"),
+        });
     }
 }
 
@@ -586,6 +602,9 @@ mod tests {
             ..msg(&s, 3)
         });
         c.unacked.push((ROOM, "never".into()));
+        // Bob's seq 2 came back as a `message` frame instead of its ack.
+        c.acks.retain(|a| a.seq != 2);
+        c.unacked.push((ROOM, "c2".into()));
         let p = problems(&c, &s);
         assert!(
             p.iter()
@@ -599,6 +618,12 @@ mod tests {
         assert!(
             p.iter()
                 .any(|p| p.contains("send never to room 10 was never acknowledged")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|p| p.contains(
+                "send c2 to room 10 was never acknowledged, though it was stored as seq 2 and came back to connection 1 as a message"
+            )),
             "{p:?}"
         );
     }
