@@ -214,6 +214,9 @@ impl Hub {
         };
         let mut order = Sequencer::new(start);
         let mut ready = Vec::new();
+        // Sessions are re-checked once after a run of interruptions, at the
+        // next beacon, not once per interruption.
+        let mut recheck_sessions = false;
         let mut beacon = tokio::time::interval(TOP_WAIT);
         beacon.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -232,7 +235,7 @@ impl Hub {
                     Err(RecvError::Interrupted) => {
                         tracing::warn!("bus connection interrupted; catching up from the database");
                         self.metrics.bus_interruptions.inc();
-                        self.end_dead_sessions(&app).await;
+                        recheck_sessions = true;
                         // Read the top position now and fill up to it at once.
                         if let Ok(top) = app.store.stream_position().await {
                             order.observe_top(top.0, Instant::now() - TOP_WAIT);
@@ -240,10 +243,15 @@ impl Hub {
                     }
                     Err(RecvError::Closed) => return,
                 },
-                _ = beacon.tick() => match app.store.stream_position().await {
-                    Ok(top) => order.observe_top(top.0, Instant::now()),
-                    Err(e) => tracing::warn!(error = %e, "hub cannot read the stream position"),
-                },
+                _ = beacon.tick() => {
+                    match app.store.stream_position().await {
+                        Ok(top) => order.observe_top(top.0, Instant::now()),
+                        Err(e) => tracing::warn!(error = %e, "hub cannot read the stream position"),
+                    }
+                    if std::mem::take(&mut recheck_sessions) {
+                        self.end_dead_sessions(&app).await;
+                    }
+                }
                 _ = sleep_until(wake), if deadline.is_some() => {}
             }
             if let Some((after, upto)) = order.due(Instant::now()) {

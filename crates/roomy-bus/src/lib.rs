@@ -14,17 +14,33 @@
 //! it may have missed something ([`RecvError::Lagged`],
 //! [`RecvError::Interrupted`]) catches up from the store.
 //!
-//! [`InProcessBus`] serves a single node. Order: events published by one task
-//! are received in that order.
+//! [`InProcessBus`] serves a single node; [`NetworkBus`] carries events
+//! between nodes over NATS or Redis pub/sub (see `docs/design/bus.md`).
+//! Order: events published by one task are received in that order, on
+//! every node.
+
+mod nats;
+mod network;
+mod redis_bus;
+
+#[cfg(test)]
+mod contract;
+#[cfg(test)]
+mod samples;
+
+pub use network::{BusStats, NetworkBus, NetworkOptions};
 
 use async_trait::async_trait;
 use roomy_core::{RoomId, SessionId, UserId};
 use roomy_store::{FileRef, Member, Message, Notice, Room};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// Something that happened, for the people it concerns.
-#[derive(Debug, Clone)]
+/// Something that happened, for the people it concerns. Serialised (JSON)
+/// when it crosses to other nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// A message was committed.
     Message(Message),
@@ -78,7 +94,7 @@ pub enum Event {
 /// The connection an event was caused by, so it is answered there with an
 /// `ack` carrying the request id, in line with the events around it,
 /// instead of receiving the event as a `message`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Origin {
     /// The node's random id.
     pub node: u64,
@@ -89,7 +105,7 @@ pub struct Origin {
 }
 
 /// An event and who must receive it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub recipients: Vec<UserId>,
     pub event: Event,

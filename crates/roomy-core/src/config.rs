@@ -42,8 +42,19 @@ pub struct Config {
     /// Frames queued for one WebSocket connection before it is told to resync and closed.
     pub ws_send_queue: usize,
     /// `redis://...`: the follow-graph cache lives in Redis (shared by all
-    /// nodes); unset means an in-process cache.
+    /// nodes); unset means an in-process cache. With PostgreSQL and no
+    /// `nats_url`, Redis pub/sub is also the bus between nodes.
     pub redis_url: Option<Redacted>,
+    /// `nats://...`: events cross between nodes over this NATS server (core
+    /// pub/sub); unset: Redis (see `redis_url`) or in-process (one node).
+    pub nats_url: Option<Redacted>,
+    /// The name the nodes of one cluster share on the bus server, so several
+    /// clusters can use one server.
+    pub bus_channel: String,
+    /// With a network bus and `storage = "fs"`: the files folder
+    /// (`data_dir/files`) and the upload folder are on storage every node
+    /// mounts, so nodes may serve each other's files.
+    pub shared_files: bool,
     /// Follow-set members the in-process cache holds before evicting users.
     pub cache_max_members: u64,
     /// Who may open direct rooms and send in them: `friends` or `anyone`.
@@ -154,6 +165,9 @@ impl Config {
         "ws_heartbeat_secs",
         "ws_send_queue",
         "redis_url",
+        "nats_url",
+        "bus_channel",
+        "shared_files",
         "cache_max_members",
         "direct_messages",
         "revoke_window_secs",
@@ -238,6 +252,64 @@ impl Config {
             .collect()
     }
 
+    /// The bus in effect: NATS when `nats_url` is set; else Redis when
+    /// `redis_url` is set and the database is not SQLite; else in-process.
+    ///
+    /// `redis_url` named only the follow-graph cache before there was a
+    /// network bus, and SQLite with a Redis cache is a working setup (and a
+    /// tested one): SQLite is one node's database, so a bus to other nodes
+    /// would serve nobody there, and would make such a node refuse to start
+    /// (see [`check_cluster`](Self::check_cluster)). With PostgreSQL, a
+    /// Redis URL is what several nodes share, so it carries the bus as well.
+    pub fn bus(&self) -> BusChoice<'_> {
+        if let Some(url) = &self.nats_url {
+            return BusChoice::Nats(url.expose());
+        }
+        match &self.redis_url {
+            Some(url) if !self.database_is_sqlite() => BusChoice::Redis(url.expose()),
+            _ => BusChoice::InProcess,
+        }
+    }
+
+    /// Whether the database in effect is SQLite.
+    fn database_is_sqlite(&self) -> bool {
+        self.effective_database_url().starts_with("sqlite:")
+    }
+
+    /// Refuses a node that joins others over a network bus in a way that
+    /// cannot work: every node must reach the same database, the same files
+    /// and the same token secret.
+    pub fn check_cluster(&self) -> Result<(), String> {
+        let bus = match self.bus() {
+            BusChoice::InProcess => return Ok(()),
+            BusChoice::Nats(_) => "nats_url",
+            BusChoice::Redis(_) => "redis_url (with PostgreSQL, Redis is the bus between nodes)",
+        };
+        if self.database_is_sqlite() {
+            return Err(format!(
+                "{bus} makes this node one of several, but the database is SQLite, which only \
+                 this node can use: set database_url to a PostgreSQL database all nodes share, \
+                 or unset nats_url to run one node"
+            ));
+        }
+        if self.storage == StorageKind::Fs && !self.shared_files {
+            return Err(format!(
+                "{bus} makes this node one of several, but storage = \"fs\" keeps files on \
+                 this node's disk: use storage = \"s3\" or \"oss\", or set shared_files = true \
+                 if <data_dir>/files and the upload folder (upload_dir) are on storage every \
+                 node mounts"
+            ));
+        }
+        if self.jwt_secret.is_none() {
+            return Err(format!(
+                "{bus} makes this node one of several, but jwt_secret is unset: each node \
+                 would sign tokens with a random secret of its own and refuse the others'; \
+                 set the same jwt_secret (at least 32 bytes) on every node"
+            ));
+        }
+        Ok(())
+    }
+
     /// Rejects values no server could run with.
     pub fn check(&self) -> Result<(), String> {
         if self
@@ -290,6 +362,13 @@ impl Config {
         }) {
             return Err("redis_url must start with redis:// or rediss://".into());
         }
+        if self.nats_url.as_ref().is_some_and(|u| {
+            !u.expose().starts_with("nats://") && !u.expose().starts_with("tls://")
+        }) {
+            return Err("nats_url must start with nats:// or tls://".into());
+        }
+        check_bus_channel(&self.bus_channel)?;
+        self.check_cluster()?;
         if self.revoke_window_secs > 7 * 24 * 3600 {
             return Err("revoke_window_secs must be at most 604800 (a week)".into());
         }
@@ -378,6 +457,9 @@ impl Default for Config {
             ws_heartbeat_secs: 30,
             ws_send_queue: 1_024,
             redis_url: None,
+            nats_url: None,
+            bus_channel: "roomy".to_owned(),
+            shared_files: false,
             cache_max_members: 4_000_000,
             direct_messages: crate::social_fields::DirectPolicy::Friends,
             revoke_window_secs: 300,
@@ -449,6 +531,22 @@ fn check_public_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A name usable as a NATS subject token and in a Redis channel: letters,
+/// digits, `-` and `_`, in dot-separated parts.
+fn check_bus_channel(s: &str) -> Result<(), String> {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if s.len() > 100 || !s.split('.').all(part_ok) {
+        return Err(format!(
+            "bus_channel must be letters, digits, '-' and '_' in dot-separated parts, at most 100 characters (got {s:?})"
+        ));
+    }
+    Ok(())
+}
+
 /// A list, or one string of comma-separated items (as an environment
 /// variable naturally is: `ROOMY_TRUSTED_PROXIES=10.0.0.1,10.1.0.0/16`).
 fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -467,6 +565,28 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// Which bus carries events between nodes ([`Config::bus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusChoice<'a> {
+    /// One node: events stay in the process.
+    InProcess,
+    /// NATS core pub/sub at this URL.
+    Nats(&'a str),
+    /// Redis pub/sub at this URL.
+    Redis(&'a str),
+}
+
+impl BusChoice<'_> {
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            BusChoice::InProcess => "in-process",
+            BusChoice::Nats(_) => "nats",
+            BusChoice::Redis(_) => "redis",
+        }
+    }
 }
 
 /// SQLite's `synchronous` pragma, as far as Roomy lets it be chosen.
@@ -619,6 +739,121 @@ mod tests {
             .check()
             .expect_err("not an address");
         assert!(err.contains("trusted_proxies"), "{err}");
+    }
+
+    /// A node of a working cluster: PostgreSQL, S3, one secret, NATS.
+    fn cluster_node() -> Config {
+        Config {
+            database_url: Some(Redacted::new("postgres://roomy@db/roomy")),
+            storage: StorageKind::S3,
+            s3_bucket: Some("files".into()),
+            s3_access_key_id: Some(Redacted::new("id")),
+            s3_secret_access_key: Some(Redacted::new("key")),
+            jwt_secret: Some(Redacted::new("0123456789abcdef0123456789abcdef")),
+            nats_url: Some(Redacted::new("nats://10.0.0.2:4222")),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn the_bus_is_nats_then_redis_with_postgres_then_in_process() {
+        let redis = Some(Redacted::new("redis://cache:6379"));
+        assert_eq!(Config::default().bus(), BusChoice::InProcess);
+        let both = Config {
+            redis_url: redis.clone(),
+            ..cluster_node()
+        };
+        assert_eq!(both.bus(), BusChoice::Nats("nats://10.0.0.2:4222"));
+        let redis_pg = Config {
+            nats_url: None,
+            ..both.clone()
+        };
+        assert_eq!(redis_pg.bus(), BusChoice::Redis("redis://cache:6379"));
+        assert!(redis_pg.check().is_ok());
+        // SQLite with a Redis cache stays one node with an in-process bus.
+        let redis_sqlite = Config {
+            redis_url: redis,
+            ..Config::default()
+        };
+        assert_eq!(redis_sqlite.bus(), BusChoice::InProcess);
+        assert!(redis_sqlite.check().is_ok());
+        assert!(cluster_node().check().is_ok());
+    }
+
+    #[test]
+    fn a_network_bus_with_sqlite_is_refused() {
+        let c = Config {
+            database_url: None,
+            ..cluster_node()
+        };
+        let err = c.check().expect_err("SQLite is one node's");
+        assert!(err.contains("nats_url") && err.contains("SQLite"), "{err}");
+        let explicit = Config {
+            database_url: Some(Redacted::new("sqlite:///srv/roomy.db")),
+            ..cluster_node()
+        };
+        assert!(explicit.check_cluster().is_err());
+    }
+
+    #[test]
+    fn a_network_bus_with_files_on_local_disk_needs_shared_files() {
+        let local = Config {
+            storage: StorageKind::Fs,
+            ..cluster_node()
+        };
+        let err = local.check().expect_err("files on one node's disk");
+        assert!(
+            err.contains("storage = \"fs\"") && err.contains("shared_files"),
+            "{err}"
+        );
+        let shared = Config {
+            shared_files: true,
+            ..local.clone()
+        };
+        assert!(shared.check().is_ok());
+        // The Redis bus is held to the same rule.
+        let redis = Config {
+            nats_url: None,
+            redis_url: Some(Redacted::new("redis://cache:6379")),
+            ..local
+        };
+        let err = redis.check().expect_err("files on one node's disk");
+        assert!(
+            err.contains("redis_url") && err.contains("shared_files"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_network_bus_needs_a_shared_jwt_secret() {
+        let c = Config {
+            jwt_secret: None,
+            ..cluster_node()
+        };
+        let err = c.check().expect_err("each node its own secret");
+        assert!(err.contains("jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn bus_urls_and_channels_are_checked() {
+        let nats = |url: &str| Config {
+            nats_url: Some(Redacted::new(url)),
+            ..cluster_node()
+        };
+        assert!(nats("tls://nats.example.com:4222").check().is_ok());
+        let err = nats("http://nats:4222").check().expect_err("not NATS");
+        assert!(err.contains("nats_url"), "{err}");
+        let channel = |name: &str| Config {
+            bus_channel: name.to_owned(),
+            ..Config::default()
+        };
+        for good in ["roomy", "prod-eu_1", "team.chat"] {
+            assert!(channel(good).check().is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "roomy.*", "roomy.>", "a..b", ".roomy", "roomy:x"] {
+            let err = channel(bad).check().expect_err(bad);
+            assert!(err.contains("bus_channel"), "{err}");
+        }
     }
 
     #[test]

@@ -119,6 +119,22 @@ ws_send_queue = {queue}
 # Cache of the follow graph. Unset: in-process (one node). Set it to share
 # one cache between nodes:
 # redis_url = "redis://127.0.0.1:6379"
+# With PostgreSQL (and no nats_url), Redis pub/sub is also the bus between
+# nodes; Redis 6 or newer.
+
+# The bus that carries events between nodes: NATS core pub/sub. Unset: Redis
+# (above) or in-process (one node). A node on a network bus refuses to start
+# with SQLite, without jwt_secret, or with storage = "fs" unless shared_files.
+# nats_url = "nats://127.0.0.1:4222"
+
+# The name the nodes of one cluster share on the NATS or Redis server
+# (subject <bus_channel>.events, channel <bus_channel>:events), so several
+# clusters can share one server.
+bus_channel = "{bus_channel}"
+
+# With a network bus and storage = "fs": <data_dir>/files and the upload
+# folder are on storage every node mounts (NFS, a cluster file system).
+shared_files = false
 
 # Follow-set members the in-process cache holds before evicting users.
 cache_max_members = {cache_members}
@@ -245,6 +261,7 @@ ws_message_timeout_secs = {ws_message_timeout}
         heartbeat = d.ws_heartbeat_secs,
         queue = d.ws_send_queue,
         cache_members = d.cache_max_members,
+        bus_channel = d.bus_channel,
         presence_grace = d.presence_grace_secs,
         max_upload = d.max_upload_bytes,
         quota = d.user_quota_bytes,

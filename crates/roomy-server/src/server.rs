@@ -10,9 +10,9 @@ use crate::{
 use roomy_api::{ApiSettings, AppState};
 use roomy_app::{App, AppSettings, FileSettings, Files};
 use roomy_blob::{Blob, BlobConfig};
-use roomy_bus::InProcessBus;
+use roomy_bus::{Bus, InProcessBus, NetworkBus, NetworkOptions};
 use roomy_cache::{Cache, InProcessCache, RedisCache};
-use roomy_core::config::StorageKind;
+use roomy_core::config::{BusChoice, StorageKind};
 use roomy_core::{Clock, Config};
 use std::{net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -32,6 +32,14 @@ pub enum StartError {
     Backend(#[from] BackendError),
     #[error("cannot reach the Redis cache at redis_url: {0}")]
     Cache(#[source] roomy_cache::CacheError),
+    #[error("refusing to start: {0}")]
+    Cluster(String),
+    #[error("cannot connect to the bus at {setting}")]
+    Bus {
+        setting: &'static str,
+        #[source]
+        source: roomy_bus::BusError,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -56,6 +64,9 @@ pub async fn build_state(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<AppState, StartError> {
+    // Before anything is opened: a node that cannot work beside the others
+    // says so first (configurations built in code skip `Config::check`).
+    config.check_cluster().map_err(StartError::Cluster)?;
     private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
@@ -63,9 +74,7 @@ pub async fn build_state(
     let secret = secret::load_or_create(config).map_err(StartError::Secret)?;
     let store = open_store(config).await?;
     let cache = open_cache(config, &*store).await?;
-    // One node: the in-process bus. Its buffer absorbs bursts while the hub
-    // catches up; past it the hub resyncs its connections rather than block writers.
-    let bus = Arc::new(InProcessBus::new(65_536));
+    let bus = open_bus(config).await?;
     let files = open_files(config)?;
     let app = App::start(store, bus, cache, clock, AppSettings::from(config), files);
     Ok(AppState::start(
@@ -153,6 +162,35 @@ async fn open_cache(
     Ok(Arc::new(cache))
 }
 
+/// The bus `config` chooses ([`Config::bus`]). Each node's local buffer (and
+/// a network bus's queues) absorbs bursts while the hub catches up; past it
+/// the hub resyncs its connections rather than block writers.
+async fn open_bus(config: &Config) -> Result<Arc<dyn Bus>, StartError> {
+    const BUFFER: usize = 65_536;
+    let options = || NetworkOptions {
+        outgoing: BUFFER,
+        incoming: BUFFER,
+        local: BUFFER,
+        ..NetworkOptions::new(&config.bus_channel)
+    };
+    let bus: Arc<dyn Bus> = match config.bus() {
+        BusChoice::InProcess => Arc::new(InProcessBus::new(BUFFER)),
+        BusChoice::Nats(url) => Arc::new(NetworkBus::nats(url, options()).await.map_err(
+            |source| StartError::Bus {
+                setting: "nats_url",
+                source,
+            },
+        )?),
+        BusChoice::Redis(url) => Arc::new(NetworkBus::redis(url, options()).await.map_err(
+            |source| StartError::Bus {
+                setting: "redis_url",
+                source,
+            },
+        )?),
+    };
+    Ok(bus)
+}
+
 /// Serves on already-bound listeners until `shutdown` fires, then waits for
 /// the requests in flight. Both listeners share `admission` (one process,
 /// one open-files limit).
@@ -222,6 +260,7 @@ pub async fn serve(
         listen = %bound,
         max_connections = admission.budget(),
         database = config.effective_database_url().split(':').next().unwrap_or_default(),
+        bus = config.bus().name(),
         data_dir = %config.data_dir.display(),
         "roomy is serving"
     );

@@ -4,10 +4,11 @@ use roomy_core::{
     MessageId, RoomId, UserId,
     chat_fields::{ClientId, MemberRole, MessageBody, MessageKind, RoomKind, RoomName},
 };
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// The few facts about a user that travel with messages and member lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserBrief {
     pub id: UserId,
     pub nickname: String,
@@ -15,7 +16,7 @@ pub struct UserBrief {
 }
 
 /// A room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     pub id: RoomId,
     pub kind: RoomKind,
@@ -23,12 +24,15 @@ pub struct Room {
     pub name: Option<String>,
     pub avatar: Option<String>,
     pub created_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Seq of the newest message; 0 when there is none.
     pub last_seq: i64,
     pub member_count: i64,
     /// Groups: when the owner dissolved it (read-only since).
+    #[serde(with = "time::serde::rfc3339::option")]
     pub dissolved_at: Option<OffsetDateTime>,
 }
 
@@ -53,11 +57,12 @@ pub struct RoomSummary {
 pub const UNREAD_CAP: i64 = 10_000;
 
 /// A member of a room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub room_id: RoomId,
     pub user: UserBrief,
     pub role: MemberRole,
+    #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
     /// Group-specific nickname and avatar, set by the member for this group only.
     pub group_nickname: Option<String>,
@@ -76,7 +81,7 @@ impl Member {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     pub room_id: RoomId,
@@ -86,6 +91,7 @@ pub struct Message {
     pub client_id: Option<String>,
     pub kind: MessageKind,
     pub body: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub revoked: bool,
     /// System notices that record a change: which change.
@@ -98,7 +104,7 @@ pub struct Message {
 }
 
 /// What a message shows of its attached file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRef {
     pub id: roomy_core::FileId,
     pub name: String,
@@ -112,7 +118,8 @@ pub struct FileRef {
 
 /// The change a system notice records, for clients that update state from
 /// the timeline (sync included).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NoticeEvent {
     /// The sender revoked message `ref_id`.
     Revoked,

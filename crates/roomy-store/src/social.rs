@@ -6,6 +6,7 @@ use roomy_core::{
     MessageId, RoomId, UserId,
     social_fields::{FriendNote, Remark, RequestStatus},
 };
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// A user in a follow, follower, mutual or block list, with the time of the relation.
@@ -56,14 +57,16 @@ pub struct PairFacts {
 }
 
 /// A friend request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FriendRequest {
     pub id: i64,
     pub from: UserBrief,
     pub to: UserBrief,
     pub note: Option<String>,
     pub status: RequestStatus,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub answered_at: Option<OffsetDateTime>,
 }
 
@@ -114,17 +117,19 @@ pub struct Friend {
 }
 
 /// Something a user must hear of even when offline; sync returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// Position in the server-wide stream (shared with messages).
     pub id: MessageId,
     pub user: UserId,
     pub kind: NoticeKind,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// What a notice is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     /// Someone asked to be the user's friend (the request as it is now).
     FriendRequest(FriendRequest),

@@ -16,14 +16,14 @@ pub async fn healthz() -> axum::Json<Status> {
     axum::Json(Status { status: "ok" })
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database and the bus to the other nodes answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Status), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(st): State<AppState>) -> Result<axum::Json<Status>, ApiError> {
-    st.app
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(Box::new(e)))?;
+    // Both at once: a silent bus server costs its timeout, not more.
+    let (database, bus) = tokio::join!(st.app.ping(), st.app.bus.check());
+    database.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
+    bus.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
     Ok(axum::Json(Status { status: "ready" }))
 }
 

@@ -78,6 +78,16 @@ macro_rules! cache_backend_tests {
     };
 }
 
+/// Makes `c` a node that may join others on a network bus: a shared
+/// token secret, files declared shared, and a bus channel no other test uses.
+pub fn cluster_node(c: &mut Config) {
+    c.jwt_secret = Some(roomy_core::config::Redacted::new(
+        "test-cluster-secret-0123456789abcdef",
+    ));
+    c.shared_files = true;
+    c.bus_channel = format!("roomy-test-{:016x}", rand::random::<u64>());
+}
+
 /// A running server.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -186,7 +196,9 @@ impl TestApp {
     /// Starts a server whose follow-graph cache is the Redis at
     /// `ROOMY_TEST_REDIS_URL`; `None` (skipped, unless services are
     /// required) when that is unset. Each test's fresh database has its own
-    /// instance id, so tests never share cache keys.
+    /// instance id, so tests never share cache keys. On SQLite that is all
+    /// (the bus stays in-process); on PostgreSQL Redis is the bus too, so the
+    /// node is configured as one of a cluster, on a bus channel of its own.
     pub async fn spawn_with_redis(backend: Backend) -> Option<TestApp> {
         let Ok(url) = std::env::var("ROOMY_TEST_REDIS_URL") else {
             assert!(
@@ -198,6 +210,9 @@ impl TestApp {
         };
         Self::spawn_with(backend, |c| {
             c.redis_url = Some(roomy_core::config::Redacted::new(url));
+            if let Backend::Postgres = backend {
+                cluster_node(c);
+            }
         })
         .await
     }

@@ -6,6 +6,7 @@ mod harness;
 mod accounts;
 mod admin;
 mod authz;
+mod bus;
 mod cli;
 mod errors;
 mod files;
