@@ -11,7 +11,7 @@
 #
 #   deploy/local-cluster.sh --roomy target/debug/roomy --bus nats \
 #       [--bench target/debug/roomy-bench] [--postgres URL] [--redis URL]
-#       [--s3 URL --s3-bucket NAME] [--logs DIR]
+#       [--s3 URL --s3-bucket NAME] [--logs DIR] [-- BENCH ARGS...]
 #
 # It creates a fresh database (dropped at the end) through --postgres, an
 # admin connection (default postgres://postgres@127.0.0.1:5432/postgres),
@@ -19,7 +19,8 @@
 # at 127.0.0.1:9100, starting moto there if none does (.ci/s3.sh). With
 # --bus redis it uses the Redis at --redis (never restarted: it may be
 # shared) on a channel of its own. Everything it starts is stopped on exit;
-# the logs stay in the folder it prints.
+# the logs stay in the folder it prints. Arguments after `--` go to
+# `roomy-bench cluster` (more clients, a faster rate: see its --help).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,6 +35,7 @@ S3_ACCESS_KEY_ID="${ROOMY_S3_ACCESS_KEY_ID:-roomy-cluster}"
 S3_SECRET_ACCESS_KEY="${ROOMY_S3_SECRET_ACCESS_KEY:-roomy-cluster-secret}"
 LOGS=""
 NODES=3
+BENCH_EXTRA=()
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
     --s3-bucket) S3_BUCKET="$2"; shift 2 ;;
     --logs) LOGS="$2"; shift 2 ;;
     -h | --help) usage ;;
+    --) shift; BENCH_EXTRA=("$@"); break ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
 done
@@ -288,6 +291,7 @@ bench_args=(cluster --url "$LB" --control-dir "$CTL"
   --presence-node "http://127.0.0.1:${NODE_PORTS[0]}"
   --watch-node "http://127.0.0.1:${NODE_PORTS[1]}")
 [ "$BUS" = inprocess ] && bench_args+=(--in-process-bus)
+bench_args+=("${BENCH_EXTRA[@]}")
 "$BENCH" "${bench_args[@]}" > >(tee "$LOGS/bench.log") 2>&1 &
 BENCH_PID=$!
 
@@ -336,6 +340,23 @@ touch "$CTL/done"
 status=0
 wait "$BENCH_PID" || status=$?
 BENCH_PID=""
+
+# What each process that is still up used: CPU seconds and peak memory.
+ticks=$(getconf CLK_TCK)
+resources() {
+  local name="$1" pid="$2"
+  [ -r "/proc/$pid/stat" ] || return 0
+  local cpu peak
+  # Fields 14 and 15 of stat: user and system time, in clock ticks (the
+  # name in field 2 has no spaces here).
+  cpu=$(awk -v t="$ticks" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat")
+  peak=$(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+  echo "  $name: ${cpu} s CPU, peak RSS ${peak} MiB"
+}
+echo "resources (the whole run, set-up included):"
+for i in $(seq 1 "$NODES"); do resources "node$i" "${NODE_PIDS[$((i - 1))]}"; done
+resources haproxy "$HAPROXY_PID"
+[ -n "$NATS_PID" ] && resources nats-server "$NATS_PID"
 if [ "$status" -ne 0 ]; then
   for i in $(seq 1 "$NODES"); do
     echo "--- last lines of node$i.log"
