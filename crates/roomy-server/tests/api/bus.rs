@@ -10,14 +10,15 @@ use roomy_core::Config;
 use roomy_core::config::Redacted;
 use std::time::Duration;
 
+/// Which network bus the nodes share.
 #[derive(Debug, Clone, Copy)]
-enum Net {
+pub(crate) enum Net {
     Nats,
     Redis,
 }
 
 /// The bus server's URL for `net`, or `None` (skip) when unset.
-fn bus_url(net: Net) -> Option<String> {
+pub(crate) fn bus_url(net: Net) -> Option<String> {
     let var = match net {
         Net::Nats => "ROOMY_TEST_NATS_URL",
         Net::Redis => "ROOMY_TEST_REDIS_URL",
@@ -36,7 +37,7 @@ fn bus_url(net: Net) -> Option<String> {
 }
 
 /// Points `c` at the bus server `url`.
-fn on_bus(c: &mut Config, net: Net, url: &str) {
+pub(crate) fn on_bus(c: &mut Config, net: Net, url: &str) {
     match net {
         Net::Nats => c.nats_url = Some(Redacted::new(url)),
         Net::Redis => c.redis_url = Some(Redacted::new(url)),

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MIB: usize = 1024 * 1024;
 
-fn adjust(c: &mut roomy_core::Config) {
+pub(crate) fn adjust(c: &mut roomy_core::Config) {
     c.job_workers = 0;
     c.upload_expiry_secs = 60;
     c.max_upload_bytes = 8 * MIB as u64;
@@ -129,7 +129,7 @@ async fn tus_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> i64
 }
 
 /// A one-request upload.
-async fn simple_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> RawResp {
+pub(crate) async fn simple_upload(app: &TestApp, who: &Login, name: &str, bytes: &[u8]) -> RawResp {
     let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned());
     let form = reqwest::multipart::Form::new().part("file", part);
     app.send_raw(
@@ -147,11 +147,11 @@ async fn meta(app: &TestApp, who: &Login, id: i64) -> Value {
     r.json()
 }
 
-async fn run_jobs(app: &TestApp) -> usize {
+pub(crate) async fn run_jobs(app: &TestApp) -> usize {
     app.state.app.run_due_jobs().await.expect("jobs run")
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
@@ -663,7 +663,7 @@ async fn names_never_become_paths(app: TestApp) {
     }
 }
 
-async fn send_file(
+pub(crate) async fn send_file(
     app: &TestApp,
     who: &Login,
     room: i64,
@@ -1010,7 +1010,7 @@ mod without_ffmpeg {
 /// bucket per test); skipped when it is unset, unless services are required.
 /// Unfinished uploads live in the bucket there, one object per chunk, so the
 /// tus suites run again on it, and two nodes share one upload.
-mod on_s3 {
+pub(crate) mod on_s3 {
     use super::*;
     use crate::harness::Backend;
     use axum::body::Bytes;
@@ -1025,7 +1025,7 @@ mod on_s3 {
     use tokio::sync::Semaphore;
 
     /// A fresh bucket on the test S3 server, or `None` (skipped).
-    async fn bucket() -> Option<(String, String)> {
+    pub(crate) async fn bucket() -> Option<(String, String)> {
         let Ok(url) = std::env::var("ROOMY_TEST_S3_URL") else {
             assert!(
                 std::env::var("ROOMY_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
@@ -1046,7 +1046,7 @@ mod on_s3 {
     }
 
     /// Files in `bucket` on the S3 server at `url`.
-    fn in_bucket(c: &mut roomy_core::Config, (url, bucket): &(String, String)) {
+    pub(crate) fn in_bucket(c: &mut roomy_core::Config, (url, bucket): &(String, String)) {
         super::adjust(c);
         c.storage = roomy_core::config::StorageKind::S3;
         c.s3_endpoint = Some(url.clone());

@@ -281,6 +281,12 @@ impl TestApp {
         })
     }
 
+    /// Stops the server as its shutdown signal would: it stops accepting,
+    /// closes its connections and ends its background tasks.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     /// `http://addr` + path.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -645,21 +651,30 @@ impl Ws {
     /// The next JSON frame (control frames, and `presence` frames unless
     /// [`Ws::with_presence`], skipped); `Null` once closed.
     pub async fn next(&mut self) -> Value {
+        self.next_within(FRAME_DEADLINE)
+            .await
+            .expect("a frame within the deadline")
+    }
+
+    /// As [`Ws::next`], for what is due only after a known delay (a
+    /// presence lease running out): `None` when nothing came within `wait`.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<Value> {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let next = tokio::time::timeout(FRAME_DEADLINE, self.inner.next())
+            let next = tokio::time::timeout_at(deadline, self.inner.next())
                 .await
-                .expect("a frame within the deadline");
+                .ok()?;
             match next {
                 Some(Ok(Message::Text(t))) => {
                     let frame: Value = serde_json::from_str(&t).expect("JSON frame");
                     if frame["type"] == "presence" && !self.presence {
                         continue;
                     }
-                    return frame;
+                    return Some(frame);
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Value::Null,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Some(Value::Null),
                 Some(Ok(_)) => continue,
             }
         }

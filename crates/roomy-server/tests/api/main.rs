@@ -8,6 +8,7 @@ mod admin;
 mod authz;
 mod bus;
 mod cli;
+mod cluster;
 mod errors;
 mod files;
 mod friends;
