@@ -606,8 +606,15 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         (Some(k), true, false) => {
             let mut worst: f64 = 0.0;
             for (user, at) in &offline {
-                match at {
-                    Some(at) => worst = worst.max((at - k) as f64 / 1000.0),
+                let deadline = args.presence_deadline_secs as f64;
+                match at.map(|at| (at - k) as f64 / 1000.0) {
+                    Some(after) if after <= deadline => worst = worst.max(after),
+                    Some(after) => {
+                        worst = worst.max(after);
+                        problems.push(format!(
+                            "presence: user {user} (on the killed node) seen offline only {after:.1} s after the kill"
+                        ));
+                    }
                     None => problems.push(format!(
                         "presence: user {user} (on the killed node) not seen offline within {} s of the kill",
                         args.presence_deadline_secs
