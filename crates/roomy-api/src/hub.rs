@@ -146,6 +146,31 @@ impl ConnHandle {
     }
 }
 
+/// Reads the store's top position every [`TOP_WAIT`] until `shutdown`: the
+/// hub's beacon (see [`crate::sequencer`]).
+fn spawn_beacon(app: App, shutdown: CancellationToken) -> watch::Receiver<(i64, Instant)> {
+    let (tx, rx) = watch::channel((0, Instant::now()));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TOP_WAIT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match app.store.stream_position().await {
+                Ok(top) => {
+                    if tx.send((top.0, Instant::now())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "hub cannot read the stream position"),
+            }
+        }
+    });
+    rx
+}
+
 /// A user already has as many live connections on this node as allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many live connections for this user")]
@@ -217,8 +242,9 @@ impl Hub {
         // Sessions are re-checked once after a run of interruptions, at the
         // next beacon, not once per interruption.
         let mut recheck_sessions = false;
-        let mut beacon = tokio::time::interval(TOP_WAIT);
-        beacon.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The top position is read by its own task, so the delivery loop
+        // never waits on the database but to fill a gap.
+        let mut beacon = spawn_beacon(app.clone(), shutdown.clone());
         loop {
             let deadline = order.deadline();
             let wake = deadline.unwrap_or_else(|| Instant::now() + TOP_WAIT);
@@ -243,11 +269,12 @@ impl Hub {
                     }
                     Err(RecvError::Closed) => return,
                 },
-                _ = beacon.tick() => {
-                    match app.store.stream_position().await {
-                        Ok(top) => order.observe_top(top.0, Instant::now()),
-                        Err(e) => tracing::warn!(error = %e, "hub cannot read the stream position"),
+                changed = beacon.changed() => {
+                    if changed.is_err() {
+                        return;
                     }
+                    let (top, at) = *beacon.borrow_and_update();
+                    order.observe_top(top, at);
                     if std::mem::take(&mut recheck_sessions) {
                         self.end_dead_sessions(&app).await;
                     }
@@ -544,12 +571,14 @@ impl Hub {
                 },
             ),
             Event::Presence { user, online, node } => {
+                // Online somewhere else already: a second device is not news.
+                let known = *online && self.presence.online_elsewhere(*user, *node);
                 if *node != self.presence.node() {
                     self.presence.remote_changed(*node, *user, *online);
                 }
                 // Still connected here or on another node: nothing changed
                 // for the people who see this user.
-                if !*online && self.presence.is_online(*user) {
+                if known || (!*online && self.presence.is_online(*user)) {
                     return;
                 }
                 (

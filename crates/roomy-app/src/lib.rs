@@ -43,7 +43,7 @@ pub use messages::{
 };
 pub use moderation::ModerationError;
 pub use passwords::{PasswordError, Passwords};
-pub use presence::{LocalPresence, Presence};
+pub use presence::{LocalPresence, Presence, hand_back_lease};
 pub use replay::REPLAY_MAX;
 pub use rooms::{
     GroupCapacity, GuestLimit, MemberInput, NewGroupInput, RoomError, RoomProfileInput,

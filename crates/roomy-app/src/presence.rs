@@ -53,6 +53,9 @@ pub trait Presence: Send + Sync + Debug {
     fn remote_changed(&self, node: u64, user: UserId, online: bool);
     /// Another node's lease: every user online on it now.
     fn remote_lease(&self, node: u64, users: &[UserId]);
+    /// Whether `user` is online anywhere but on node `except` (this node's
+    /// connections count unless `except` is this node).
+    fn online_elsewhere(&self, user: UserId, except: u64) -> bool;
 }
 
 /// How often a node publishes its lease (and checks the others').
@@ -133,9 +136,13 @@ impl Book {
     }
 
     fn remote_online(&self, user: UserId, now: Instant) -> bool {
+        self.remote_online_except(user, None, now)
+    }
+
+    fn remote_online_except(&self, user: UserId, except: Option<u64>, now: Instant) -> bool {
         self.remote
-            .values()
-            .any(|l| l.until > now && l.users.contains(&user))
+            .iter()
+            .any(|(n, l)| Some(*n) != except && l.until > now && l.users.contains(&user))
     }
 
     /// Users dropped from other nodes' leases: those now offline everywhere
@@ -270,6 +277,11 @@ impl LocalPresence {
 
     /// Announces presence changes until `shutdown`.
     async fn run(&self, store: &dyn Store, bus: &dyn Bus, shutdown: CancellationToken) {
+        self.announce_until(store, bus, &shutdown).await;
+    }
+
+    /// Announces changes and publishes leases until `shutdown`.
+    async fn announce_until(&self, store: &dyn Store, bus: &dyn Bus, shutdown: &CancellationToken) {
         let mut leases = tokio::time::interval(LEASE_EVERY);
         leases.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -370,6 +382,13 @@ impl Presence for LocalPresence {
         self.node
     }
 
+    fn online_elsewhere(&self, user: UserId, except: u64) -> bool {
+        let now = Instant::now();
+        let book = self.lock();
+        (except != self.node && book.local_online(user, now))
+            || book.remote_online_except(user, Some(except), now)
+    }
+
     fn remote_changed(&self, node: u64, user: UserId, online: bool) {
         let until = Instant::now() + LEASE_TTL;
         let mut book = self.lock();
@@ -407,6 +426,25 @@ impl Presence for LocalPresence {
             self.wake.notify_one();
         }
     }
+}
+
+/// Hands back this node's lease as it stops (`node` is its presence id):
+/// the other nodes announce its users offline now, not when the lease would
+/// have run out. Waits at most 2 s for the bus to send it.
+pub async fn hand_back_lease(bus: &dyn Bus, node: u64) {
+    roomy_bus::announce(
+        bus,
+        Envelope {
+            recipients: Vec::new(),
+            event: Event::PresenceLease {
+                node,
+                users: Vec::new(),
+            },
+            origin: None,
+        },
+    )
+    .await;
+    bus.flush(Duration::from_secs(2)).await;
 }
 
 /// Who an announcement is for.

@@ -165,6 +165,11 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> Box<dyn Subscription>;
     /// Whether the other nodes can be reached now (`/readyz`).
     async fn check(&self) -> Result<(), BusError>;
+    /// Waits, at most `within`, until what was published so far has reached
+    /// the bus server: for a node that is stopping.
+    async fn flush(&self, within: std::time::Duration) {
+        let _ = within;
+    }
 }
 
 /// Publishes `envelope`; a failure is logged, not returned: the event is

@@ -425,6 +425,25 @@ impl Bus for NetworkBus {
     async fn check(&self) -> Result<(), BusError> {
         self.transport.check().await
     }
+
+    async fn flush(&self, within: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        let published = *lock(&self.seq);
+        let c = &self.inbound.counters;
+        // Polled: this runs once, while the node stops.
+        while c.sent.load(Ordering::Relaxed)
+            + c.unsent.load(Ordering::Relaxed)
+            + c.full.load(Ordering::Relaxed)
+            < published
+        {
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // A round trip on the same connection: the server has what came before.
+        let _ = tokio::time::timeout_at(deadline, self.transport.check()).await;
+    }
 }
 
 struct NetworkSubscription {

@@ -212,11 +212,16 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
+    let bus = state.app.bus.clone();
+    let presence_node = state.presence.node();
     let app = roomy_api::router(state);
     http::serve(listener, app, limits, admission, shutdown).await;
     if let Some(m) = metrics {
         let _ = m.await;
     }
+    // This node's users are offline for the other nodes now, not when its
+    // lease would have run out.
+    roomy_app::hand_back_lease(&*bus, presence_node).await;
     Ok(())
 }
 
