@@ -6,6 +6,10 @@
 //! - `idle`: N idle connections; server memory per connection.
 //! - `crash`: load, `kill -9` the server, restart, verify every acknowledged
 //!   message is stored exactly once, in order, with gap-free seqs; repeat.
+//! - `cluster`: clients through a load balancer in front of several nodes
+//!   while a driver kills a node and stops or freezes the bus; verifies
+//!   every delivery (order, no gap, no duplicate, live or after sync), the
+//!   database, and that the killed node's users are seen offline.
 //! - `graph`: one user with many followers; follower pages, mutual pages and
 //!   the profile's counts, timed one request at a time.
 //! - `upload`: one large tus upload to a fresh server, against the disk's own
@@ -17,6 +21,7 @@
 //! bounded in time.
 
 mod api;
+mod cluster;
 mod crash;
 mod disk;
 mod files;
@@ -49,6 +54,9 @@ enum Command {
     Idle(idle::IdleArgs),
     /// Kill -9 the server under load, restart, verify nothing acknowledged was lost.
     Crash(crash::CrashArgs),
+    /// Clients through a load balancer in front of several nodes while faults
+    /// are applied; verifies every delivery, the database and presence.
+    Cluster(cluster::ClusterArgs),
     /// Many followers on one user; list, mutual and profile latencies.
     Graph(graph::GraphArgs),
     /// One large tus upload: speed against the disk's, server RSS, file verified.
@@ -69,6 +77,7 @@ async fn main() -> ExitCode {
         Command::Load(a) => load::run(a).await.map(|r| r.passed()),
         Command::Idle(a) => idle::run(a).await.map(|()| true),
         Command::Crash(a) => crash::run(a).await,
+        Command::Cluster(a) => cluster::run(a).await,
         Command::Graph(a) => graph::run(a).await,
         Command::Upload(a) => upload::run(a).await,
         Command::TusInterop(a) => interop::run(a).await,
