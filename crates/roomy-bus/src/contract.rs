@@ -619,111 +619,73 @@ async fn a_silent_server_is_noticed_and_interrupts_once(kind: Kind) {
     after_a_loss_every_subscription_hears_interrupted_once(&a, &b, &mut a1, &mut b1).await;
 }
 
-mod nats_server {
-    use super::*;
+/// The suite of a bus over a server: `$kind` on the server `$var` names.
+macro_rules! network_bus_tests {
+    ($module:ident, $kind:expr, $var:literal, $name:literal $(, $extra:item)*) => {
+        mod $module {
+            use super::*;
 
-    static SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
+            static SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
 
-    fn url() -> Option<String> {
-        service_url("ROOMY_TEST_NATS_URL", "NATS", &SKIP_NOTICE)
-    }
+            fn url() -> Option<String> {
+                service_url($var, $name, &SKIP_NOTICE)
+            }
 
-    async fn make() -> Option<Pair> {
-        let url = url()?;
-        let channel = fresh_channel();
-        let a = connect(Kind::Nats, &url, NetworkOptions::new(&channel)).await;
-        let b = connect(Kind::Nats, &url, NetworkOptions::new(&channel)).await;
-        Some(Pair {
-            a: Arc::new(a),
-            b: Arc::new(b),
-            one_node: false,
-        })
-    }
+            async fn make() -> Option<Pair> {
+                let url = url()?;
+                let channel = fresh_channel();
+                let a = connect($kind, &url, NetworkOptions::new(&channel)).await;
+                let b = connect($kind, &url, NetworkOptions::new(&channel)).await;
+                Some(Pair {
+                    a: Arc::new(a),
+                    b: Arc::new(b),
+                    one_node: false,
+                })
+            }
 
-    bus_contract_tests!(make());
+            bus_contract_tests!(make());
 
-    #[tokio::test]
-    async fn garbage_is_dropped() {
-        if let Some(url) = url() {
-            super::garbage_is_dropped(Kind::Nats, &url).await;
+            #[tokio::test]
+            async fn garbage_is_dropped() {
+                if let Some(url) = url() {
+                    super::garbage_is_dropped($kind, &url).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_overflow_interrupts_instead_of_losing_silently() {
+                if let Some(url) = url() {
+                    super::an_overflow_interrupts_instead_of_losing_silently($kind, &url).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn an_unreachable_server_fails_the_start() {
+                super::an_unreachable_server_fails_the_start($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_restarted_server_interrupts_once() {
+                super::a_restarted_server_interrupts_once($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_silent_server_is_noticed_and_interrupts_once() {
+                super::a_silent_server_is_noticed_and_interrupts_once($kind).await;
+            }
+
+            $($extra)*
         }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_overflow_interrupts_instead_of_losing_silently() {
-        if let Some(url) = url() {
-            super::an_overflow_interrupts_instead_of_losing_silently(Kind::Nats, &url).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_server_fails_the_start() {
-        super::an_unreachable_server_fails_the_start(Kind::Nats).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_restarted_server_interrupts_once() {
-        super::a_restarted_server_interrupts_once(Kind::Nats).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_silent_server_is_noticed_and_interrupts_once() {
-        super::a_silent_server_is_noticed_and_interrupts_once(Kind::Nats).await;
-    }
+    };
 }
 
-mod redis_server {
-    use super::*;
+network_bus_tests!(nats_server, Kind::Nats, "ROOMY_TEST_NATS_URL", "NATS");
 
-    static SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
-
-    fn url() -> Option<String> {
-        service_url("ROOMY_TEST_REDIS_URL", "Redis", &SKIP_NOTICE)
-    }
-
-    async fn make() -> Option<Pair> {
-        let url = url()?;
-        let channel = fresh_channel();
-        let a = connect(Kind::Redis, &url, NetworkOptions::new(&channel)).await;
-        let b = connect(Kind::Redis, &url, NetworkOptions::new(&channel)).await;
-        Some(Pair {
-            a: Arc::new(a),
-            b: Arc::new(b),
-            one_node: false,
-        })
-    }
-
-    bus_contract_tests!(make());
-
-    #[tokio::test]
-    async fn garbage_is_dropped() {
-        if let Some(url) = url() {
-            super::garbage_is_dropped(Kind::Redis, &url).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_overflow_interrupts_instead_of_losing_silently() {
-        if let Some(url) = url() {
-            super::an_overflow_interrupts_instead_of_losing_silently(Kind::Redis, &url).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_server_fails_the_start() {
-        super::an_unreachable_server_fails_the_start(Kind::Redis).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_restarted_server_interrupts_once() {
-        super::a_restarted_server_interrupts_once(Kind::Redis).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_silent_server_is_noticed_and_interrupts_once() {
-        super::a_silent_server_is_noticed_and_interrupts_once(Kind::Redis).await;
-    }
-
+network_bus_tests!(
+    redis_server,
+    Kind::Redis,
+    "ROOMY_TEST_REDIS_URL",
+    "Redis",
     /// `CLIENT KILL TYPE pubsub` drops the receiving connections.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn killed_subscriptions_interrupt_once() {
@@ -747,4 +709,4 @@ mod redis_server {
         assert_eq!(killed, 2, "one receiving connection per bus");
         after_a_loss_every_subscription_hears_interrupted_once(&a, &b, &mut a1, &mut b1).await;
     }
-}
+);
