@@ -22,6 +22,11 @@ pub const NEXT_FILE_ID: &str =
     "UPDATE counters SET value = value + 1 WHERE name = 'file_id' RETURNING value";
 
 /// Schedules job kind $1 on subject $2 at $3.
+/// Moves upload $3's offset from $4 to $1 (and its expiry to $2): the
+/// compare-and-set that lets one writer of a chunk win.
+pub const ADVANCE_UPLOAD: &str = "UPDATE uploads SET upload_offset = $1, expires_at = $2 \
+     WHERE id = $3 AND upload_offset = $4";
+
 pub const ENQUEUE_JOB: &str = "INSERT INTO jobs (kind, subject, run_at) VALUES ($1, $2, $3)";
 
 /// Whether user $2 may read file $1: the owner, or a member of a room where

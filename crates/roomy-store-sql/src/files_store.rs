@@ -6,8 +6,8 @@
 use crate::backend::{Args, Backend, Col, Conn, DbRow, SqlStore, WriteTx};
 use crate::db_err;
 use crate::files::{
-    ENQUEUE_JOB, FILE_COLUMNS, FILE_READABLE, FileRow, JobRow, NEXT_FILE_ID, STORAGE_USED,
-    UPLOAD_COLUMNS, UploadRow,
+    ADVANCE_UPLOAD, ENQUEUE_JOB, FILE_COLUMNS, FILE_READABLE, FileRow, JobRow, NEXT_FILE_ID,
+    STORAGE_USED, UPLOAD_COLUMNS, UploadRow,
 };
 use roomy_core::{
     FileId, UserId,
@@ -236,18 +236,15 @@ where
         expires_at: OffsetDateTime,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE uploads SET upload_offset = $1, expires_at = $2
-             WHERE id = $3 AND upload_offset = $4",
-        )
-        .bind(to)
-        .bind(to_millis(expires_at))
-        .bind(id.0)
-        .bind(from)
-        .execute(&mut *tx)
-        .await
-        .map(|done| B::rows_affected(&done))
-        .map_err(db_err)?;
+        let done = sqlx::query(ADVANCE_UPLOAD)
+            .bind(to)
+            .bind(to_millis(expires_at))
+            .bind(id.0)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .map(|done| B::rows_affected(&done))
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done == 1)
     }
@@ -264,18 +261,15 @@ where
         // The offset's compare-and-set decides: the part is recorded only
         // by the writer that moved it (on PostgreSQL the UPDATE locks the
         // row, so a racing writer waits here and then finds the offset moved).
-        let done = sqlx::query(
-            "UPDATE uploads SET upload_offset = $1, expires_at = $2
-             WHERE id = $3 AND upload_offset = $4",
-        )
-        .bind(to)
-        .bind(to_millis(expires_at))
-        .bind(id.0)
-        .bind(from)
-        .execute(&mut *tx)
-        .await
-        .map(|done| B::rows_affected(&done))
-        .map_err(db_err)?;
+        let done = sqlx::query(ADVANCE_UPLOAD)
+            .bind(to)
+            .bind(to_millis(expires_at))
+            .bind(id.0)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .map(|done| B::rows_affected(&done))
+            .map_err(db_err)?;
         if done != 1 {
             return Ok(false);
         }
