@@ -218,7 +218,7 @@ impl Hub {
 
     /// The delivery loop.
     async fn run(
-        &self,
+        self: &Arc<Self>,
         mut subscription: Box<dyn Subscription>,
         app: App,
         shutdown: &CancellationToken,
@@ -276,7 +276,9 @@ impl Hub {
                     let (top, at) = *beacon.borrow_and_update();
                     order.observe_top(top, at);
                     if std::mem::take(&mut recheck_sessions) {
-                        self.end_dead_sessions(&app).await;
+                        // One query per session: off the delivery loop.
+                        let (hub, app) = (self.clone(), app.clone());
+                        tokio::spawn(async move { hub.end_dead_sessions(&app).await });
                     }
                 }
                 _ = sleep_until(wake), if deadline.is_some() => {}
