@@ -412,12 +412,24 @@ async fn an_unreachable_server_fails_the_start(kind: Kind) {
 }
 
 /// A port nothing listens on (for a moment).
+/// A free port no other test of this process was given: a port released by
+/// one test's probe (or its killed server, to be restarted on it) could
+/// otherwise be handed to another test, whose server then fails to bind
+/// while its readiness check reaches the first test's server.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A server process of the test's own, on a free port; killed when dropped.
@@ -476,6 +488,14 @@ impl OwnServer {
             },
         )
         .await;
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten());
+        assert!(
+            exited.is_none(),
+            "the test server on port {port} exited at start ({exited:?})"
+        );
     }
 
     /// Kills the process (SIGKILL) and reaps it.
