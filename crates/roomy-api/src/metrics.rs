@@ -9,9 +9,10 @@ use axum::{
     response::Response,
 };
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, text::encode},
     metrics::{
-        counter::Counter,
+        counter::{ConstCounter, Counter},
         family::Family,
         gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
@@ -125,12 +126,72 @@ impl Metrics {
         }
     }
 
+    /// Adds the network bus's own counters (`roomy_bus_sent_total` and the
+    /// rest), read at each scrape; nothing for the in-process bus.
+    pub fn watch_bus(&mut self, bus: Arc<dyn roomy_bus::Bus>) {
+        if bus.network_stats().is_some() {
+            self.registry
+                .register_collector(Box::new(BusCollector(bus)));
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Reads a network bus's counters at each scrape.
+struct BusCollector(Arc<dyn roomy_bus::Bus>);
+
+impl std::fmt::Debug for BusCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BusCollector")
+    }
+}
+
+impl Collector for BusCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(s) = self.0.network_stats() else {
+            return Ok(());
+        };
+        let counters = [
+            ("bus_sent", "Events sent to the other nodes", s.sent),
+            (
+                "bus_queue_full",
+                "Events not sent because the outgoing queue was full",
+                s.full,
+            ),
+            (
+                "bus_unsent",
+                "Events not sent because the bus server was unreachable or refused them",
+                s.unsent,
+            ),
+            (
+                "bus_received",
+                "Events received from the other nodes",
+                s.received,
+            ),
+            (
+                "bus_undecodable",
+                "Payloads from the bus that did not decode",
+                s.undecodable,
+            ),
+            (
+                "bus_repeated",
+                "Payloads from the bus dropped as repeats",
+                s.repeated,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
     }
 }
 

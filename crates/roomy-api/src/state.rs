@@ -80,7 +80,9 @@ impl AppState {
         settings: ApiSettings,
         shutdown: CancellationToken,
     ) -> AppState {
-        let metrics = Arc::new(Metrics::new());
+        let mut metrics = Metrics::new();
+        metrics.watch_bus(app.bus.clone());
+        let metrics = Arc::new(metrics);
         let presence: Arc<dyn Presence> = LocalPresence::start(
             app.store.clone(),
             app.bus.clone(),

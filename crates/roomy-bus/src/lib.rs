@@ -170,6 +170,11 @@ pub trait Bus: Send + Sync + 'static {
     async fn flush(&self, within: std::time::Duration) {
         let _ = within;
     }
+    /// What a network bus has sent, received and lost so far (`/metrics`);
+    /// none for the in-process bus, which loses nothing on a network.
+    fn network_stats(&self) -> Option<BusStats> {
+        None
+    }
 }
 
 /// Publishes `envelope`; a failure is logged, not returned: the event is

@@ -444,6 +444,10 @@ impl Bus for NetworkBus {
         // A round trip on the same connection: the server has what came before.
         let _ = tokio::time::timeout_at(deadline, self.transport.check()).await;
     }
+
+    fn network_stats(&self) -> Option<BusStats> {
+        Some(self.stats())
+    }
 }
 
 struct NetworkSubscription {

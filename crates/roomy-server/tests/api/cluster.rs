@@ -270,6 +270,26 @@ async fn messages_and_acks_cross_in_order_each_once(net: Net) {
         .await
         .json();
     assert_eq!(view["last_seq"], first + 2 * n - 1, "{view}");
+
+    // Each node's bus counted what crossed, and nothing went wrong on it.
+    for node in [&a, &b] {
+        let text = node.get("/metrics", None).await.text;
+        let value = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        assert!(value("roomy_bus_sent_total") > n as u64, "{text}");
+        assert!(value("roomy_bus_received_total") > n as u64, "{text}");
+        for lost in [
+            "roomy_bus_queue_full_total",
+            "roomy_bus_unsent_total",
+            "roomy_bus_undecodable_total",
+            "roomy_bus_repeated_total",
+        ] {
+            assert_eq!(value(lost), 0, "{lost}: {text}");
+        }
+    }
 }
 
 /// Bob marks a room read on A: his device on B moves its badge and Alice,
