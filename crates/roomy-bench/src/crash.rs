@@ -108,7 +108,7 @@ pub async fn run(args: CrashArgs) -> Result<bool, String> {
     let mut problems = Vec::new();
     let mut total_acked = 0usize;
     for cycle in 1..=args.cycles {
-        let load = load::start(&running.server, &rooms, 2, 0, 4, 64).await;
+        let load = load::start(&running.server, &[], false, &rooms, 2, 0, 4, 64).await;
         let wait = rand::random::<u64>() % args.max_load_ms.max(1) + 100;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         let acked_at_kill = load

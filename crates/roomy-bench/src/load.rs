@@ -49,6 +49,17 @@ pub struct LoadArgs {
     /// Message body size in bytes (at least 32).
     #[arg(long, default_value_t = 64)]
     pub body_bytes: usize,
+    /// Nodes of a cluster (loopback only), given once each: the members of
+    /// a room connect to different nodes in turn, so with rooms no larger
+    /// than the node count every delivery crosses nodes. Set-up still goes
+    /// through `--url`.
+    #[arg(long = "node-url")]
+    pub node_urls: Vec<String>,
+    /// With `--node-url`: every member of a room on the same node instead
+    /// (rooms spread over the nodes in turn), so no delivery crosses nodes:
+    /// the baseline for the crossing latency.
+    #[arg(long, requires = "node_urls")]
+    pub local_rooms: bool,
 }
 
 /// What one client saw.
@@ -296,9 +307,14 @@ pub struct Running {
     tasks: Vec<(i64, tokio::task::JoinHandle<ClientLog>)>,
 }
 
-/// Connects every member of `rooms` and starts the senders.
+/// Connects every member of `rooms` and starts the senders: member `i` of
+/// room `r` to `nodes[(r + i) % nodes.len()]` (`nodes[r % nodes.len()]`
+/// with `local_rooms`), or all to `server`.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     server: &Server,
+    nodes: &[Server],
+    local_rooms: bool,
     rooms: &[RoomSetup],
     senders_per_room: usize,
     rate: u64,
@@ -315,10 +331,15 @@ pub async fn start(
     let gate = CancellationToken::new();
     let mut tasks = Vec::new();
     let mut count = 0u32;
-    for room in rooms {
+    for (r, room) in rooms.iter().enumerate() {
         for (i, member) in room.members.iter().enumerate() {
             let send = i < senders_per_room;
-            let (server, token) = (server.clone(), member.token.clone());
+            let server = match nodes.len() {
+                0 => server.clone(),
+                n if local_rooms => nodes[r % n].clone(),
+                n => nodes[(r + i) % n].clone(),
+            };
+            let token = member.token.clone();
             let (sending, stop_all, counters, connected, gate) = (
                 stop_sending.child_token(),
                 stop.clone(),
@@ -442,6 +463,11 @@ pub fn verify(logs: &[(i64, ClientLog)], rooms: &[RoomSetup], report: &mut Repor
 /// `roomy-bench load`.
 pub async fn run(args: LoadArgs) -> Result<Report, String> {
     let server = Server::new(&args.url)?;
+    let nodes = args
+        .node_urls
+        .iter()
+        .map(|u| Server::new(u))
+        .collect::<Result<Vec<_>, _>>()?;
     let duration = Duration::from_secs(args.duration.clamp(1, 600));
     let tag = format!("{:04x}", rand::random::<u16>());
     eprintln!(
@@ -454,6 +480,8 @@ pub async fn run(args: LoadArgs) -> Result<Report, String> {
     eprintln!("connecting {clients} clients...");
     let running = start(
         &server,
+        &nodes,
+        args.local_rooms,
         &rooms,
         args.senders_per_room.min(args.room_size),
         args.rate,
@@ -508,6 +536,23 @@ pub async fn run(args: LoadArgs) -> Result<Report, String> {
         args.window,
         args.body_bytes.max(32),
     );
+    if args.local_rooms {
+        println!(
+            "rooms spread over {} nodes in turn, each room's members on one node: no delivery crosses nodes",
+            nodes.len()
+        );
+    } else if !nodes.is_empty() {
+        let cross = args.room_size <= nodes.len();
+        println!(
+            "members spread over {} nodes in turn: {}",
+            nodes.len(),
+            if cross {
+                "every delivery crosses nodes"
+            } else {
+                "rooms are larger than the node count, some deliveries stay on their node"
+            }
+        );
+    }
     println!(
         "during the window: sent {:.0}/s, acked {:.0}/s, delivered {:.0}/s",
         (s1 - s0) as f64 / elapsed,

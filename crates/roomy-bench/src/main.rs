@@ -2,14 +2,17 @@
 //!
 //! - `load`: N WebSocket clients in rooms of a chosen size send at a target
 //!   rate or as fast as acks allow; every delivery is checked (order, no loss,
-//!   no duplicate) and ack/delivery latencies and server RSS are reported.
+//!   no duplicate) and ack/delivery latencies and server RSS are reported;
+//!   with `--node-url` the clients go straight to a cluster's nodes, the
+//!   members of a room on different nodes (or, `--local-rooms`, the same).
 //! - `idle`: N idle connections; server memory per connection.
 //! - `crash`: load, `kill -9` the server, restart, verify every acknowledged
 //!   message is stored exactly once, in order, with gap-free seqs; repeat.
 //! - `cluster`: clients through a load balancer in front of several nodes
 //!   while a driver kills a node and stops or freezes the bus; verifies
 //!   every delivery (order, no gap, no duplicate, live or after sync), the
-//!   database, and that the killed node's users are seen offline.
+//!   database, and that the killed node's users are seen offline; with
+//!   `--storm-clients`, times thousands of the killed node's clients coming back.
 //! - `graph`: one user with many followers; follower pages, mutual pages and
 //!   the profile's counts, timed one request at a time.
 //! - `upload`: one large tus upload to a fresh server, against the disk's own

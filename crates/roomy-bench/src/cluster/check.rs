@@ -65,6 +65,9 @@ pub struct Connection {
     pub open_at_end: bool,
     /// When its `ready` came (Unix ms), for the verdict's timeline.
     pub ready_at_ms: i64,
+    /// When the catch-up `sync` it sent (with any history pages) was done
+    /// (Unix ms); none on a first connection, which has nothing to catch up.
+    pub synced_at_ms: Option<i64>,
 }
 
 /// Everything one client (one user) saw and did during the run.

@@ -25,6 +25,22 @@ pub struct Spec {
     pub rooms: Vec<i64>,
     /// Whether it sends (else it only receives).
     pub sends: bool,
+    /// Its own time between two sends, instead of the run's.
+    pub interval: Option<Duration>,
+    /// A node its first connection goes to directly, past the load
+    /// balancer (the reconnect storm's clients start on the node that dies).
+    pub first: Option<Server>,
+    /// Reconnects the way the web client does (see [`web_backoff`]) instead
+    /// of as fast as the cluster test's clients.
+    pub web_backoff: bool,
+}
+
+/// The web client's reconnect delay (`backoffDelay` in its gateway): the
+/// cap starts at 0.5 s and doubles up to 15 s; the delay is drawn from the
+/// cap's upper half. A storm measured with it is the storm users cause.
+pub fn web_backoff(attempt: u32) -> Duration {
+    let cap = (500u64 << attempt.min(10)).min(15_000);
+    Duration::from_millis(cap / 2 + rand::random::<u64>() % (cap / 2 + 1))
 }
 
 /// How all clients of a run behave.
@@ -133,12 +149,12 @@ fn unix_micros() -> u64 {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Opens a WebSocket through the load balancer; the node that took it, and
-/// its `ready.since`.
-async fn connect(lb: &Server, token: &str) -> Result<(Ws, Option<String>, i64), String> {
+/// Opens a WebSocket through the load balancer (or to one node); the node
+/// that took it, and its `ready.since`.
+async fn connect(server: &Server, token: &str) -> Result<(Ws, Option<String>, i64), String> {
     let (mut ws, resp) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(lb.ws_url(token)),
+        tokio_tungstenite::connect_async(server.ws_url(token)),
     )
     .await
     .map_err(|_| "handshake timed out".to_owned())?
@@ -219,17 +235,29 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
     let mut next_message: u64 = 0;
     let mut next_room = rand::random::<u32>() as usize;
     let stop = &controls.stop;
+    let interval = spec.interval.unwrap_or(settings.interval);
+    // Failed attempts in a row, for the web client's backoff.
+    let mut attempt_no: u32 = 0;
 
     while !stop.is_cancelled() {
+        let (server, direct) = match (&spec.first, position) {
+            (Some(first), None) => (first, true),
+            _ => (&settings.lb, false),
+        };
         let attempt = tokio::select! {
             _ = stop.cancelled() => break,
-            a = connect(&settings.lb, &spec.token) => a,
+            a = connect(server, &spec.token) => a,
         };
         let (ws, node, since) = match attempt {
-            Ok(c) => c,
+            Ok((ws, node, since)) => (ws, node.or(direct.then(|| "direct".to_owned())), since),
             Err(_) => {
                 lock(&state).failed_attempts += 1;
-                let pause = backoff.mul_f64(0.5 + rand::random::<f64>());
+                let pause = if spec.web_backoff {
+                    attempt_no += 1;
+                    web_backoff(attempt_no)
+                } else {
+                    backoff.mul_f64(0.5 + rand::random::<f64>())
+                };
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -239,6 +267,7 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
             }
         };
         backoff = Duration::from_millis(100);
+        attempt_no = 0;
         let (mut sink, mut stream) = ws.split();
         {
             let mut st = lock(&state);
@@ -268,9 +297,8 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
             Some(_) => sync_due = Some(Instant::now()),
         }
         let mut ticker = {
-            let offset = settings.interval.mul_f64(rand::random::<f64>());
-            let mut t =
-                tokio::time::interval_at(tokio::time::Instant::now() + offset, settings.interval);
+            let offset = interval.mul_f64(rand::random::<f64>());
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             t
         };
@@ -429,7 +457,14 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
                                     }
                                 }
                             }
-                            lock(&state).conn().synced.extend(got);
+                            {
+                                let mut st = lock(&state);
+                                let conn = st.conn();
+                                conn.synced.extend(got);
+                                if filled {
+                                    conn.synced_at_ms = Some((unix_micros() / 1000) as i64);
+                                }
+                            }
                             if filled {
                                 position = Some(since);
                             } else {
@@ -471,7 +506,11 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
             break;
         }
         lost_at = Some(Instant::now());
-        let pause = Duration::from_millis(50 + rand::random::<u64>() % 200);
+        let pause = if spec.web_backoff {
+            web_backoff(0)
+        } else {
+            Duration::from_millis(50 + rand::random::<u64>() % 200)
+        };
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(pause) => {}
@@ -490,4 +529,25 @@ fn send_frame(id: u64, room: i64, client_id: &str, body: &str) -> String {
         "body": body,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::web_backoff;
+    use std::time::Duration;
+
+    /// The bounds of the web client's `backoffDelay` (web/src/state/gateway.ts).
+    #[test]
+    fn web_backoff_draws_from_the_upper_half_of_a_doubling_cap() {
+        for _ in 0..200 {
+            let first = web_backoff(0);
+            assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+            let third = web_backoff(2);
+            assert!(third >= Duration::from_millis(1_000) && third <= Duration::from_millis(2_000));
+            for late in [5, 10, 40] {
+                let d = web_backoff(late);
+                assert!(d >= Duration::from_millis(7_500) && d <= Duration::from_millis(15_000));
+            }
+        }
+    }
 }

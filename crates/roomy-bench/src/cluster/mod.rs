@@ -4,6 +4,8 @@
 //! stops and freezes the bus), then a verdict on every delivery and on the
 //! database ([`check`]), and on presence: users connected only to the node
 //! that is killed must be seen offline by a watcher on another node.
+//! With `--storm-clients`, a reconnect storm: that many clients start on the
+//! node that is killed and must all be back and caught up, timed from the kill.
 //!
 //! The fault driver and the bench talk through files in `--control-dir`:
 //! the bench writes `loaded` once every client is connected and sending,
@@ -76,6 +78,18 @@ pub struct ClusterArgs {
     /// node's hub reads what the others committed from the database).
     #[arg(long)]
     pub in_process_bus: bool,
+    /// Clients of the reconnect storm: they connect first to
+    /// `--presence-node`, directly, and through the load balancer once it is
+    /// killed, with the web client's backoff; the verdict times how long
+    /// they take to be back and caught up. 0: no storm.
+    #[arg(long, default_value_t = 0)]
+    pub storm_clients: usize,
+    /// Members per storm group (a registered owner and guests).
+    #[arg(long, default_value_t = 50)]
+    pub storm_group_size: usize,
+    /// Milliseconds between two sends of one storm client.
+    #[arg(long, default_value_t = 60_000)]
+    pub storm_interval_ms: u64,
     /// Seconds allowed, after the driver is done, for the last acks and
     /// for every client to catch up.
     #[arg(long, default_value_t = 30)]
@@ -276,6 +290,9 @@ async fn setup(
                 token: a.token.clone(),
                 rooms: Vec::new(),
                 sends: true,
+                interval: None,
+                first: None,
+                web_backoff: false,
             })
             .rooms
             .push(room);
@@ -309,7 +326,64 @@ async fn setup(
         }
         rooms.push(*room);
     }
-    Ok((specs.into_values().collect(), rooms))
+    let mut specs: Vec<Spec> = specs.into_values().collect();
+    let (storm, storm_rooms) = storm_setup(args, lb, tag).await?;
+    specs.extend(storm);
+    rooms.extend(storm_rooms);
+    Ok((specs, rooms))
+}
+
+/// The reconnect storm's users: groups of `--storm-group-size`, each a
+/// registered owner and guests, all starting on the node that will die.
+async fn storm_setup(
+    args: &ClusterArgs,
+    lb: &Server,
+    tag: &str,
+) -> Result<(Vec<Spec>, Vec<i64>), String> {
+    if args.storm_clients == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let node = args
+        .presence_node
+        .as_deref()
+        .ok_or("--storm-clients needs --presence-node, the node that will be killed")?;
+    let node = Server::new(node)?;
+    let size = args.storm_group_size.clamp(2, args.storm_clients.max(2));
+    let groups = args.storm_clients.div_ceil(size);
+    eprintln!(
+        "cluster: setting up {} storm clients in {groups} groups...",
+        args.storm_clients
+    );
+    let made = each((0..groups).collect(), 4, |g| async move {
+        let owner = lb.user(&format!("so{tag}_{g:04}")).await?;
+        let members = size.min(args.storm_clients - g * size);
+        let guests = each((0..members - 1).collect(), 16, |j| async move {
+            lb.guest(&format!("s{g}_{j}")).await
+        })
+        .await?;
+        let room = lb.group(&owner, "storm", &guests).await?;
+        Ok((g, owner, guests, room))
+    })
+    .await?;
+    let interval = Duration::from_millis(args.storm_interval_ms.max(10));
+    let mut specs = Vec::new();
+    let mut rooms = Vec::new();
+    for (g, owner, guests, room) in made {
+        for (j, a) in std::iter::once(&owner).chain(&guests).enumerate() {
+            specs.push(Spec {
+                user: a.id,
+                name: format!("s{g}x{j}"),
+                token: a.token.clone(),
+                rooms: vec![room],
+                sends: true,
+                interval: Some(interval),
+                first: Some(node.clone()),
+                web_backoff: true,
+            });
+        }
+        rooms.push(room);
+    }
+    Ok((specs, rooms))
 }
 
 /// Every load room's history, through the load balancer, as a member reads it.
@@ -420,13 +494,17 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
             state,
         )));
     }
-    let all_connected = until(Instant::now() + Duration::from_secs(60), || {
+    // A minute, and more for thousands of handshakes on one node.
+    let connect_secs = 60 + specs.len() as u64 / 100;
+    let all_connected = until(Instant::now() + Duration::from_secs(connect_secs), || {
         states.iter().all(|s| lock(s).connected)
     })
     .await;
     if !all_connected {
         controls.stop.cancel();
-        return Err("not every client could connect through the load balancer in 60 s".into());
+        return Err(format!(
+            "not every client could connect in {connect_secs} s"
+        ));
     }
     let spread = spread(&states);
     controls.go.cancel();
@@ -532,6 +610,12 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
     for r in &records {
         check::check_client(r, &db, &mut tally, &mut problems);
     }
+    let storm: Vec<&ClientRecord> = specs
+        .iter()
+        .zip(&records)
+        .filter(|(s, _)| s.first.is_some())
+        .map(|(_, r)| r)
+        .collect();
     let acked: usize = records.iter().map(|r| r.acks.len()).sum();
     let stored_msgs: usize = db.rooms.values().map(Vec::len).sum();
 
@@ -600,6 +684,9 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         "  delivery latency (live, any node): {}",
         delivery.summary()
     );
+    if !storm.is_empty() {
+        report_storm(&storm, kill_at, &mut problems);
+    }
     match (kill_at, presence_shared, offline.is_empty()) {
         (_, false, _) => println!("  presence: not checked (in-process bus: presence is per node)"),
         (None, _, _) | (_, _, true) => println!("  presence: not checked (no node was killed)"),
@@ -651,6 +738,63 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         }
     }
     Ok(problems.is_empty())
+}
+
+/// The reconnect storm's verdict: every storm client back (a `ready` on
+/// another node) and caught up (its `sync` done) after the kill, and how
+/// long that took, client by client, from the kill.
+fn report_storm(storm: &[&ClientRecord], kill_at: Option<i64>, problems: &mut Vec<String>) {
+    let Some(kill) = kill_at else {
+        problems.push("storm: no node was killed".into());
+        return;
+    };
+    let micros = |t: i64| ((t - kill).max(0) as u64 * 1000).min(u64::from(u32::MAX)) as u32;
+    let (mut back, mut caught_up) = (Latencies::default(), Latencies::default());
+    let mut missing = 0usize;
+    let mut still_direct = 0usize;
+    for r in storm {
+        let after: Vec<&check::Connection> = r
+            .connections
+            .iter()
+            .filter(|c| c.ready_at_ms >= kill)
+            .collect();
+        if r.connections.len() < 2 || after.is_empty() {
+            // Still on its first connection: the killed node never held it,
+            // or it never came back.
+            if r.connections.len() < 2 {
+                still_direct += 1;
+            }
+            missing += 1;
+            continue;
+        }
+        back.0.push(micros(after[0].ready_at_ms));
+        match after.iter().find_map(|c| c.synced_at_ms) {
+            Some(t) => caught_up.0.push(micros(t)),
+            None => missing += 1,
+        }
+    }
+    let last = |l: &Latencies| f64::from(l.0.iter().copied().max().unwrap_or(0)) / 1e6;
+    println!(
+        "  reconnect storm: {} clients on the killed node; {} back on another node, the last {:.1} s after the kill; {} caught up by sync, the last {:.1} s after the kill",
+        storm.len(),
+        back.0.len(),
+        last(&back),
+        caught_up.0.len(),
+        last(&caught_up)
+    );
+    println!("    back (ready) after the kill: {}", back.summary());
+    println!("    caught up after the kill:    {}", caught_up.summary());
+    if still_direct > 0 {
+        problems.push(format!(
+            "storm: {still_direct} storm clients never lost their first connection (not on the killed node?)"
+        ));
+    }
+    if missing > 0 {
+        problems.push(format!(
+            "storm: {missing} of {} storm clients did not come back and catch up",
+            storm.len()
+        ));
+    }
 }
 
 /// "node1 30, node2 29, ..." over the clients' current connections.
