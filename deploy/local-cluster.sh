@@ -281,7 +281,11 @@ done
 # The load balancer. HAProxy sizes its connection limit from its
 # open-files limit (two sockets per WebSocket): give it the hard limit, for
 # the thousands of clients of a reconnect storm.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# ("unlimited" is no value for the soft limit: the kernel's ceiling is.)
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] && hard_nofile=$(cat /proc/sys/fs/nr_open)
+ulimit -n "$hard_nofile" 2>/dev/null ||
+  echo "warning: cannot raise the open-files limit to $hard_nofile: HAProxy's connection limit follows $(ulimit -n)"
 ROOMY_LB_LISTEN="127.0.0.1:$LB_PORT" \
   ROOMY_NODE1="127.0.0.1:${NODE_PORTS[0]}" \
   ROOMY_NODE2="127.0.0.1:${NODE_PORTS[1]}" \

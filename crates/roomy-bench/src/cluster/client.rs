@@ -236,7 +236,7 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
     let mut next_room = rand::random::<u32>() as usize;
     let stop = &controls.stop;
     let interval = spec.interval.unwrap_or(settings.interval);
-    // Failed attempts in a row, for the web client's backoff.
+    // Pauses taken since the last `ready`: the web client's `attempt`.
     let mut attempt_no: u32 = 0;
 
     while !stop.is_cancelled() {
@@ -254,7 +254,7 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
                 lock(&state).failed_attempts += 1;
                 let pause = if spec.web_backoff {
                     attempt_no += 1;
-                    web_backoff(attempt_no)
+                    web_backoff(attempt_no - 1)
                 } else {
                     backoff.mul_f64(0.5 + rand::random::<f64>())
                 };
@@ -457,6 +457,22 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
                                     }
                                 }
                             }
+                            // The web client then reloads its room list (unread
+                            // counts, last messages): part of what a storm costs.
+                            if filled && spec.web_backoff
+                                && let Err(e) = settings
+                                    .lb
+                                    .expect(
+                                        reqwest::Method::GET,
+                                        "/api/v1/rooms?limit=200",
+                                        Some(&spec.token),
+                                        None,
+                                        &[200],
+                                    )
+                                    .await
+                            {
+                                *lock(&state).errors.entry(format!("rooms: {e}")).or_default() += 1;
+                            }
                             {
                                 let mut st = lock(&state);
                                 let conn = st.conn();
@@ -507,7 +523,8 @@ pub async fn run(spec: Spec, settings: Settings, controls: Controls, state: Shar
         }
         lost_at = Some(Instant::now());
         let pause = if spec.web_backoff {
-            web_backoff(0)
+            attempt_no += 1;
+            web_backoff(attempt_no - 1)
         } else {
             Duration::from_millis(50 + rand::random::<u64>() % 200)
         };

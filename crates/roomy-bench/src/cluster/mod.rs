@@ -590,9 +590,16 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         (0, 0, 0, 0, 0, 0);
     let mut outage = Duration::ZERO;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    for s in &states {
+    // The clients outside the storm (their rooms hold none of its clients):
+    // what a storm costs everyone else.
+    let (mut others_ack, mut others_delivery) = (Latencies::default(), Latencies::default());
+    for (s, spec) in states.iter().zip(&specs) {
         let mut st = lock(s);
         st.finish();
+        if spec.first.is_none() {
+            others_ack.0.extend_from_slice(&st.ack_latency);
+            others_delivery.0.extend_from_slice(&st.delivery_latency);
+        }
         sent += st.sent;
         resent += st.resent;
         reconnects += st.reconnects;
@@ -685,6 +692,12 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
         delivery.summary()
     );
     if !storm.is_empty() {
+        println!(
+            "  the {} clients outside the storm: ack {}; delivery {}",
+            specs.len() - storm.len(),
+            others_ack.summary(),
+            others_delivery.summary()
+        );
         report_storm(&storm, kill_at, &mut problems);
     }
     match (kill_at, presence_shared, offline.is_empty()) {
@@ -740,6 +753,58 @@ pub async fn run(args: ClusterArgs) -> Result<bool, String> {
     Ok(problems.is_empty())
 }
 
+/// What the storm clients did after the kill.
+#[derive(Debug, Default)]
+struct Storm {
+    /// From the kill to the first `ready` on another node, µs, per client.
+    back: Latencies,
+    /// From the kill to that client's catch-up `sync` done, µs.
+    caught_up: Vec<u32>,
+    /// Still on their first, direct connection at the end: the killed node
+    /// never held them.
+    never_lost: usize,
+    /// Had already moved off the killed node before the kill (a resync, a
+    /// bus fault): not part of the storm.
+    moved_before: usize,
+    /// Lost their connection at the kill and not back, or back but never
+    /// caught up.
+    not_back: usize,
+    not_caught_up: usize,
+}
+
+impl Storm {
+    /// Tallies `storm` against a kill at `kill` (Unix ms).
+    fn tally(storm: &[&ClientRecord], kill: i64) -> Storm {
+        let micros = |t: i64| ((t - kill).max(0) as u64 * 1000).min(u64::from(u32::MAX)) as u32;
+        let mut out = Storm::default();
+        for r in storm {
+            let (before, after): (Vec<&check::Connection>, Vec<&check::Connection>) =
+                r.connections.iter().partition(|c| c.ready_at_ms < kill);
+            if r.connections.len() == 1 && r.connections[0].open_at_end {
+                out.never_lost += 1;
+                continue;
+            }
+            if before
+                .last()
+                .is_some_and(|c| c.node.as_deref() != Some("direct"))
+            {
+                out.moved_before += 1;
+                continue;
+            }
+            let Some(first) = after.first() else {
+                out.not_back += 1;
+                continue;
+            };
+            out.back.0.push(micros(first.ready_at_ms));
+            match after.iter().find_map(|c| c.synced_at_ms) {
+                Some(t) => out.caught_up.push(micros(t)),
+                None => out.not_caught_up += 1,
+            }
+        }
+        out
+    }
+}
+
 /// The reconnect storm's verdict: every storm client back (a `ready` on
 /// another node) and caught up (its `sync` done) after the kill, and how
 /// long that took, client by client, from the kill.
@@ -748,51 +813,37 @@ fn report_storm(storm: &[&ClientRecord], kill_at: Option<i64>, problems: &mut Ve
         problems.push("storm: no node was killed".into());
         return;
     };
-    let micros = |t: i64| ((t - kill).max(0) as u64 * 1000).min(u64::from(u32::MAX)) as u32;
-    let (mut back, mut caught_up) = (Latencies::default(), Latencies::default());
-    let mut missing = 0usize;
-    let mut still_direct = 0usize;
-    for r in storm {
-        let after: Vec<&check::Connection> = r
-            .connections
-            .iter()
-            .filter(|c| c.ready_at_ms >= kill)
-            .collect();
-        if r.connections.len() < 2 || after.is_empty() {
-            // Still on its first connection: the killed node never held it,
-            // or it never came back.
-            if r.connections.len() < 2 {
-                still_direct += 1;
-            }
-            missing += 1;
-            continue;
-        }
-        back.0.push(micros(after[0].ready_at_ms));
-        match after.iter().find_map(|c| c.synced_at_ms) {
-            Some(t) => caught_up.0.push(micros(t)),
-            None => missing += 1,
-        }
-    }
-    let last = |l: &Latencies| f64::from(l.0.iter().copied().max().unwrap_or(0)) / 1e6;
+    let mut t = Storm::tally(storm, kill);
+    let mut caught_up = Latencies(t.caught_up.clone());
+    let last = |l: &[u32]| f64::from(l.iter().copied().max().unwrap_or(0)) / 1e6;
     println!(
         "  reconnect storm: {} clients on the killed node; {} back on another node, the last {:.1} s after the kill; {} caught up by sync, the last {:.1} s after the kill",
         storm.len(),
-        back.0.len(),
-        last(&back),
-        caught_up.0.len(),
-        last(&caught_up)
+        t.back.0.len(),
+        last(&t.back.0),
+        t.caught_up.len(),
+        last(&t.caught_up)
     );
-    println!("    back (ready) after the kill: {}", back.summary());
+    println!("    back (ready) after the kill: {}", t.back.summary());
     println!("    caught up after the kill:    {}", caught_up.summary());
-    if still_direct > 0 {
+    if t.never_lost > 0 {
         problems.push(format!(
-            "storm: {still_direct} storm clients never lost their first connection (not on the killed node?)"
+            "storm: {} storm clients never lost their first connection (not on the killed node?)",
+            t.never_lost
         ));
     }
-    if missing > 0 {
+    if t.moved_before > 0 {
         problems.push(format!(
-            "storm: {missing} of {} storm clients did not come back and catch up",
-            storm.len()
+            "storm: {} storm clients had left the killed node before the kill",
+            t.moved_before
+        ));
+    }
+    if t.not_back + t.not_caught_up > 0 {
+        problems.push(format!(
+            "storm: of {} storm clients, {} did not come back and {} came back but did not catch up",
+            storm.len(),
+            t.not_back,
+            t.not_caught_up
         ));
     }
 }
@@ -826,4 +877,66 @@ fn spread_at_end(records: &[ClientRecord]) -> String {
     }
     let list: Vec<String> = by.iter().map(|(n, c)| format!("{n} {c}")).collect();
     list.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Storm, check::ClientRecord, check::Connection};
+
+    fn conn(node: &str, ready_at_ms: i64, synced_at_ms: Option<i64>, open: bool) -> Connection {
+        Connection {
+            node: Some(node.to_owned()),
+            ready_at_ms,
+            synced_at_ms,
+            open_at_end: open,
+            ..Connection::default()
+        }
+    }
+
+    fn client(connections: Vec<Connection>) -> ClientRecord {
+        ClientRecord {
+            connections,
+            ..ClientRecord::default()
+        }
+    }
+
+    #[test]
+    fn the_storm_is_timed_from_the_kill_and_every_other_fate_is_told_apart() {
+        let kill = 10_000;
+        let records = [
+            // Back 300 ms after the kill, caught up at 450 ms.
+            client(vec![
+                conn("direct", 1_000, None, false),
+                conn("node2", 10_300, Some(10_450), true),
+            ]),
+            // Back at once but its first sync failed; the next connection's did.
+            client(vec![
+                conn("direct", 1_000, None, false),
+                conn("node3", 10_100, None, false),
+                conn("node2", 11_000, Some(11_200), true),
+            ]),
+            // Never held by the killed node.
+            client(vec![conn("direct", 1_000, None, true)]),
+            // Lost at the kill, never back.
+            client(vec![conn("direct", 1_000, None, false)]),
+            // Back, never caught up.
+            client(vec![
+                conn("direct", 1_000, None, false),
+                conn("node2", 10_200, None, true),
+            ]),
+            // Had moved through the proxy before the kill.
+            client(vec![
+                conn("direct", 1_000, None, false),
+                conn("node2", 5_000, Some(5_100), true),
+            ]),
+        ];
+        let refs: Vec<&ClientRecord> = records.iter().collect();
+        let t = Storm::tally(&refs, kill);
+        assert_eq!(t.back.0, vec![300_000, 100_000, 200_000]);
+        assert_eq!(t.caught_up, vec![450_000, 1_200_000]);
+        assert_eq!(
+            (t.never_lost, t.moved_before, t.not_back, t.not_caught_up),
+            (1, 1, 1, 1)
+        );
+    }
 }

@@ -24,8 +24,14 @@ async fn metrics_count_requests_by_route(app: TestApp) {
     app.get("/api/v1/me", None).await;
     let m = app.get("/metrics", None).await;
     assert_eq!(m.status, 200);
-    // One node on the in-process bus: no network bus to report on.
+    // One node on the in-process bus: no network bus to report on, but the
+    // hub's own count of interruptions is there.
     assert!(!m.text.contains("roomy_bus_sent"), "{}", m.text);
+    assert!(
+        m.text.contains("roomy_bus_interruptions_total 0"),
+        "{}",
+        m.text
+    );
     assert!(
         m.headers["content-type"]
             .to_str()
