@@ -101,14 +101,15 @@ async fn a_message_crosses_to_the_other_node_over_redis() {
 }
 
 /// A `nats-server` of this test's own on a free port, killed when dropped.
-struct OwnNats {
+pub(crate) struct OwnNats {
     child: std::process::Child,
-    port: u16,
+    program: &'static str,
+    pub(crate) port: u16,
 }
 
 impl OwnNats {
     /// `None` (skip, unless services are required) without `nats-server`.
-    fn start() -> Option<OwnNats> {
+    pub(crate) fn start() -> Option<OwnNats> {
         let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).is_file());
@@ -125,13 +126,34 @@ impl OwnNats {
             .local_addr()
             .expect("addr")
             .port();
-        let child = std::process::Command::new(program)
+        Some(OwnNats {
+            child: Self::spawn(program, port),
+            program,
+            port,
+        })
+    }
+
+    fn spawn(program: &str, port: u16) -> std::process::Child {
+        std::process::Command::new(program)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("start nats-server");
-        Some(OwnNats { child, port })
+            .expect("start nats-server")
+    }
+
+    /// Its URL, for a node's `nats_url`.
+    pub(crate) fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and starts a new one on the same port: every
+    /// client loses its connection and comes back to a server that knows
+    /// nothing of what was sent meanwhile.
+    pub(crate) fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.program, self.port);
     }
 }
 
@@ -148,7 +170,7 @@ async fn readiness_fails_while_the_bus_is_lost() {
     let Some(nats) = OwnNats::start() else {
         return;
     };
-    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let url = nats.url();
     // The node's first connection waits for the server to listen (a few seconds at most).
     let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| {
         cluster_node(c);

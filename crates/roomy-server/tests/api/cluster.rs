@@ -4,13 +4,14 @@
 //! and acks (in order, each once), read positions and receipts, typing,
 //! presence, revocations, deletes on other devices, favorites, membership
 //! and room changes, friend requests and their notices, thumbnails made on
-//! either node, and ended sessions. Most run over NATS and over Redis;
+//! either node, and ended sessions, also those a node's bus lost while it
+//! was cut off. Most run over NATS and over Redis;
 //! those that take long, or need shared file storage, over NATS only.
 //! Skipped without `ROOMY_TEST_POSTGRES_URL` and the bus server's variable
 //! (`ROOMY_TEST_NATS_URL`, `ROOMY_TEST_REDIS_URL`), failing instead under
 //! `ROOMY_TEST_REQUIRE_SERVICES=1` (see `bus.rs`).
 
-use crate::bus::{Net, bus_url, on_bus};
+use crate::bus::{Net, OwnNats, bus_url, on_bus};
 use crate::files::{png, run_jobs, send_file, simple_upload};
 use crate::harness::{Backend, Login, TestApp, Ws, cluster_node};
 use roomy_core::{Clock, Config};
@@ -720,6 +721,55 @@ async fn presence_crosses_and_counts_every_node(net: Net) {
         w.assert_quiet().await;
     }
     assert!(!a.is_online(u.id) && !b.is_online(u.id));
+}
+
+/// What a node's bus lost, it cannot hear: a logout on A never reaches B
+/// when B's bus is a NATS server of its own. Once B's bus connection comes
+/// back (that server restarted), B re-checks its connections' sessions and
+/// closes the one that ended meanwhile, and only that one. Without the
+/// re-check the socket would stay open until the client left.
+#[tokio::test]
+async fn a_node_whose_bus_was_interrupted_closes_the_sessions_ended_meanwhile() {
+    let Some(mut own) = OwnNats::start() else {
+        return;
+    };
+    let Some(a) = first_node(Net::Nats, |_| {}).await else {
+        return;
+    };
+    let url = own.url();
+    let b = join(&a, Net::Nats, |c| {
+        c.nats_url = Some(roomy_core::config::Redacted::new(url));
+    })
+    .await;
+    let alice = a.user("cl_alice").await;
+    let other = b.login("cl_alice", crate::harness::PASSWORD).await;
+    let (mut ended_b, _) = b.ws(&alice.token).await;
+    let (mut kept_b, _) = b.ws(&other.token).await;
+
+    let r = a
+        .post("/api/v1/auth/logout", Some(&alice.token), json!({}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // B heard nothing: the news went out on a bus B is not on (and B's
+    // database beacon brings positions, which a logout has none of).
+    assert_eq!(
+        ended_b.next_within(Duration::from_millis(1_500)).await,
+        None
+    );
+
+    own.restart();
+    let f = ended_b
+        .next_within(Duration::from_secs(20))
+        .await
+        .expect("the ended session closed once B's bus was back");
+    assert_eq!(f["error"]["code"], "session_ended", "{f}");
+    assert!(ended_b.next().await.is_null(), "closed");
+    kept_b.assert_quiet().await;
+    let metrics = b.get("/metrics", None).await.text;
+    assert!(
+        !metrics.contains("roomy_bus_interruptions_total 0"),
+        "{metrics}"
+    );
 }
 
 /// A logout on A closes that session's sockets on B (and A) within a
