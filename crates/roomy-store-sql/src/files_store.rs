@@ -134,6 +134,27 @@ where
             .await?
             .ok_or(StoreError::NotFound(Missing::File))
     }
+
+    /// The upload offset's compare-and-set: moves it from `from` to `to`
+    /// and renews its expiry; false when another writer moved it first.
+    async fn advance_in(
+        conn: &mut Conn<B>,
+        id: FileId,
+        from: i64,
+        to: i64,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(ADVANCE_UPLOAD)
+            .bind(to)
+            .bind(to_millis(expires_at))
+            .bind(id.0)
+            .bind(from)
+            .execute(&mut *conn)
+            .await
+            .map(|done| B::rows_affected(&done))
+            .map_err(db_err)?;
+        Ok(done == 1)
+    }
 }
 
 #[::async_trait::async_trait]
@@ -236,17 +257,9 @@ where
         expires_at: OffsetDateTime,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(ADVANCE_UPLOAD)
-            .bind(to)
-            .bind(to_millis(expires_at))
-            .bind(id.0)
-            .bind(from)
-            .execute(&mut *tx)
-            .await
-            .map(|done| B::rows_affected(&done))
-            .map_err(db_err)?;
+        let moved = Self::advance_in(&mut tx, id, from, to, expires_at).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(done == 1)
+        Ok(moved)
     }
 
     async fn advance_upload_part(
@@ -261,16 +274,7 @@ where
         // The offset's compare-and-set decides: the part is recorded only
         // by the writer that moved it (on PostgreSQL the UPDATE locks the
         // row, so a racing writer waits here and then finds the offset moved).
-        let done = sqlx::query(ADVANCE_UPLOAD)
-            .bind(to)
-            .bind(to_millis(expires_at))
-            .bind(id.0)
-            .bind(from)
-            .execute(&mut *tx)
-            .await
-            .map(|done| B::rows_affected(&done))
-            .map_err(db_err)?;
-        if done != 1 {
+        if !Self::advance_in(&mut tx, id, from, to, expires_at).await? {
             return Ok(false);
         }
         sqlx::query(

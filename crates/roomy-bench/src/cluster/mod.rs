@@ -759,7 +759,7 @@ struct Storm {
     /// From the kill to the first `ready` on another node, µs, per client.
     back: Latencies,
     /// From the kill to that client's catch-up `sync` done, µs.
-    caught_up: Vec<u32>,
+    caught_up: Latencies,
     /// Still on their first, direct connection at the end: the killed node
     /// never held them.
     never_lost: usize,
@@ -797,7 +797,7 @@ impl Storm {
             };
             out.back.0.push(micros(first.ready_at_ms));
             match after.iter().find_map(|c| c.synced_at_ms) {
-                Some(t) => out.caught_up.push(micros(t)),
+                Some(t) => out.caught_up.0.push(micros(t)),
                 None => out.not_caught_up += 1,
             }
         }
@@ -814,18 +814,17 @@ fn report_storm(storm: &[&ClientRecord], kill_at: Option<i64>, problems: &mut Ve
         return;
     };
     let mut t = Storm::tally(storm, kill);
-    let mut caught_up = Latencies(t.caught_up.clone());
     let last = |l: &[u32]| f64::from(l.iter().copied().max().unwrap_or(0)) / 1e6;
     println!(
         "  reconnect storm: {} clients on the killed node; {} back on another node, the last {:.1} s after the kill; {} caught up by sync, the last {:.1} s after the kill",
         storm.len(),
         t.back.0.len(),
         last(&t.back.0),
-        t.caught_up.len(),
-        last(&t.caught_up)
+        t.caught_up.0.len(),
+        last(&t.caught_up.0)
     );
     println!("    back (ready) after the kill: {}", t.back.summary());
-    println!("    caught up after the kill:    {}", caught_up.summary());
+    println!("    caught up after the kill:    {}", t.caught_up.summary());
     if t.never_lost > 0 {
         problems.push(format!(
             "storm: {} storm clients never lost their first connection (not on the killed node?)",
@@ -933,7 +932,7 @@ mod tests {
         let refs: Vec<&ClientRecord> = records.iter().collect();
         let t = Storm::tally(&refs, kill);
         assert_eq!(t.back.0, vec![300_000, 100_000, 200_000]);
-        assert_eq!(t.caught_up, vec![450_000, 1_200_000]);
+        assert_eq!(t.caught_up.0, vec![450_000, 1_200_000]);
         assert_eq!(
             (t.never_lost, t.moved_before, t.not_back, t.not_caught_up),
             (1, 1, 1, 1)

@@ -14,6 +14,7 @@
 use crate::bus::{Net, OwnNats, bus_url, on_bus};
 use crate::files::{png, run_jobs, send_file, simple_upload};
 use crate::harness::{Backend, Login, TestApp, Ws, cluster_node};
+use crate::messages::send;
 use roomy_core::{Clock, Config};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -102,19 +103,6 @@ async fn pair(net: Net, adjust: fn(&mut Config)) -> Option<(TestApp, TestApp)> {
     let a = first_node(net, adjust).await?;
     let b = join(&a, net, adjust).await;
     Some((a, b))
-}
-
-/// Sends a text message over HTTP, asserting it was stored.
-async fn say(node: &TestApp, who: &Login, room: i64, client_id: &str, body: &str) -> Value {
-    let r = node
-        .post(
-            &format!("/api/v1/rooms/{room}/messages"),
-            Some(&who.token),
-            json!({"client_id": client_id, "kind": "text", "body": body}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json()
 }
 
 /// The next `n` frames of `ws`.
@@ -303,7 +291,7 @@ async fn read_positions_and_receipts_cross(net: Net) {
     let alice = a.user("cl_alice").await;
     let bob = a.user("cl_bobby").await;
     let room = a.direct(&alice, &bob).await;
-    let m1 = say(&a, &alice, room, "r1", "read me").await;
+    let m1 = send(&a, &alice, room, "r1", "read me").await;
     let (mut bob_b, _) = b.ws(&bob.token).await;
     let (mut bob_a, _) = a.ws(&bob.token).await;
     let (mut alice_b, _) = b.ws(&alice.token).await;
@@ -334,7 +322,7 @@ async fn read_positions_and_receipts_cross(net: Net) {
         assert!(f["id"].is_null() && f["position"].is_i64(), "{f}");
     }
 
-    let m2 = say(&a, &alice, room, "r2", "and me").await;
+    let m2 = send(&a, &alice, room, "r2", "and me").await;
     for ws in [&mut bob_b, &mut bob_a, &mut alice_b] {
         assert_eq!(ws.next().await["message"]["id"], m2["id"]);
     }
@@ -417,9 +405,9 @@ async fn revokes_deletes_and_favorites_cross(net: Net) {
     let bob = a.user("cl_bobby").await;
     let admin = b.admin("cl_admin").await;
     let room = a.group(&alice, "Team", &[bob.id]).await;
-    let m1 = say(&a, &alice, room, "x1", "oops").await;
-    let m2 = say(&a, &alice, room, "x2", "not for bob").await;
-    let m3 = say(&a, &alice, room, "x3", "a keeper").await;
+    let m1 = send(&a, &alice, room, "x1", "oops").await;
+    let m2 = send(&a, &alice, room, "x2", "not for bob").await;
+    let m3 = send(&a, &alice, room, "x3", "a keeper").await;
     let (mut bob_b, _) = b.ws(&bob.token).await;
     let (mut bob_a, _) = a.ws(&bob.token).await;
     let (mut alice_b, _) = b.ws(&alice.token).await;
@@ -588,7 +576,7 @@ async fn membership_and_room_changes_cross(net: Net) {
         (&gone["room_id"], &gone["by"]),
         (&json!(room), &json!(owner.id))
     );
-    let after = say(&a, &owner, room, "m1", "after carol").await;
+    let after = send(&a, &owner, room, "m1", "after carol").await;
     assert_eq!(bob_b.next().await["message"]["id"], after["id"]);
     carol_b.assert_quiet().await;
 

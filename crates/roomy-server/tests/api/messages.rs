@@ -42,7 +42,14 @@ fn bodies(page: &Value) -> Vec<Value> {
         .collect()
 }
 
-async fn send(app: &TestApp, who: &Login, room: i64, client_id: &str, body: &str) -> Value {
+/// Sends a text message over HTTP, asserting it was stored.
+pub(crate) async fn send(
+    app: &TestApp,
+    who: &Login,
+    room: i64,
+    client_id: &str,
+    body: &str,
+) -> Value {
     let r = app
         .post(
             &format!("/api/v1/rooms/{room}/messages"),
